@@ -1,0 +1,39 @@
+"""cloudserve: one provider-neutral spec, deployed to SageMaker, Vertex AI, Azure ML or locally.
+
+The Python API mirrors the CLI verbs. Attributes are loaded lazily so that
+``import cloudserve`` stays fast and never imports a cloud SDK.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_API = {
+    "load": "cloudserve.api",
+    "validate": "cloudserve.api",
+    "plan": "cloudserve.api",
+    "apply": "cloudserve.api",
+    "status": "cloudserve.api",
+    "invoke": "cloudserve.api",
+    "destroy": "cloudserve.api",
+    "metrics": "cloudserve.api",
+    "Deployment": "cloudserve.spec.models",
+}
+
+if TYPE_CHECKING:
+    from cloudserve.api import apply, destroy, invoke, load, metrics, plan, status, validate
+    from cloudserve.spec.models import Deployment
+
+
+def __getattr__(name: str) -> Any:
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cloudserve' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+__all__ = sorted(_API)

@@ -1,0 +1,94 @@
+"""From a validated spec to the desired state a provider builds: names, hashes, sizes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from cloudserve.artifacts import artifact_digest
+from cloudserve.provider import DesiredEndpoint, DesiredVersion, Provider, Scaling
+from cloudserve.spec.models import Deployment
+from cloudserve.tags import HASH_LEN, ownership_tags
+
+
+def _hash(obj: Any) -> str:
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:HASH_LEN]
+
+
+def base_dir_of(deployment: Deployment) -> Path | None:
+    source = getattr(deployment, "_source_dir", None)
+    return Path(source) if source else None
+
+
+def version_config_hash(deployment: Deployment, version: str, target: str) -> str:
+    """Hash of what cannot change in place: model bytes, image, env, size."""
+    spec = deployment.spec.versions[version]
+    compute = deployment.spec.compute
+    model = spec.model.model_dump(mode="json") if spec.model else None
+    if spec.model is not None:
+        model["digest"] = artifact_digest(spec.model.uri, base_dir_of(deployment))  # type: ignore[index]
+        model.pop("uri", None)  # the bytes matter, not where they sit on this machine
+    return _hash(
+        {
+            "model": model,
+            "image": spec.image,
+            "env": spec.env,
+            "cpu": compute.cpu,
+            "memory": compute.memory,
+            "accelerator": compute.accelerator.model_dump(mode="json") if compute.accelerator else None,
+            "serverless": compute.serverless.model_dump(mode="json") if compute.serverless else None,
+            "instance_type": compute.instance_type.get(target),
+        }
+    )
+
+
+def desired_scaling(deployment: Deployment) -> Scaling:
+    compute = deployment.spec.compute
+    auto = compute.autoscale
+    return Scaling(
+        min=compute.replicas.min,
+        max=compute.replicas.maximum,
+        autoscale_metric=auto.metric if auto else None,
+        autoscale_target=auto.target if auto else None,
+    )
+
+
+def build_desired(deployment: Deployment, provider: Provider) -> DesiredEndpoint:
+    target = deployment.target
+    instance_type = provider.resolve_instance_type(deployment)
+    scaling = desired_scaling(deployment)
+    versions = {
+        name: DesiredVersion(
+            name=name,
+            spec=spec,
+            config_hash=version_config_hash(deployment, name, target),
+            scaling=scaling,
+            instance_type=instance_type,
+        )
+        for name, spec in deployment.spec.versions.items()
+    }
+    drift = deployment.spec.monitoring.drift
+    monitoring_hash = _hash(drift.model_dump(mode="json")) if drift else None
+    spec_hash = _hash(
+        {
+            "versions": {n: v.config_hash for n, v in versions.items()},
+            "traffic": deployment.spec.traffic_split(),
+            "mirror": deployment.spec.mirror,
+            "scaling": scaling.__dict__,
+            "capture": deployment.spec.capture.model_dump(mode="json") if deployment.spec.capture else None,
+            "monitoring": monitoring_hash,
+        }
+    )
+    return DesiredEndpoint(
+        deployment=deployment,
+        target=target,
+        versions=versions,
+        traffic=deployment.spec.traffic_split(),
+        mirror=dict(deployment.spec.mirror),
+        tags=ownership_tags(deployment.metadata.name, deployment.metadata.labels, spec_hash),
+        spec_hash=spec_hash,
+        monitoring_hash=monitoring_hash,
+    )

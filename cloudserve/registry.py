@@ -1,0 +1,88 @@
+"""Targets, discovered through the ``cloudserve.providers`` entry point group.
+
+A provider module is imported only when its target is used, so `import cloudserve` and
+`cloudserve validate` never pay for a cloud SDK.
+"""
+
+from __future__ import annotations
+
+import difflib
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+from cloudserve.errors import CloudServeError, TargetNotInstalled
+from cloudserve.provider import INTERFACE_VERSION, Provider
+
+GROUP = "cloudserve.providers"
+
+# Targets cloudserve knows about, with the distribution that provides each.
+KNOWN_TARGETS: dict[str, str] = {
+    "local": "cloudserve[serve]",
+    "sagemaker": "cloudserve-sagemaker",
+    "vertex": "cloudserve-vertex",
+    "azureml": "cloudserve-azureml",
+}
+
+
+class ProviderLoadError(CloudServeError):
+    exit_code = 2
+
+
+@cache
+def _entry_points() -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
+
+
+def installed_targets() -> list[str]:
+    return sorted(_entry_points())
+
+
+def provider_class(target: str) -> type[Provider]:
+    """Import and check the provider for ``target``."""
+    eps = _entry_points()
+    if target not in eps:
+        if target in KNOWN_TARGETS:
+            package = KNOWN_TARGETS[target]
+            raise TargetNotInstalled(
+                f"target {target!r} is not installed",
+                hint=f"pip install {package!r}",
+            )
+        close = difflib.get_close_matches(target, [*eps, *KNOWN_TARGETS], n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise TargetNotInstalled(
+            f"unknown target {target!r}",
+            hint=hint + f"installed targets: {', '.join(sorted(eps)) or 'none'}",
+        )
+    try:
+        cls = eps[target].load()
+    except ImportError as exc:
+        raise TargetNotInstalled(
+            f"target {target!r} failed to import: {exc}",
+            hint=f"reinstall it: pip install {KNOWN_TARGETS.get(target, eps[target].dist.name if eps[target].dist else target)!r}",
+        ) from exc
+    _check(target, cls)
+    return cls  # type: ignore[no-any-return]
+
+
+def _check(target: str, cls: Any) -> None:
+    where = f"entry point {target!r} ({_entry_points()[target].value})"
+    if not (isinstance(cls, type) and issubclass(cls, Provider)):
+        raise ProviderLoadError(f"{where} is not a cloudserve.provider.Provider subclass")
+    if getattr(cls, "name", None) != target:
+        raise ProviderLoadError(
+            f"{where} declares name {getattr(cls, 'name', None)!r}; it must be {target!r}"
+        )
+    if cls.interface_version != INTERFACE_VERSION:
+        raise ProviderLoadError(
+            f"{where} implements provider interface v{cls.interface_version}; this cloudserve "
+            f"speaks v{INTERFACE_VERSION}",
+            hint="upgrade the provider package and cloudserve together",
+        )
+    abstract = getattr(cls, "__abstractmethods__", ())
+    if abstract:
+        raise ProviderLoadError(f"{where} does not implement: {', '.join(sorted(abstract))}")
+
+
+def create_provider(target: str, settings: Any, *, offline: bool = False) -> Provider:
+    return provider_class(target)(settings, offline=offline)

@@ -1,0 +1,392 @@
+"""The provider-neutral deployment spec, as pydantic v2 models.
+
+Every model forbids unknown keys: a typo in a spec must fail loudly (with a "did you
+mean" from the loader), never be silently ignored and deployed without the setting.
+Target-specific rules (name lengths, instance families) are checked at plan time by the
+chosen target, so one spec stays portable.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from cloudserve.spec.quantities import Cpu, Duration, MemoryMiB
+
+API_VERSION = "cloudserve/v1"
+TARGETS = ("local", "sagemaker", "vertex", "azureml")
+
+# Letters, digits and hyphens, starting with a letter: the intersection of what every
+# target accepts for endpoint and version names, so a name that validates is portable.
+_NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
+_LABEL_KEY_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+
+Percent = Annotated[int, Field(ge=0, le=100)]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=False)
+
+
+def _check_name(value: str, what: str, max_len: int) -> str:
+    if not _NAME_RE.match(value) or value.endswith("-"):
+        raise ValueError(
+            f"{what} {value!r} must use lowercase letters, digits and hyphens, start with a "
+            "letter and not end with a hyphen (the form every target accepts)"
+        )
+    if len(value) > max_len:
+        raise ValueError(f"{what} {value!r} is {len(value)} characters; the limit is {max_len}")
+    return value
+
+
+class Metadata(StrictModel):
+    name: str = Field(description="Deployment name; the endpoint name on every target.")
+    labels: dict[str, str] = Field(default_factory=dict, description="Tags/labels on every resource.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _check_name(value, "deployment name", 63)
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, val in value.items():
+            if not _LABEL_KEY_RE.match(key):
+                raise ValueError(
+                    f"label key {key!r} must be lowercase letters, digits, '_' or '-', "
+                    "start with a letter and be at most 63 characters (the rule Vertex AI "
+                    "labels impose, so labels stay portable)"
+                )
+            if len(val) > 63:
+                raise ValueError(f"label {key!r}: values are limited to 63 characters")
+        return value
+
+
+Framework = Literal["sklearn", "xgboost", "mlflow", "custom"]
+ModelFormat = Literal["joblib", "skops", "pickle", "xgboost", "mlflow", "handler"]
+
+
+class ModelSpec(StrictModel):
+    uri: str = Field(description="Local path (file or directory), or s3://, gs://, azureml:// URI.")
+    framework: Framework = Field(default="sklearn", description="What produced the model.")
+    framework_version: str | None = Field(
+        default=None, description="Selects the cloud's prebuilt serving container, e.g. '1.5'."
+    )
+    format: ModelFormat | None = Field(
+        default=None,
+        description="Artifact format; detected from the files when omitted.",
+    )
+    trust_pickle: bool = Field(
+        default=False,
+        description="Allow plain pickle files. Loading a pickle runs its code: only for artifacts you built.",
+    )
+    handler: str | None = Field(
+        default=None,
+        description="For framework: custom, the Python file (relative to uri) defining load() and predict().",
+    )
+
+    @model_validator(mode="after")
+    def _custom_needs_handler(self) -> ModelSpec:
+        if self.format == "pickle" and not self.trust_pickle:
+            raise ValueError(
+                "format 'pickle' runs code from the file when loaded; set trust_pickle: true "
+                "if you built this artifact yourself, or save it with skops or joblib"
+            )
+        return self
+
+
+class VersionSpec(StrictModel):
+    model: ModelSpec | None = Field(default=None, description="The model this version serves.")
+    image: str | None = Field(default=None, description="Bring your own container image instead.")
+    env: dict[str, str] = Field(default_factory=dict, description="Environment of the serving container.")
+
+    @model_validator(mode="after")
+    def _model_or_image(self) -> VersionSpec:
+        if self.model is None and self.image is None:
+            raise ValueError("a version needs a model (model: {uri: ...}) or an image")
+        return self
+
+
+class Accelerator(StrictModel):
+    type: str = Field(description="Portable accelerator name, e.g. nvidia-t4, nvidia-a10g, nvidia-l4.")
+    count: int = Field(default=1, ge=1, le=16)
+
+
+class Replicas(StrictModel):
+    min: int = Field(default=1, ge=0, le=1000)
+    max: int | None = Field(default=None, ge=1, le=1000, description="Defaults to min.")
+
+    @model_validator(mode="after")
+    def _order(self) -> Replicas:
+        if self.max is not None and self.max < self.min:
+            raise ValueError(f"replicas.max ({self.max}) is below replicas.min ({self.min})")
+        return self
+
+    @property
+    def maximum(self) -> int:
+        return self.max if self.max is not None else max(self.min, 1)
+
+
+AutoscaleMetric = Literal["requests_per_replica", "cpu_utilization", "gpu_utilization"]
+
+
+class Autoscale(StrictModel):
+    metric: AutoscaleMetric = "requests_per_replica"
+    target: float = Field(gt=0, description="Target value per replica (requests/min, or percent).")
+    scale_in_cooldown: Duration = Field(default=300.0)
+    scale_out_cooldown: Duration = Field(default=60.0)
+
+
+class Serverless(StrictModel):
+    memory: MemoryMiB = Field(default=2048.0, description="Memory per invocation environment.")
+    max_concurrency: int = Field(default=5, ge=1, le=200)
+
+
+class Compute(StrictModel):
+    cpu: Cpu = Field(default=1.0)
+    memory: MemoryMiB = Field(default=2048.0)
+    accelerator: Accelerator | None = None
+    replicas: Replicas = Field(default_factory=Replicas)
+    autoscale: Autoscale | None = None
+    serverless: Serverless | None = Field(
+        default=None, description="Scale to zero where the target supports it."
+    )
+    instance_type: dict[str, str] = Field(
+        default_factory=dict,
+        description="Per-target escape hatch, e.g. {sagemaker: ml.c5.xlarge}.",
+    )
+
+    @field_validator("instance_type")
+    @classmethod
+    def _known_targets(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if key not in TARGETS:
+                raise ValueError(f"instance_type: unknown target {key!r}; use one of {', '.join(TARGETS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _autoscale_range(self) -> Compute:
+        if self.autoscale is not None and self.replicas.maximum <= self.replicas.min:
+            raise ValueError(
+                "autoscale needs room to scale: set replicas.max above replicas.min"
+            )
+        return self
+
+
+class Gate(StrictModel):
+    metric: str | None = Field(default=None, description="Neutral metric, e.g. error_rate, latency_p99_ms.")
+    max: float | None = Field(default=None, description="Absolute upper bound.")
+    min: float | None = Field(default=None, description="Absolute lower bound.")
+    max_over_stable: float | None = Field(
+        default=None, description="Upper bound relative to the stable version: new <= stable + this."
+    )
+    http: str | None = Field(default=None, description="Custom gate: URL whose 2xx answer passes.")
+    window: Duration | None = Field(default=None, description="Metric window; defaults to the bake time.")
+    min_requests: int = Field(default=100, ge=0, description="Below this the gate is inconclusive.")
+
+    @model_validator(mode="after")
+    def _shape(self) -> Gate:
+        if self.http is None and self.metric is None:
+            raise ValueError("a gate needs a metric (with max, min or max_over_stable) or http")
+        if self.metric is not None and self.max is None and self.min is None and self.max_over_stable is None:
+            raise ValueError(f"gate on {self.metric!r} needs a bound: max, min or max_over_stable")
+        return self
+
+
+class Rollout(StrictModel):
+    strategy: Literal["all_at_once", "canary", "linear"] = "all_at_once"
+    steps: list[Percent] | None = Field(default=None, description="Canary steps, rising, ending at 100.")
+    increment: Percent | None = Field(default=None, description="Linear step size in percent.")
+    bake: Duration = Field(default=0.0, description="Time at each step before gates are read.")
+    gates: list[Gate] = Field(default_factory=list)
+    on_failure: Literal["rollback", "pause"] = "rollback"
+    keep_failed_version: bool = Field(default=False, description="Keep the failed version deployed at 0%.")
+    lease: Duration = Field(default=900.0, description="How long a rollout's lock lasts without renewal.")
+
+    @model_validator(mode="after")
+    def _steps(self) -> Rollout:
+        if self.strategy == "canary":
+            steps = self.steps or [10, 50, 100]
+            if any(b <= a for a, b in zip(steps, steps[1:], strict=False)) or steps[0] <= 0:
+                raise ValueError(f"rollout.steps {steps} must rise strictly and start above 0")
+            if steps[-1] != 100:
+                raise ValueError(f"rollout.steps {steps} must end at 100")
+            self.steps = steps
+        elif self.steps is not None:
+            raise ValueError(f"rollout.steps is for strategy: canary, not {self.strategy}")
+        if self.strategy == "linear":
+            if not self.increment:
+                self.increment = 25
+        elif self.increment is not None:
+            raise ValueError(f"rollout.increment is for strategy: linear, not {self.strategy}")
+        return self
+
+    def step_percents(self) -> list[int]:
+        if self.strategy == "canary":
+            return list(self.steps or [])
+        if self.strategy == "linear":
+            inc = self.increment or 25
+            return [*range(inc, 100, inc), 100]
+        return [100]
+
+
+class Capture(StrictModel):
+    sample_percent: Percent = 100
+    destination: str | None = Field(
+        default=None, description="Where captured data goes (s3://, gs://, a local directory)."
+    )
+    request: bool = True
+    response: bool = True
+
+
+class Alert(StrictModel):
+    webhook: str | None = None
+    email: list[str] = Field(default_factory=list)
+    channel: str | None = Field(default=None, description="Target-native channel id, e.g. a Vertex notification channel.")
+
+
+DriftMethod = Literal["auto", "psi", "ks", "chi2", "js", "wasserstein"]
+
+
+class Drift(StrictModel):
+    baseline: str = Field(description="Training data (CSV or Parquet) the live traffic is compared with.")
+    features: list[str] | None = Field(default=None, description="Columns to watch; all when omitted.")
+    schedule: str = Field(default="hourly", description="hourly, daily, or a duration such as 6h.")
+    method: DriftMethod = "auto"
+    threshold: float = Field(default=0.2, gt=0)
+    thresholds: dict[str, float] = Field(default_factory=dict, description="Per-feature overrides.")
+    sampling_percent: Percent = 100
+    alert: Alert | None = None
+
+
+class Monitoring(StrictModel):
+    drift: Drift | None = None
+
+
+class DeploymentSpec(StrictModel):
+    target: Literal["local", "sagemaker", "vertex", "azureml"] | None = Field(
+        default=None, description="Where it runs; CLOUDSERVE_TARGET and --target override. Default local."
+    )
+    versions: dict[str, VersionSpec] = Field(min_length=1)
+    traffic: dict[str, Percent] | None = Field(
+        default=None, description="{version: percent}, summing to 100. Default: all to the only version."
+    )
+    mirror: dict[str, Percent] = Field(default_factory=dict, description="Shadow traffic copies.")
+    compute: Compute = Field(default_factory=Compute)
+    rollout: Rollout = Field(default_factory=Rollout)
+    capture: Capture | None = None
+    monitoring: Monitoring = Field(default_factory=Monitoring)
+
+    @field_validator("versions")
+    @classmethod
+    def _version_names(cls, value: dict[str, VersionSpec]) -> dict[str, VersionSpec]:
+        for name in value:
+            _check_name(name, "version name", 32)
+        return value
+
+    @model_validator(mode="after")
+    def _traffic(self) -> DeploymentSpec:
+        names = set(self.versions)
+        if self.traffic is None:
+            if len(names) != 1:
+                raise ValueError(
+                    "traffic is required with more than one version, e.g. "
+                    + "{" + ", ".join(f"{n}: {100 if i == 0 else 0}" for i, n in enumerate(self.versions)) + "}"
+                )
+            self.traffic = {next(iter(names)): 100}
+        for field, mapping in (("traffic", self.traffic), ("mirror", self.mirror)):
+            unknown = sorted(set(mapping) - names)
+            if unknown:
+                raise ValueError(
+                    f"{field} names {', '.join(map(repr, unknown))}, which is not a declared version "
+                    f"(declared: {', '.join(sorted(names))})"
+                )
+        total = sum(self.traffic.values())
+        if total != 100:
+            raise ValueError(f"traffic must sum to 100; it sums to {total}: {self.traffic}")
+        both = [v for v in self.mirror if self.traffic.get(v, 0) > 0]
+        if both:
+            raise ValueError(
+                f"mirror names {', '.join(both)}, which already takes live traffic; mirror only "
+                "versions at 0% traffic"
+            )
+        return self
+
+    def traffic_split(self) -> dict[str, int]:
+        """Traffic with every declared version present (0 where unnamed)."""
+        assert self.traffic is not None
+        return {name: self.traffic.get(name, 0) for name in self.versions}
+
+
+class LocalSettings(StrictModel):
+    host: str = Field(default="127.0.0.1", description="Bind address. Only change to expose it deliberately.")
+    port: int | None = Field(default=None, ge=0, le=65535, description="Fixed port; a free one when omitted.")
+    workers: int = Field(default=1, ge=1, le=64)
+    state_dir: str | None = Field(default=None, description="Where endpoints record pid and port. Default ~/.cloudserve/local.")
+
+
+class Vpc(StrictModel):
+    subnets: list[str] = Field(min_length=1)
+    security_group_ids: list[str] = Field(min_length=1)
+
+
+class SageMakerSettings(StrictModel):
+    region: str | None = Field(default=None, description="Defaults to the AWS chain's region.")
+    role_arn: str | None = Field(default=None, description="Execution role SageMaker assumes.")
+    bucket: str | None = Field(default=None, description="S3 bucket for model artifacts.")
+    prefix: str = "cloudserve"
+    vpc: Vpc | None = None
+    kms_key_id: str | None = None
+    profile: str | None = Field(default=None, description="Named AWS profile (credentials stay in the AWS chain).")
+    native_monitoring: bool = Field(
+        default=False, description="Use SageMaker Model Monitor schedules where the account can."
+    )
+
+
+class VertexSettings(StrictModel):
+    project: str | None = None
+    location: str = "us-central1"
+    staging_bucket: str | None = None
+    service_account: str | None = None
+    network: str | None = None
+
+
+class AzureMLSettings(StrictModel):
+    subscription_id: str | None = None
+    resource_group: str | None = None
+    workspace: str | None = None
+    auth_mode: Literal["key", "aml_token", "aad_token"] = "key"
+
+
+class TargetSettings(StrictModel):
+    local: LocalSettings = Field(default_factory=LocalSettings)
+    sagemaker: SageMakerSettings = Field(default_factory=SageMakerSettings)
+    vertex: VertexSettings = Field(default_factory=VertexSettings)
+    azureml: AzureMLSettings = Field(default_factory=AzureMLSettings)
+
+
+class Deployment(StrictModel):
+    """One deployment: a named endpoint serving one or more model versions."""
+
+    api_version: Literal["cloudserve/v1"] = Field(default=API_VERSION, alias="apiVersion")
+    kind: Literal["Deployment"] = "Deployment"
+    metadata: Metadata
+    spec: DeploymentSpec
+    targets: TargetSettings = Field(default_factory=TargetSettings)
+    environments: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Named overlays merged over this document with --env."
+    )
+    # Where the document came from: relative model paths resolve against its folder.
+    _source_file: str | None = PrivateAttr(default=None)
+    _source_dir: str | None = PrivateAttr(default=None)
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    @property
+    def target(self) -> str:
+        return self.spec.target or "local"

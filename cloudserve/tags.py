@@ -1,0 +1,27 @@
+"""Tag/label keys cloudserve writes on everything it creates.
+
+They are written in a form every target accepts (Vertex AI labels are the strictest:
+lowercase letters, digits, '_' and '-', values up to 63 characters), so one scheme works
+everywhere and `plan` and `destroy` can recognise cloudserve's resources.
+"""
+
+from __future__ import annotations
+
+MANAGED_BY = "managed-by"
+MANAGED_BY_VALUE = "cloudserve"
+DEPLOYMENT = "cloudserve-deployment"
+VERSION = "cloudserve-version"
+CONFIG_HASH = "cloudserve-config"  # a version's immutable-config hash
+SPEC_HASH = "cloudserve-spec"
+ROLLOUT = "cloudserve-rollout"  # compact record of a rollout in progress
+LEASE = "cloudserve-lease"  # holder and expiry of the deployment's lock
+
+HASH_LEN = 16
+
+
+def ownership_tags(deployment: str, labels: dict[str, str], spec_hash: str) -> dict[str, str]:
+    tags = dict(labels)
+    tags[MANAGED_BY] = MANAGED_BY_VALUE
+    tags[DEPLOYMENT] = deployment
+    tags[SPEC_HASH] = spec_hash
+    return tags
