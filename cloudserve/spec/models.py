@@ -92,7 +92,7 @@ class ModelSpec(StrictModel):
     def _custom_needs_handler(self) -> ModelSpec:
         if self.format == "pickle" and not self.trust_pickle:
             raise ValueError(
-                "format 'pickle' runs code from the file when loaded; set trust_pickle: true "
+                "@format: 'pickle' runs code from the file when loaded; set trust_pickle: true "
                 "if you built this artifact yourself, or save it with skops or joblib"
             )
         return self
@@ -122,7 +122,7 @@ class Replicas(StrictModel):
     @model_validator(mode="after")
     def _order(self) -> Replicas:
         if self.max is not None and self.max < self.min:
-            raise ValueError(f"replicas.max ({self.max}) is below replicas.min ({self.min})")
+            raise ValueError(f"@max: {self.max} is below replicas.min ({self.min})")
         return self
 
     @property
@@ -171,7 +171,7 @@ class Compute(StrictModel):
     def _autoscale_range(self) -> Compute:
         if self.autoscale is not None and self.replicas.maximum <= self.replicas.min:
             raise ValueError(
-                "autoscale needs room to scale: set replicas.max above replicas.min"
+                "@autoscale: autoscale needs room to scale; set replicas.max above replicas.min"
             )
         return self
 
@@ -211,17 +211,17 @@ class Rollout(StrictModel):
         if self.strategy == "canary":
             steps = self.steps or [10, 50, 100]
             if any(b <= a for a, b in zip(steps, steps[1:], strict=False)) or steps[0] <= 0:
-                raise ValueError(f"rollout.steps {steps} must rise strictly and start above 0")
+                raise ValueError(f"@steps: {steps} must rise strictly and start above 0")
             if steps[-1] != 100:
-                raise ValueError(f"rollout.steps {steps} must end at 100")
+                raise ValueError(f"@steps: {steps} must end at 100")
             self.steps = steps
         elif self.steps is not None:
-            raise ValueError(f"rollout.steps is for strategy: canary, not {self.strategy}")
+            raise ValueError(f"@steps: steps are for strategy: canary, not {self.strategy}")
         if self.strategy == "linear":
             if not self.increment:
                 self.increment = 25
         elif self.increment is not None:
-            raise ValueError(f"rollout.increment is for strategy: linear, not {self.strategy}")
+            raise ValueError(f"@increment: increment is for strategy: linear, not {self.strategy}")
         return self
 
     def step_percents(self) -> list[int]:
@@ -284,7 +284,10 @@ class DeploymentSpec(StrictModel):
     @classmethod
     def _version_names(cls, value: dict[str, VersionSpec]) -> dict[str, VersionSpec]:
         for name in value:
-            _check_name(name, "version name", 32)
+            try:
+                _check_name(name, "version name", 32)
+            except ValueError as exc:
+                raise ValueError(f"@{name}: {exc}") from None
         return value
 
     @model_validator(mode="after")
@@ -293,7 +296,7 @@ class DeploymentSpec(StrictModel):
         if self.traffic is None:
             if len(names) != 1:
                 raise ValueError(
-                    "traffic is required with more than one version, e.g. "
+                    "@traffic: traffic is required with more than one version, e.g. "
                     + "{" + ", ".join(f"{n}: {100 if i == 0 else 0}" for i, n in enumerate(self.versions)) + "}"
                 )
             self.traffic = {next(iter(names)): 100}
@@ -301,16 +304,16 @@ class DeploymentSpec(StrictModel):
             unknown = sorted(set(mapping) - names)
             if unknown:
                 raise ValueError(
-                    f"{field} names {', '.join(map(repr, unknown))}, which is not a declared version "
+                    f"@{field}: names {', '.join(map(repr, unknown))}, which is not a declared version "
                     f"(declared: {', '.join(sorted(names))})"
                 )
         total = sum(self.traffic.values())
         if total != 100:
-            raise ValueError(f"traffic must sum to 100; it sums to {total}: {self.traffic}")
+            raise ValueError(f"@traffic: must sum to 100; it sums to {total}: {self.traffic}")
         both = [v for v in self.mirror if self.traffic.get(v, 0) > 0]
         if both:
             raise ValueError(
-                f"mirror names {', '.join(both)}, which already takes live traffic; mirror only "
+                f"@mirror: names {', '.join(both)}, which already takes live traffic; mirror only "
                 "versions at 0% traffic"
             )
         return self

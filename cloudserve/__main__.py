@@ -1,0 +1,3 @@
+from cloudserve.cli import main
+
+main()

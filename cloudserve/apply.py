@@ -1,0 +1,135 @@
+"""Carry out a plan: each action in order, each waited on, each failure located.
+
+Apply is idempotent: it re-plans from what the target reports, so the same spec applied
+twice changes nothing the second time, and an apply that failed part-way converges on
+the next run from wherever it stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from cloudserve import tags as T
+from cloudserve.errors import CloudServeError
+from cloudserve.plan import Action, Plan, make_plan
+from cloudserve.provider import Operation, Provider
+from cloudserve.spec.models import Deployment
+from cloudserve.waiting import Backoff, call_with_retry, wait_for
+
+DEFAULT_TIMEOUT = 3600.0
+
+ProgressFn = Callable[[str], None]
+
+
+@dataclass
+class ApplyResult:
+    plan: Plan
+    applied: list[Action] = field(default_factory=list)
+    seconds: float = 0.0
+    rollout: Any = None  # a RolloutResult when a progressive rollout ran
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.applied)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "deployment": self.plan.deployment,
+            "target": self.plan.target,
+            "changed": self.changed,
+            "applied": [a.to_dict() for a in self.applied],
+            "seconds": round(self.seconds, 3),
+        }
+        if self.rollout is not None:
+            out["rollout"] = self.rollout.to_dict()
+        return out
+
+
+@contextlib.contextmanager
+def deployment_lock(provider: Provider, name: str) -> Iterator[None]:
+    """The target's own exclusive lock for a deployment, where it has one."""
+    lock = getattr(provider, "lock", None)
+    if lock is None:
+        yield
+        return
+    with lock(name):
+        yield
+
+
+def run_action(provider: Provider, plan: Plan, action: Action) -> Operation:
+    desired = plan.desired
+    if action.key == "create_endpoint":
+        return provider.create_endpoint(desired)
+    if action.key == "delete_endpoint":
+        return provider.delete_endpoint(desired.name)
+    if action.key == "create_version":
+        return provider.create_version(desired, desired.versions[action.subject])
+    if action.key == "replace_version":
+        return provider.replace_version(desired, desired.versions[action.subject])
+    if action.key == "update_version":
+        return provider.update_version(desired, desired.versions[action.subject])
+    if action.key == "delete_version":
+        return provider.delete_version(desired, action.subject)
+    if action.key == "set_traffic":
+        return provider.set_traffic(desired.name, desired.traffic, desired.mirror)
+    if action.key == "update_endpoint":
+        return provider.update_endpoint(desired)
+    raise ValueError(f"unknown action {action.key}")
+
+
+def execute(
+    provider: Provider,
+    plan: Plan,
+    *,
+    actions: list[Action] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    progress: ProgressFn | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[Action]:
+    """Run ``actions`` (default: all of the plan's) in order; returns those applied."""
+    todo = plan.actions if actions is None else actions
+    done: list[Action] = []
+    deadline = time.monotonic() + timeout
+    for index, action in enumerate(todo, 1):
+        step = f"step {index}/{len(todo)} ({action.describe()})"
+        if progress:
+            progress(f"{step}: started")
+        try:
+            op = call_with_retry(
+                lambda a=action: run_action(provider, plan, a),  # type: ignore[misc]
+                sleep=sleep,
+                on_retry=lambda e, d: progress and progress(f"{step}: {type(e).__name__}, retrying in {d:.1f}s"),
+            )
+            wait_for(op, timeout=max(1.0, deadline - time.monotonic()), sleep=sleep,
+                     backoff=Backoff(base=1.0, cap=30.0),
+                     on_wait=lambda s: progress and progress(f"{step}: waiting ({s:.0f}s)"))
+        except CloudServeError as exc:
+            exc.message = f"{step} failed: {exc.message}"
+            exc.args = (exc.message,)
+            raise
+        done.append(action)
+        if progress:
+            progress(f"{step}: done")
+    return done
+
+
+def apply(
+    deployment: Deployment,
+    provider: Provider,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    progress: ProgressFn | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> ApplyResult:
+    start = time.monotonic()
+    with deployment_lock(provider, deployment.name):
+        plan = make_plan(deployment, provider)
+        applied = execute(provider, plan, timeout=timeout, progress=progress, sleep=sleep)
+        if applied and plan.desired.tags.get(T.SPEC_HASH):
+            call_with_retry(lambda: provider.write_tags(deployment.name, {T.SPEC_HASH: plan.desired.spec_hash}),
+                            sleep=sleep)
+    return ApplyResult(plan, applied, time.monotonic() - start)

@@ -1,0 +1,276 @@
+"""The `cloudserve` command line.
+
+Exit codes a CI job can branch on: 0 success; 1 error; 2 invalid spec or usage;
+3 rollout failed (rolled back) or drift found; 4 not found; 5 conflict (busy, locked);
+6 authentication; 7 timeout. `plan --detailed-exitcode`: 0 no changes, 2 changes, 1 error.
+Subcommands are imported on first use so that `cloudserve validate` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+from typing import Any
+
+import click
+
+from cloudserve.errors import CloudServeError
+
+LAZY_COMMANDS = {
+    "serve": "cloudserve.serving.command:serve",
+    "package": "cloudserve.serving.command:package",
+    "monitor": "cloudserve.monitor.command:monitor",
+    "rollout": "cloudserve.rollout_cli:rollout",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS:
+            module, attr = LAZY_COMMANDS[cmd_name].split(":")
+            try:
+                return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+            except ImportError as exc:
+                raise click.ClickException(
+                    f"'{cmd_name}' needs the serving extras: pip install 'cloudserve[serve]' ({exc})"
+                ) from exc
+        return super().get_command(ctx, cmd_name)
+
+
+spec_argument = click.argument("spec", default="cloudserve.yaml", type=click.Path(dir_okay=True))
+env_option = click.option("--env", "env", help="Apply this environment overlay from the spec.")
+target_option = click.option(
+    "--target", type=click.Choice(["local", "sagemaker", "vertex", "azureml"]),
+    help="Override the spec's target (after CLOUDSERVE_TARGET).",
+)
+output_option = click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text",
+                             show_default=True, help="json for machines.")
+
+
+def _echo_json(data: Any) -> None:
+    from cloudserve.output import dumps
+
+    click.echo(dumps(data))
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.version_option(package_name="cloudserve")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Deploy ML models from one spec to SageMaker, Vertex AI, Azure ML or locally."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+@cli.command()
+@spec_argument
+@env_option
+@target_option
+@output_option
+def validate(spec: str, env: str | None, target: str | None, output: str) -> None:
+    """Check spec files without contacting any target."""
+    from cloudserve.spec.loader import load
+
+    deployments = load(spec, env=env, target=target)
+    if output == "json":
+        _echo_json({"valid": True, "deployments": [{"name": d.name, "target": d.target} for d in deployments]})
+    else:
+        for d in deployments:
+            click.echo(f"{click.style('ok', fg='green')}  {d.name} (target {d.target}, "
+                       f"versions: {', '.join(d.spec.versions)})")
+
+
+@cli.command()
+@spec_argument
+@env_option
+@target_option
+@output_option
+@click.option("--offline", is_flag=True, help="Plan from scratch without contacting the target.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 0 no changes, 2 changes, 1 error.")
+@click.pass_context
+def plan(ctx: click.Context, spec: str, env: str | None, target: str | None, output: str,
+         offline: bool, detailed_exitcode: bool) -> None:
+    """Show what apply would change, and the cloud calls it implies."""
+    from cloudserve import api
+    from cloudserve.output import render_plan
+
+    ctx.obj["detailed_exitcode"] = detailed_exitcode
+    plans = [api.plan(d, offline=offline) for d in api.load(spec, env=env, target=target)]
+    if output == "json":
+        _echo_json(plans[0].to_dict() if len(plans) == 1 else [p.to_dict() for p in plans])
+    else:
+        click.echo("\n\n".join(render_plan(p) for p in plans))
+    if detailed_exitcode and any(p.has_changes for p in plans):
+        ctx.exit(2)
+
+
+@cli.command()
+@spec_argument
+@env_option
+@target_option
+@output_option
+@click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait for the target.")
+@click.option("--yes", "-y", is_flag=True, help="Do not print the plan first.")
+def apply(spec: str, env: str | None, target: str | None, output: str, timeout: float, yes: bool) -> None:
+    """Make the target match the spec (idempotent)."""
+    from cloudserve import api
+    from cloudserve.output import render_plan
+
+    results = []
+    for deployment in api.load(spec, env=env, target=target):
+        progress = None
+        if output == "text":
+            if not yes:
+                click.echo(render_plan(api.plan(deployment)))
+            progress = _progress_printer()
+        result = api.apply(deployment, timeout=timeout, progress=progress)
+        results.append(result)
+        if output == "text":
+            click.echo(click.style(f"applied {deployment.name}: {len(result.applied)} change(s) "
+                                   f"in {result.seconds:.1f}s", fg="green") if result.changed
+                       else f"{deployment.name}: no changes")
+    if output == "json":
+        _echo_json(results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results])
+
+
+def _progress_printer() -> Any:
+    tty = sys.stderr.isatty()
+
+    def show(message: str) -> None:
+        if tty or not message.endswith(")"):  # on a pipe, skip the periodic waiting lines
+            click.echo(click.style(f"  {message}", dim=True), err=True)
+
+    return show
+
+
+@cli.command()
+@spec_argument
+@env_option
+@target_option
+@output_option
+def status(spec: str, env: str | None, target: str | None, output: str) -> None:
+    """Show the deployment as the target reports it."""
+    from cloudserve import api
+    from cloudserve.output import render_status
+
+    results = [api.status(d) for d in api.load(spec, env=env, target=target)]
+    if output == "json":
+        _echo_json(results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results])
+    else:
+        click.echo("\n".join(render_status(r) for r in results))
+
+
+@cli.command()
+@spec_argument
+@env_option
+@target_option
+@output_option
+@click.option("--data", "-d", help="JSON body, or @file.json. Default: read standard input.")
+@click.option("--version", "version", help="Send straight to this version.")
+def invoke(spec: str, env: str | None, target: str | None, output: str, data: str | None,
+           version: str | None) -> None:
+    """Send one request to the endpoint and print the answer."""
+    from cloudserve import api
+
+    raw = data if data is not None else click.get_text_stream("stdin").read()
+    if raw.startswith("@"):
+        with open(raw[1:], encoding="utf-8") as fh:
+            raw = fh.read()
+    try:
+        payload = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--data") from None
+    result = api.invoke(api.load(spec, env=env, target=target)[0], payload, version=version)
+    if output == "json":
+        _echo_json({"version": result.version, "status_code": result.status_code, "body": result.body})
+    else:
+        if result.version:
+            click.echo(click.style(f"answered by version {result.version}", dim=True), err=True)
+        click.echo(result.body if isinstance(result.body, str) else json.dumps(result.body))
+
+
+@cli.command()
+@spec_argument
+@env_option
+@target_option
+@output_option
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--timeout", default=3600.0, show_default=True)
+def destroy(spec: str, env: str | None, target: str | None, output: str, yes: bool, timeout: float) -> None:
+    """Delete the endpoint and everything cloudserve created for it."""
+    from cloudserve import api
+
+    results = []
+    for deployment in api.load(spec, env=env, target=target):
+        if not yes:
+            if not sys.stdin.isatty():
+                raise click.UsageError("destroy needs --yes when not run from a terminal")
+            click.confirm(f"Delete {deployment.name} on {deployment.target} and everything "
+                          "cloudserve created for it?", abort=True)
+        result = api.destroy(deployment, timeout=timeout)
+        results.append(result)
+        if output == "text":
+            click.echo(f"destroyed {result.deployment}" if result.deleted else f"{result.deployment}: nothing to destroy")
+    if output == "json":
+        _echo_json(results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results])
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of the spec."""
+    from cloudserve.spec.schema import schema_json
+
+    click.echo(schema_json(), nl=False)
+
+
+def main(argv: list[str] | None = None) -> None:
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    json_out = _wants_json(argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="cloudserve", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if isinstance(exc, click.UsageError) else 1)
+    except CloudServeError as exc:
+        if debug:
+            raise
+        _report(exc, json_out)
+        code = exc.exit_code
+        if os.environ.get("_CLOUDSERVE_DETAILED") or "--detailed-exitcode" in (argv or sys.argv):
+            code = 1
+        sys.exit(code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+def _wants_json(args: list[str]) -> bool:
+    for i, arg in enumerate(args):
+        if arg in ("--output", "-o") and i + 1 < len(args) and args[i + 1] == "json":
+            return True
+        if arg in ("--output=json", "-ojson"):
+            return True
+    return False
+
+
+def _report(exc: CloudServeError, json_out: bool) -> None:
+    if json_out:
+        _echo_json(exc.to_dict())
+        return
+    label = click.style(f"error ({type(exc).__name__}):", fg="red", bold=True)
+    click.echo(f"{label} {exc}", err=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,140 @@
+"""Desired state -> the local server's request bodies, and its answers -> neutral state.
+
+The server contract (see the serving runtime) speaks the same shape in endpoint.json and
+in the admin API, so one set of builders serves both the first start and later changes.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from cloudserve.artifacts import is_remote, resolve_local
+from cloudserve.desired import base_dir_of
+from cloudserve.provider import DesiredEndpoint, DesiredVersion, Status, VersionState
+
+# Tags the core writes on a running endpoint (rollout record, lease) outside the spec:
+# an update_endpoint from the spec must not erase them.
+from cloudserve.tags import LEASE, ROLLOUT
+
+KEEP_TAGS = frozenset({ROLLOUT, LEASE})
+
+
+def base_dir(desired: DesiredEndpoint) -> Path:
+    """Relative model paths resolve against the spec's folder (or, for a spec built in
+    Python, the working directory of the apply); the server runs elsewhere."""
+    return base_dir_of(desired.deployment) or Path(os.getcwd())
+
+
+def version_body(desired: DesiredEndpoint, version: DesiredVersion) -> dict[str, Any]:
+    spec = version.spec
+    return {
+        "config_hash": version.config_hash,
+        "model": spec.model.model_dump(mode="json") if spec.model else None,
+        "image": spec.image,
+        "env": dict(spec.env),
+        "base_dir": str(base_dir(desired)),
+    }
+
+
+def capture_body(desired: DesiredEndpoint) -> dict[str, Any] | None:
+    capture = desired.deployment.spec.capture
+    if capture is None:
+        return None
+    destination = None
+    if capture.destination:
+        destination = str(resolve_local(capture.destination, base_dir(desired)))
+    return {"sample_percent": capture.sample_percent, "destination": destination}
+
+
+def endpoint_body(desired: DesiredEndpoint) -> dict[str, Any]:
+    """The content of endpoint.json for a first start or a restart."""
+    return {
+        "name": desired.name,
+        "versions": {n: version_body(desired, v) for n, v in desired.versions.items()},
+        "traffic": dict(desired.traffic),
+        "mirror": {v: p for v, p in desired.mirror.items() if p},
+        "tags": dict(desired.tags),
+        "capture": capture_body(desired),
+    }
+
+
+def provider_record(desired: DesiredEndpoint) -> dict[str, Any]:
+    """What the server does not hold but the core compares: the drift schedule that
+    cloudserve's own monitor runs for this endpoint."""
+    drift = desired.deployment.spec.monitoring.drift
+    return {
+        "monitoring_hash": desired.monitoring_hash,
+        "monitoring": drift.model_dump(mode="json") if drift else None,
+    }
+
+
+_STATUS = {"ready": Status.READY, "failed": Status.FAILED, "loading": Status.UPDATING}
+
+
+def version_states(doc: dict[str, Any], *, running: bool) -> dict[str, VersionState]:
+    """Versions from the server's state (running) or from endpoint.json (stopped).
+
+    Scaling is None: one process serves every version, so replicas and autoscale have
+    nothing to act on here (autoscale is declared unsupported, and plan says so)."""
+    out: dict[str, VersionState] = {}
+    for name, v in (doc.get("versions") or {}).items():
+        v = v if isinstance(v, dict) else {}
+        status = _STATUS.get(str(v.get("status")), Status.READY) if running else Status.STOPPED
+        out[name] = VersionState(
+            name=name,
+            config_hash=v.get("config_hash"),
+            status=status,
+            instance_type="local",
+            failure_reason=v.get("error") if running else None,
+            details={"model": v.get("model")},
+        )
+    return out
+
+
+def full_traffic(versions: dict[str, Any], traffic: Any) -> dict[str, int]:
+    """Traffic with every version present (0 where unnamed), as the desired state has it."""
+    traffic = traffic if isinstance(traffic, dict) else {}
+    split = {name: int(traffic.get(name, 0)) for name in versions}
+    split.update({k: int(v) for k, v in traffic.items() if k not in split})
+    return split
+
+
+def tag_patch(current: dict[str, str], desired: dict[str, str]) -> dict[str, str | None]:
+    """Set the spec's tags, drop ones the spec no longer has, keep rollout bookkeeping."""
+    patch: dict[str, str | None] = {
+        key: None for key in current if key not in desired and key not in KEEP_TAGS
+    }
+    patch.update({k: v for k, v in desired.items() if current.get(k) != v})
+    return patch
+
+
+def version_problems(desired: DesiredEndpoint) -> list[str]:
+    """Versions this machine cannot serve: container images, remote artifacts, missing files."""
+    problems: list[str] = []
+    root = base_dir(desired)
+    for name, version in desired.versions.items():
+        model = version.spec.model
+        if model is None:
+            problems.append(
+                f"version {name!r}: the local target cannot run container images "
+                f"({version.spec.image}); give it a model: {{uri: ...}}"
+            )
+            continue
+        if is_remote(model.uri):
+            problems.append(
+                f"version {name!r}: the local target serves files on this machine; "
+                f"download {model.uri} and point uri at the local copy"
+            )
+        elif not resolve_local(model.uri, root).exists():
+            problems.append(
+                f"version {name!r}: model file {resolve_local(model.uri, root)} does not exist"
+            )
+    capture = desired.deployment.spec.capture
+    if capture is not None and capture.destination and is_remote(capture.destination):
+        problems.append(
+            f"capture.destination {capture.destination!r}: the local target writes capture "
+            "files to a local directory"
+        )
+    return problems

@@ -1,0 +1,344 @@
+"""Reading baselines and current windows into columns the engine can compare.
+
+Sources: CSV, Parquet, and request-capture logs (JSON Lines, optionally gzipped, a file
+or a folder of them). Tables hand out one column at a time, so a Parquet file is read
+column by column and never held whole; this, more than anything, keeps peak memory low
+on million-row windows. pyarrow is used when installed (it parses CSV in parallel and
+reads Parquet at all) and imported only here, on first use; without it CSV falls back
+to the standard library and Parquet raises an error that says what to install.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+import numpy as np
+
+from cloudserve.monitor.columns import (
+    DISCRETE_MAX_DISTINCT,
+    CategoricalColumn,
+    ColumnData,
+    Kind,
+    NumericColumn,
+    categorical_from_values,
+    finite_only,
+    looks_numeric,
+    merge_counts,
+    numeric_from_values,
+)
+
+CAPTURE_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz", ".json")
+CSV_SUFFIXES = (".csv", ".csv.gz")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+class SourceError(ValueError):
+    """A baseline or window that cannot be read at all (as opposed to odd data in it)."""
+
+
+class Table(Protocol):
+    """Columns by name, read on demand."""
+
+    @property
+    def names(self) -> list[str]: ...
+
+    @property
+    def rows(self) -> int: ...
+
+    def infer_kind(self, name: str) -> Kind | None:
+        """The column's kind judged from its own data; None when it cannot be compared."""
+        ...
+
+    def column(self, name: str, kind: Kind) -> ColumnData:
+        """The column as ``kind``; values that do not fit that kind count as missing."""
+        ...
+
+
+@dataclass
+class RecordsTable:
+    """Columns held as Python lists or numpy arrays: capture logs, plain CSV, tests."""
+
+    data: Mapping[str, Sequence[object] | np.ndarray[Any, Any]]
+    row_count: int = 0
+    skipped: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.data)
+
+    @property
+    def rows(self) -> int:
+        return self.row_count or max((len(v) for v in self.data.values()), default=0)
+
+    def infer_kind(self, name: str) -> Kind | None:
+        values = self.data[name]
+        if isinstance(values, np.ndarray) and values.dtype.kind in "iuf":
+            column = finite_only(values.astype(np.float64, copy=False))
+            distinct = np.unique(column.values).size
+        elif looks_numeric(values):
+            distinct = len(categorical_from_values(values).counts)
+        else:
+            return "categorical"
+        return "numeric" if distinct > DISCRETE_MAX_DISTINCT else "categorical"
+
+    def column(self, name: str, kind: Kind) -> ColumnData:
+        values = self.data[name]
+        if kind == "numeric":
+            if isinstance(values, np.ndarray) and values.dtype.kind in "iuf":
+                return finite_only(values.astype(np.float64, copy=False))
+            return numeric_from_values(values)
+        if isinstance(values, np.ndarray) and values.dtype.kind in "iufb":
+            uniques, counts = np.unique(values, return_counts=True)
+            found, nulls = merge_counts(zip(uniques.tolist(), counts.tolist(), strict=True))
+            return CategoricalColumn(counts=found, nulls=nulls)
+        return categorical_from_values(values)
+
+
+class ArrowTable:
+    """A pyarrow table in memory (parsed CSV) or a Parquet file read one column at a time."""
+
+    def __init__(self, table: Any = None, parquet: Path | None = None) -> None:
+        self._table = table
+        self._parquet = parquet
+        if parquet is not None:
+            import pyarrow.parquet as pq
+
+            meta = pq.read_metadata(parquet)
+            self._names = list(meta.schema.to_arrow_schema().names)
+            self._rows = int(meta.num_rows)
+        else:
+            self._names = list(table.column_names)
+            self._rows = int(table.num_rows)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._names)
+
+    @property
+    def rows(self) -> int:
+        return self._rows
+
+    def _raw(self, name: str) -> Any:
+        if self._parquet is not None:
+            import pyarrow.parquet as pq
+
+            return pq.read_table(self._parquet, columns=[name]).column(0)
+        return self._table.column(name)
+
+    def infer_kind(self, name: str) -> Kind | None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        raw = self._raw(name)
+        kind = raw.type
+        if pa.types.is_dictionary(kind):
+            kind = kind.value_type
+        if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+            distinct = int(pc.count_distinct(raw).as_py())
+            return "numeric" if distinct > DISCRETE_MAX_DISTINCT else "categorical"
+        if pa.types.is_boolean(kind) or pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            return "categorical"
+        return None
+
+    def column(self, name: str, kind: Kind) -> ColumnData:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        raw = self._raw(name)
+        if kind == "categorical":
+            counted = pc.value_counts(raw)
+            values = counted.field("values").to_pylist()
+            counts = counted.field("counts").to_pylist()
+            found, nulls = merge_counts(zip(values, counts, strict=True))
+            return CategoricalColumn(counts=found, nulls=nulls)
+        try:
+            as_float = pc.cast(raw, pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return numeric_from_values(raw.to_pylist())
+        return finite_only(np.asarray(as_float.to_numpy(), dtype=np.float64))
+
+
+def open_table(
+    source: str | Path,
+    *,
+    columns: Sequence[str] | None = None,
+    version: str | None = None,
+    since: datetime | None = None,
+) -> Table:
+    """Open a baseline or window by what it is: CSV, Parquet, or capture logs.
+
+    ``columns`` names the positions of list-shaped request instances (``[[1.0, "a"]]``),
+    which carry no names of their own; ``version`` and ``since`` select capture records.
+    """
+    path = Path(source)
+    name = path.name.lower()
+    if path.is_dir() or name.endswith(CAPTURE_SUFFIXES):
+        return read_capture(path, columns=columns, version=version, since=since)
+    if not path.exists():
+        raise SourceError(f"{path}: no such file")
+    if name.endswith(PARQUET_SUFFIXES):
+        _require_pyarrow(path)
+        return ArrowTable(parquet=path)
+    if name.endswith(CSV_SUFFIXES):
+        return read_csv(path)
+    raise SourceError(f"{path}: expected .csv, .parquet or capture logs (.jsonl)")
+
+
+def _require_pyarrow(path: Path) -> None:
+    try:
+        import pyarrow.parquet  # noqa: F401
+    except ImportError as exc:
+        raise SourceError(f"{path}: reading Parquet needs pyarrow (pip install pyarrow)") from exc
+
+
+def read_csv(path: Path) -> Table:
+    """Parse a CSV file, in parallel with pyarrow when it is there."""
+    try:
+        import pyarrow.csv as pacsv
+    except ImportError:
+        return _read_csv_stdlib(path)
+    try:
+        return ArrowTable(table=pacsv.read_csv(path))
+    except Exception as exc:  # pyarrow raises ArrowInvalid and friends for malformed files
+        raise SourceError(f"{path}: {exc}") from exc
+
+
+def _read_csv_stdlib(path: Path) -> RecordsTable:
+    with _open_text(path) as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None:
+            return RecordsTable(data={})
+        columns: list[list[object]] = [[] for _ in header]
+        for row in reader:
+            for index, column in enumerate(columns):
+                value = row[index] if index < len(row) else ""
+                column.append(value if value != "" else None)
+    return RecordsTable(data=dict(zip(header, columns, strict=True)))
+
+
+def _open_text(path: Path) -> IO[str]:
+    if path.name.endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8")
+    return path.open(encoding="utf-8", newline="")
+
+
+def capture_files(path: Path) -> list[Path]:
+    """The capture-log files under a folder (any depth, as clouds partition by hour)."""
+    if not path.is_dir():
+        return [path] if path.exists() else []
+    return sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(CAPTURE_SUFFIXES))
+
+
+def read_capture(
+    path: Path,
+    *,
+    columns: Sequence[str] | None = None,
+    version: str | None = None,
+    since: datetime | None = None,
+) -> RecordsTable:
+    """Collect the request instances of capture records into columns.
+
+    Lines that are not JSON objects, or lack a readable request, are skipped and
+    counted; a window is only ever as good as what it could read, and the count says so.
+    """
+    data: dict[str, list[object]] = {}
+    rows = 0
+    skipped = 0
+    for record in _records(capture_files(path)):
+        if record is None or not _selected(record, version, since):
+            skipped += record is None
+            continue
+        instances = _instances(record)
+        if instances is None:
+            skipped += 1
+            continue
+        for instance in instances:
+            named = _named(instance, columns)
+            if named is None:
+                skipped += 1
+                continue
+            for key, value in named.items():
+                column = data.get(key)
+                if column is None:
+                    column = data[key] = [None] * rows
+                column.append(value)
+            rows += 1
+            for values in data.values():
+                if len(values) < rows:
+                    values.append(None)
+    notes = [f"{skipped} unreadable capture records or instances skipped"] if skipped else []
+    return RecordsTable(data=data, row_count=rows, skipped=skipped, notes=notes)
+
+
+def _records(files: Iterable[Path]) -> Iterator[dict[str, Any] | None]:
+    for file in files:
+        with _open_text(file) as handle:
+            for line in handle:
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    yield None
+                    continue
+                yield record if isinstance(record, dict) else None
+
+
+def _selected(record: Mapping[str, Any], version: str | None, since: datetime | None) -> bool:
+    if version is not None and record.get("version") != version:
+        return False
+    if since is None:
+        return True
+    stamp = parse_timestamp(record.get("ts"))
+    return stamp is not None and stamp >= since
+
+
+def parse_timestamp(value: object) -> datetime | None:
+    """Epoch seconds (or milliseconds) or ISO 8601, as capture writers variously emit."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        seconds = float(value) / 1000.0 if value > 1e11 else float(value)
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    if isinstance(value, str):
+        try:
+            stamp = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
+    return None
+
+
+def _instances(record: Mapping[str, Any]) -> list[Any] | None:
+    request = record.get("request")
+    if isinstance(request, list):
+        return request
+    if not isinstance(request, dict):
+        return None
+    for key in ("instances", "inputs", "input_data"):
+        value = request.get(key)
+        if isinstance(value, list):
+            return value
+    return None
+
+
+def _named(instance: object, columns: Sequence[str] | None) -> dict[str, object] | None:
+    if isinstance(instance, dict):
+        return {str(k): _scalar(v) for k, v in instance.items()}
+    if isinstance(instance, list) and columns is not None:
+        return {name: _scalar(v) for name, v in zip(columns, instance, strict=False)}
+    return None
+
+
+def _scalar(value: object) -> object:
+    """Nested values (lists, objects) are not features this engine can compare."""
+    return value if not isinstance(value, list | dict) else json.dumps(value, sort_keys=True)

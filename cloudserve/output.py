@@ -1,0 +1,104 @@
+"""Human output for plans and status: a readable diff, coloured only on a terminal."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from cloudserve.plan import ActionKind, Plan
+
+_SYMBOL = {
+    ActionKind.CREATE: ("+", "green"),
+    ActionKind.UPDATE: ("~", "yellow"),
+    ActionKind.REPLACE: ("-/+", "magenta"),
+    ActionKind.DELETE: ("-", "red"),
+}
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=False, default=str)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {v}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(map(str, value)) + "]"
+    return "-" if value is None else str(value)
+
+
+def _price(note: Any) -> str:
+    if note is None:
+        return ""
+    parts = []
+    if note.instance_type:
+        parts.append(note.instance_type)
+    if note.hourly_price_usd is not None:
+        parts.append(f"${note.hourly_price_usd:.4g}/h per replica")
+    return f"  ({', '.join(parts)})" if parts else ""
+
+
+def render_plan(plan: Plan) -> str:
+    lines = [click.style(f"deployment {plan.deployment} on {plan.target}", bold=True)
+             + (" (offline: planned from scratch)" if plan.offline else "")]
+    used = [f"{k}: {c.support.value}" + (f" ({c.reason})" if c.reason and c.support.value != "native" else "")
+            for k, c in plan.capabilities.items() if k in plan.used_features]
+    if used:
+        lines.append(click.style("  features: ", dim=True) + "; ".join(used))
+    if not plan.actions:
+        lines.append(click.style("No changes. The target matches the spec.", fg="green"))
+        return "\n".join(lines)
+    for action in plan.actions:
+        symbol, colour = _SYMBOL[action.kind]
+        head = f"{symbol} {action.kind.value} {action.resource} {action.subject}"
+        lines.append(click.style(head, fg=colour, bold=True) + _price(action.note)
+                     + click.style(f"  # {action.reason}" if action.reason else "", dim=True))
+        for version, note in action.version_notes.items():
+            lines.append(f"    version {version}{_price(note)}")
+            lines.extend(f"      note: {n}" for n in note.notes)
+        for change in action.changes:
+            lines.append(f"    {change.field}: {_fmt(change.before)} -> {_fmt(change.after)}")
+        if action.note is not None:
+            lines.extend(f"    note: {n}" for n in action.note.notes)
+        for op in action.operations:
+            lines.append(click.style(f"    calls {op}", dim=True))
+    counts: dict[str, int] = {}
+    for action in plan.actions:
+        counts[action.kind.value] = counts.get(action.kind.value, 0) + 1
+    lines.append("Plan: " + ", ".join(f"{n} to {k}" for k, n in counts.items()) + ".")
+    return "\n".join(lines)
+
+
+def render_status(result: Any) -> str:
+    if not result.exists:
+        return f"deployment {result.deployment} on {result.target}: not deployed"
+    colour = "green" if result.status == "ready" and result.in_sync else "yellow"
+    if result.status in ("failed", "stopped"):
+        colour = "red"
+    lines = [
+        click.style(f"deployment {result.deployment} on {result.target}: {result.status}", fg=colour, bold=True)
+        + ("" if result.in_sync else click.style("  (differs from the spec; run apply)", fg="yellow"))
+    ]
+    if result.url:
+        lines.append(f"  url: {result.url}")
+    if result.failure_reason:
+        lines.append(click.style(f"  failure: {result.failure_reason}", fg="red"))
+    lines.append(f"  traffic: {_fmt(result.traffic)}")
+    if result.mirror:
+        lines.append(f"  mirror: {_fmt(result.mirror)}")
+    for v in result.versions:
+        line = f"  version {v.name}: {v.status}, {v.traffic}% traffic"
+        if v.instance_type:
+            line += f", {v.instance_type}"
+        if not v.in_sync:
+            line += click.style(" (out of date)", fg="yellow")
+        if v.failure_reason:
+            line += click.style(f" - {v.failure_reason}", fg="red")
+        lines.append(line)
+    if result.rollout:
+        lines.append(f"  rollout: {_fmt(result.rollout)}")
+    for p in result.pending:
+        lines.append(click.style(f"  pending: {p}", fg="yellow"))
+    return "\n".join(lines)

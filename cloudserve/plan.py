@@ -1,0 +1,260 @@
+"""Desired vs observed -> an ordered list of actions, each with the cloud calls it implies.
+
+Ordering keeps traffic safe: new and replaced versions come first (at 0% or keeping their
+share), traffic moves next, versions left without traffic are deleted after that, and
+endpoint settings last. Nothing here calls a write API.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cloudserve import tags as T
+from cloudserve.desired import build_desired
+from cloudserve.errors import Conflict, InvalidSpec, NotSupported, SpecProblem
+from cloudserve.provider import (
+    Capability,
+    DesiredEndpoint,
+    EndpointState,
+    Feature,
+    PlanNote,
+    Provider,
+    Status,
+    Support,
+)
+from cloudserve.spec.models import Deployment
+
+PLAN_FORMAT_VERSION = 1
+
+
+class ActionKind(enum.StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    REPLACE = "replace"
+    DELETE = "delete"
+
+
+@dataclass
+class Change:
+    field: str
+    before: Any
+    after: Any
+
+
+@dataclass
+class Action:
+    key: str  # the provider method: create_endpoint, create_version, ...
+    kind: ActionKind
+    resource: str  # endpoint | version | traffic | settings
+    subject: str
+    changes: list[Change] = field(default_factory=list)
+    operations: list[str] = field(default_factory=list)
+    note: PlanNote | None = None
+    version_notes: dict[str, PlanNote] = field(default_factory=dict)  # for create_endpoint
+    reason: str = ""
+
+    def describe(self) -> str:
+        return f"{self.kind.value} {self.resource} {self.subject}"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "action": self.key,
+            "kind": self.kind.value,
+            "resource": self.resource,
+            "subject": self.subject,
+            "changes": [{"field": c.field, "before": c.before, "after": c.after} for c in self.changes],
+            "operations": self.operations,
+            "reason": self.reason,
+        }
+        if self.note is not None:
+            out["instance_type"] = self.note.instance_type
+            out["hourly_price_usd"] = self.note.hourly_price_usd
+            out["notes"] = list(self.note.notes)
+        if self.version_notes:
+            out["versions"] = {
+                v: {"instance_type": n.instance_type, "hourly_price_usd": n.hourly_price_usd, "notes": list(n.notes)}
+                for v, n in self.version_notes.items()
+            }
+        return out
+
+
+@dataclass
+class Plan:
+    deployment: str
+    target: str
+    desired: DesiredEndpoint
+    observed: EndpointState | None
+    actions: list[Action]
+    capabilities: dict[str, Capability]
+    offline: bool = False
+    used_features: list[str] = field(default_factory=list)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.actions)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": PLAN_FORMAT_VERSION,
+            "deployment": self.deployment,
+            "target": self.target,
+            "offline": self.offline,
+            "exists": self.observed is not None,
+            "has_changes": self.has_changes,
+            "spec_hash": self.desired.spec_hash,
+            "traffic": self.desired.traffic,
+            "mirror": self.desired.mirror,
+            "features_used": self.used_features,
+            "capabilities": {
+                k: {"support": c.support.value, "reason": c.reason} for k, c in self.capabilities.items()
+            },
+            "actions": [a.to_dict() for a in self.actions],
+        }
+
+
+def used_features(deployment: Deployment) -> dict[Feature, str]:
+    """Each feature the spec uses, with the spec field that uses it."""
+    spec = deployment.spec
+    used: dict[Feature, str] = {}
+    if sum(1 for v in spec.traffic_split().values() if v > 0) > 1:
+        used[Feature.TRAFFIC_SPLIT] = "spec.traffic"
+    if spec.mirror:
+        used[Feature.MIRROR] = "spec.mirror"
+    if spec.compute.autoscale:
+        used[Feature.AUTOSCALE] = "spec.compute.autoscale"
+    if spec.compute.serverless:
+        used[Feature.SERVERLESS] = "spec.compute.serverless"
+    if spec.compute.accelerator:
+        used[Feature.ACCELERATOR] = "spec.compute.accelerator"
+    if spec.capture:
+        used[Feature.CAPTURE] = "spec.capture"
+    if spec.monitoring.drift:
+        used[Feature.DRIFT_MONITORING] = "spec.monitoring.drift"
+    if spec.rollout.strategy != "all_at_once":
+        used[Feature.ROLLOUT] = "spec.rollout"
+    return used
+
+
+def check_capabilities(deployment: Deployment, provider: Provider) -> dict[str, Capability]:
+    caps = provider.capabilities()
+    problems = []
+    for feature, where in used_features(deployment).items():
+        cap = caps.get(feature)
+        if cap is None or cap.support is Support.UNSUPPORTED:
+            reason = cap.reason if cap else "the target does not declare it"
+            problems.append(f"{where}: {feature.value} is not supported on {provider.name}: {reason}")
+    if problems:
+        raise NotSupported("\n".join(problems), hint="remove the setting for this target, or pick a target that supports it",
+                           target=provider.name)
+    return {f.value: c for f, c in caps.items()}
+
+
+def make_plan(deployment: Deployment, provider: Provider, *, offline: bool = False) -> Plan:
+    """Plan ``deployment`` on ``provider``. Unsupported features and target-specific spec
+    problems fail here, before any API call."""
+    capabilities = check_capabilities(deployment, provider)
+    desired = build_desired(deployment, provider)
+    target_problems = provider.validate(desired)
+    if target_problems:
+        problems = [SpecProblem(p, file=deployment._source_file, field=f"(target {provider.name})")
+                    for p in target_problems]
+        raise InvalidSpec("\n".join(p.render() for p in problems), problems=problems, target=provider.name)
+    observed = None if offline else provider.observe(deployment.name)
+    if observed is not None and not observed.owned and observed.status is not Status.STOPPED:
+        raise Conflict(
+            f"an endpoint named {deployment.name!r} already exists on {provider.name} and was not "
+            "created by cloudserve (it has no managed-by=cloudserve tag)",
+            hint="rename the deployment (metadata.name) or delete that endpoint yourself",
+            target=provider.name,
+        )
+    actions = diff(desired, observed)
+    for action in actions:
+        action.operations = provider.operations(action.key, desired, action.subject)
+        if action.resource == "version" and action.kind is not ActionKind.DELETE:
+            action.note = provider.plan_note(desired.versions[action.subject])
+        elif action.key == "create_endpoint":
+            action.version_notes = {v: provider.plan_note(d) for v, d in desired.versions.items()}
+    used = [f.value for f in used_features(deployment)]
+    return Plan(deployment.name, provider.name, desired, observed, actions, capabilities, offline, used)
+
+
+def _nonzero(split: Mapping[str, int]) -> dict[str, int]:
+    return {k: v for k, v in split.items() if v}
+
+
+def diff(desired: DesiredEndpoint, observed: EndpointState | None) -> list[Action]:
+    name = desired.name
+    if observed is None or observed.status is Status.STOPPED:
+        why = "the endpoint does not exist" if observed is None else "the endpoint is stopped"
+        return [_create_endpoint(desired, why)]
+    if observed.status is Status.FAILED:
+        return [
+            Action("delete_endpoint", ActionKind.DELETE, "endpoint", name,
+                   reason=f"the endpoint failed: {observed.failure_reason or 'no reason given'}"),
+            _create_endpoint(desired, "recreate after failure"),
+        ]
+    actions: list[Action] = []
+    later: list[Action] = []
+    for vname, want in desired.versions.items():
+        have = observed.versions.get(vname)
+        if have is None:
+            actions.append(Action("create_version", ActionKind.CREATE, "version", vname, reason="new version"))
+            continue
+        if have.config_hash != want.config_hash or have.status is Status.FAILED:
+            why = "its model, image, env or size changed" if have.status is not Status.FAILED else \
+                f"it failed: {have.failure_reason or 'no reason given'}"
+            actions.append(Action("replace_version", ActionKind.REPLACE, "version", vname, reason=why,
+                                  changes=[Change("config_hash", have.config_hash, want.config_hash)]))
+        elif have.scaling is not None and have.scaling != want.scaling:
+            actions.append(Action("update_version", ActionKind.UPDATE, "version", vname, reason="scaling changed",
+                                  changes=_scaling_changes(have.scaling, want.scaling)))
+    if _nonzero(observed.traffic) != _nonzero(desired.traffic) or _nonzero(observed.mirror) != _nonzero(desired.mirror):
+        changes = [Change(f, _nonzero(have), _nonzero(want))
+                   for f, have, want in (("traffic", observed.traffic, desired.traffic),
+                                         ("mirror", observed.mirror, desired.mirror))
+                   if _nonzero(have) != _nonzero(want)]
+        actions.append(Action("set_traffic", ActionKind.UPDATE, "traffic", name, reason="the split changed",
+                              changes=changes))
+    for vname in observed.versions:
+        if vname not in desired.versions:
+            later.append(Action("delete_version", ActionKind.DELETE, "version", vname,
+                                reason="no longer in the spec"))
+    settings = _settings_changes(desired, observed)
+    if settings:
+        later.append(Action("update_endpoint", ActionKind.UPDATE, "settings", name, changes=settings,
+                            reason="endpoint settings changed"))
+    return actions + later
+
+
+def _create_endpoint(desired: DesiredEndpoint, why: str) -> Action:
+    return Action(
+        "create_endpoint", ActionKind.CREATE, "endpoint", desired.name, reason=why,
+        changes=[Change("versions", None, sorted(desired.versions)),
+                 Change("traffic", None, _nonzero(desired.traffic)),
+                 *([Change("mirror", None, _nonzero(desired.mirror))] if _nonzero(desired.mirror) else [])],
+    )
+
+
+def _scaling_changes(have: Any, want: Any) -> list[Change]:
+    return [Change(f"scaling.{k}", getattr(have, k), getattr(want, k))
+            for k in ("min", "max", "autoscale_metric", "autoscale_target")
+            if getattr(have, k) != getattr(want, k)]
+
+
+def _settings_changes(desired: DesiredEndpoint, observed: EndpointState) -> list[Change]:
+    changes = []
+    capture = desired.deployment.spec.capture
+    want_capture = capture.sample_percent if capture else None
+    if observed.capture_percent != want_capture:
+        changes.append(Change("capture.sample_percent", observed.capture_percent, want_capture))
+    if observed.monitoring_hash != desired.monitoring_hash:
+        changes.append(Change("monitoring", observed.monitoring_hash, desired.monitoring_hash))
+    internal = {T.SPEC_HASH, T.ROLLOUT, T.LEASE}
+    want_tags = {k: v for k, v in desired.tags.items() if k not in internal}
+    have_tags = {k: v for k, v in observed.tags.items() if k not in internal}
+    if want_tags != have_tags:
+        changes.append(Change("tags", have_tags, want_tags))
+    return changes

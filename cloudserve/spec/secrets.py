@@ -1,0 +1,78 @@
+"""Refuse credentials written inline in a spec.
+
+Specs live in git and are printed by `plan`; a key pasted into one leaks. Every cloud
+already has a credential chain, so the error points there instead.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from cloudserve.errors import SpecProblem
+from cloudserve.spec.yamlpos import Path, SourceDoc, format_path
+
+SECRET_KEY_RE = re.compile(
+    r"(pass(word|wd)?|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|"
+    r"client[_-]?secret|connection[_-]?string|credential|sas)",
+    re.IGNORECASE,
+)
+_SECRET_VALUE_PATTERNS = [
+    (re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"), "an AWS access key id"),
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"), "a private key"),
+    (re.compile(r"AccountKey=[A-Za-z0-9+/=]{20,}"), "an Azure storage account key"),
+    (re.compile(r"[?&]sig=[A-Za-z0-9%+/=]{20,}"), "an Azure SAS token"),
+    (re.compile(r"\"private_key_id\"\s*:"), "a Google service-account key"),
+    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b"), "a GitHub token"),
+]
+
+CREDENTIAL_CHAINS = (
+    "use each cloud's credential chain instead: AWS profiles/environment/instance roles, "
+    "Google Application Default Credentials (gcloud auth application-default login), "
+    "Azure DefaultAzureCredential (az login, managed identity); pass container secrets "
+    "through the cloud's secret store or as ${ENV_VAR} references"
+)
+
+
+def find_inline_secrets(data: Any, doc: SourceDoc, from_env: set[Path]) -> list[SpecProblem]:
+    problems: list[SpecProblem] = []
+
+    def visit(value: Any, path: Path) -> None:
+        if isinstance(value, dict):
+            for key, child in value.items():
+                visit(child, (*path, key))
+            return
+        if isinstance(value, list):
+            for i, child in enumerate(value):
+                visit(child, (*path, i))
+            return
+        if not isinstance(value, str) or not value:
+            return
+        what = next((label for rx, label in _SECRET_VALUE_PATTERNS if rx.search(value)), None)
+        key = path[-1] if path else ""
+        in_env_block = len(path) >= 2 and path[-2] == "env"
+        if what is None and in_env_block and isinstance(key, str) and SECRET_KEY_RE.search(key):
+            if path in from_env:
+                return  # a ${VAR} reference: the value is not in the file
+            what = f"a secret-looking value for {key}"
+        if what is None:
+            return
+        pos = doc.locate(path)
+        problems.append(
+            SpecProblem(
+                f"{what} is written inline; cloudserve refuses secrets in spec files",
+                file=doc.file,
+                line=pos.line if pos else None,
+                column=pos.column if pos else None,
+                field=format_path(path),
+                hint=CREDENTIAL_CHAINS,
+            )
+        )
+
+    visit(data, ())
+    return problems
+
+
+def mask_env(env: dict[str, str]) -> dict[str, str]:
+    """The env mapping as it may be shown: secret-named values masked."""
+    return {k: ("***" if SECRET_KEY_RE.search(k) else v) for k, v in env.items()}
