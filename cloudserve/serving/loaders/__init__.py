@@ -139,6 +139,8 @@ def _detect_in_dir(root: Path, spec: ModelSpec) -> tuple[str, Path]:
     if len(found) > 1:
         names = ", ".join(f.name for _, f in found)
         raise LoaderError(f"{root} holds several model files ({names}); point model.uri at one")
+    if (root / "handler.py").is_file():
+        return "handler", root / "handler.py"
     subdirs = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))]
     if len(subdirs) == 1:
         # Azure ML mounts a registered folder one level down (AZUREML_MODEL_DIR/<name>/).
