@@ -1,0 +1,268 @@
+"""The conformance suite every target runs, as abstract pytest classes (like fsspec's).
+
+A target's tests subclass :class:`ProviderConformance` and supply three fixtures:
+
+- ``provider``: a ready :class:`~cloudserve.provider.Provider` (emulator, tmp dirs, ...);
+- ``make_spec``: ``make_spec(name, versions={version: model_key}, traffic={...})`` returning
+  a :class:`~cloudserve.spec.models.Deployment` for that target, where ``model_key`` is
+  ``"a"`` or ``"b"``: two different models the target can deploy;
+- ``predictions`` (optional): ``predictions(model_key, instances)`` -> the model's own
+  answers, for targets that really serve models; without it the invoke test is skipped.
+
+and may override :meth:`ProviderConformance.assert_nothing_left` to look for leftovers
+(files, cloud resources) after a destroy.
+
+The suite drives the provider the way the core does: through ``cloudserve.apply`` and
+``cloudserve.plan`` when they are importable, else through :func:`converge` and
+:func:`differences` below, a minimal version of the same ordering and comparison.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from cloudserve import tags as T
+from cloudserve.desired import build_desired
+from cloudserve.provider import DesiredEndpoint, EndpointState, Operation, Provider, Status
+from cloudserve.spec.models import Deployment
+
+MakeSpec = Callable[..., Deployment]
+Predictions = Callable[[str, list[list[float]]], list[Any]]
+
+SAMPLE_INSTANCES: list[list[float]] = [
+    [5.1, 3.5, 1.4, 0.2],
+    [6.7, 3.0, 5.2, 2.3],
+    [5.9, 3.0, 4.2, 1.5],
+]
+_NAMES = itertools.count(1)
+_IGNORED_TAGS = {T.SPEC_HASH, T.ROLLOUT, T.LEASE}
+
+
+def wait(op: Operation, polls: int = 10_000) -> None:
+    """Poll an operation to completion (emulators finish quickly; no sleeping here)."""
+    for _ in range(polls):
+        if op.poll():
+            return
+    raise AssertionError(f"operation {op.description!r} did not finish after {polls} polls")
+
+
+def _nonzero(split: dict[str, int]) -> dict[str, int]:
+    return {k: v for k, v in split.items() if v}
+
+
+def differences(desired: DesiredEndpoint, observed: EndpointState | None) -> list[str]:
+    """What would have to change for ``observed`` to match ``desired`` (empty: nothing)."""
+    if observed is None or observed.status in (Status.STOPPED, Status.FAILED):
+        return [f"endpoint: {None if observed is None else observed.status.value}"]
+    out = []
+    for name, want in desired.versions.items():
+        have = observed.versions.get(name)
+        if have is None:
+            out.append(f"version {name}: missing")
+        elif have.config_hash != want.config_hash:
+            out.append(f"version {name}: config {have.config_hash} -> {want.config_hash}")
+        elif have.scaling is not None and have.scaling != want.scaling:
+            out.append(f"version {name}: scaling {have.scaling} -> {want.scaling}")
+    out += [
+        f"version {name}: not in the spec"
+        for name in observed.versions
+        if name not in desired.versions
+    ]
+    if _nonzero(observed.traffic) != _nonzero(desired.traffic):
+        out.append(f"traffic {observed.traffic} -> {desired.traffic}")
+    if _nonzero(observed.mirror) != _nonzero(desired.mirror):
+        out.append(f"mirror {observed.mirror} -> {desired.mirror}")
+    want_tags = {k: v for k, v in desired.tags.items() if k not in _IGNORED_TAGS}
+    have_tags = {k: v for k, v in observed.tags.items() if k not in _IGNORED_TAGS}
+    if want_tags != have_tags:
+        out.append(f"tags {have_tags} -> {want_tags}")
+    capture = desired.deployment.spec.capture
+    if observed.capture_percent != (capture.sample_percent if capture else None):
+        out.append(f"capture {observed.capture_percent}")
+    if observed.monitoring_hash != desired.monitoring_hash:
+        out.append("monitoring")
+    return out
+
+
+def converge(provider: Provider, desired: DesiredEndpoint) -> None:
+    """Apply ``desired`` in the order the core uses (a fallback when cloudserve.apply is absent)."""
+    observed = provider.observe(desired.name)
+    if observed is None or observed.status is Status.STOPPED:
+        wait(provider.create_endpoint(desired))
+        return
+    for name, want in desired.versions.items():
+        have = observed.versions.get(name)
+        if have is None:
+            wait(provider.create_version(desired, want))
+        elif have.config_hash != want.config_hash:
+            wait(provider.replace_version(desired, want))
+    if differences(desired, observed):
+        wait(provider.set_traffic(desired.name, desired.traffic, desired.mirror))
+    for name in observed.versions:
+        if name not in desired.versions:
+            wait(provider.delete_version(desired, name))
+    wait(provider.update_endpoint(desired))
+
+
+def apply_spec(provider: Provider, deployment: Deployment) -> None:
+    try:
+        from cloudserve.apply import apply
+    except ImportError:
+        converge(provider, build_desired(deployment, provider))
+    else:
+        apply(deployment, provider, sleep=lambda _s: None)
+
+
+def pending_changes(provider: Provider, deployment: Deployment) -> list[str]:
+    """What an apply would still do: the core's plan when present, else :func:`differences`."""
+    try:
+        from cloudserve.plan import make_plan
+    except ImportError:
+        desired = build_desired(deployment, provider)
+        return differences(desired, provider.observe(deployment.name))
+    return [a.describe() for a in make_plan(deployment, provider).actions]
+
+
+class ProviderConformance:
+    """Inherit in a target's tests; supply ``provider`` and ``make_spec`` fixtures."""
+
+    @pytest.fixture
+    def provider(self) -> Provider:
+        raise NotImplementedError("the target's test class supplies a `provider` fixture")
+
+    @pytest.fixture
+    def make_spec(self) -> MakeSpec:
+        raise NotImplementedError("the target's test class supplies a `make_spec` fixture")
+
+    @pytest.fixture
+    def predictions(self) -> Predictions | None:
+        return None
+
+    @pytest.fixture
+    def instances(self) -> list[list[float]]:
+        """Rows the test models accept; the default fits four numeric features (iris)."""
+        return SAMPLE_INSTANCES
+
+    @pytest.fixture
+    def name(self, provider: Provider) -> Iterator[str]:
+        """A fresh deployment name per test; whatever the test leaves is destroyed."""
+        name = f"conf-{os.getpid() % 10_000}-{next(_NAMES)}"
+        yield name
+        if provider.observe(name) is not None:
+            wait(provider.delete_endpoint(name))
+
+    def assert_nothing_left(self, provider: Provider, name: str) -> None:
+        """Targets override this to look for leftovers beyond the endpoint itself."""
+
+    # --- the tests ----------------------------------------------------------------------
+    def test_create_and_read_back(self, provider: Provider, make_spec: MakeSpec, name: str) -> None:
+        spec = make_spec(
+            name,
+            versions={"stable": "a", "candidate": "b"},
+            traffic={"stable": 90, "candidate": 10},
+        )
+        apply_spec(provider, spec)
+        desired = build_desired(spec, provider)
+        observed = provider.observe(name)
+        assert observed is not None
+        assert observed.status is Status.READY
+        assert set(observed.versions) == {"stable", "candidate"}
+        for vname, want in desired.versions.items():
+            assert observed.versions[vname].config_hash == want.config_hash
+            assert observed.versions[vname].status is Status.READY
+        assert _nonzero(observed.traffic) == {"stable": 90, "candidate": 10}
+        assert observed.owned
+        assert observed.tags[T.DEPLOYMENT] == name
+        for key, value in desired.tags.items():
+            if key not in _IGNORED_TAGS:
+                assert observed.tags.get(key) == value, key
+
+    def test_split_traffic(self, provider: Provider, make_spec: MakeSpec, name: str) -> None:
+        spec = make_spec(
+            name,
+            versions={"stable": "a", "candidate": "b"},
+            traffic={"stable": 100, "candidate": 0},
+        )
+        apply_spec(provider, spec)
+        for split in ({"stable": 50, "candidate": 50}, {"stable": 0, "candidate": 100}):
+            wait(provider.set_traffic(name, split, {}))
+            observed = provider.observe(name)
+            assert observed is not None
+            assert _nonzero(observed.traffic) == _nonzero(split)
+
+    def test_reapply_makes_no_change(
+        self, provider: Provider, make_spec: MakeSpec, name: str
+    ) -> None:
+        spec = make_spec(
+            name,
+            versions={"stable": "a", "candidate": "b"},
+            traffic={"stable": 90, "candidate": 10},
+        )
+        apply_spec(provider, spec)
+        assert pending_changes(provider, spec) == []
+        apply_spec(provider, spec)
+        assert pending_changes(provider, spec) == []
+
+    def test_replace_on_immutable_change(
+        self,
+        provider: Provider,
+        make_spec: MakeSpec,
+        name: str,
+        predictions: Predictions | None,
+        instances: list[list[float]],
+    ) -> None:
+        before = make_spec(name, versions={"stable": "a"}, traffic={"stable": 100})
+        apply_spec(provider, before)
+        after = make_spec(name, versions={"stable": "b"}, traffic={"stable": 100})
+        old_hash = build_desired(before, provider).versions["stable"].config_hash
+        new_hash = build_desired(after, provider).versions["stable"].config_hash
+        assert old_hash != new_hash
+        changes = pending_changes(provider, after)
+        assert any("stable" in c and ("replace" in c or "config" in c) for c in changes), changes
+        apply_spec(provider, after)
+        observed = provider.observe(name)
+        assert observed is not None
+        assert observed.versions["stable"].config_hash == new_hash
+        assert pending_changes(provider, after) == []
+        if predictions is not None:
+            result = provider.invoke(name, {"instances": instances}, version="stable")
+            assert result.body["predictions"] == predictions("b", instances)
+
+    def test_destroy_leaves_nothing(
+        self, provider: Provider, make_spec: MakeSpec, name: str
+    ) -> None:
+        spec = make_spec(name, versions={"stable": "a"}, traffic={"stable": 100})
+        apply_spec(provider, spec)
+        assert provider.observe(name) is not None
+        wait(provider.delete_endpoint(name))
+        assert provider.observe(name) is None
+        self.assert_nothing_left(provider, name)
+
+    def test_invoke_returns_real_predictions(
+        self,
+        provider: Provider,
+        make_spec: MakeSpec,
+        name: str,
+        predictions: Predictions | None,
+        instances: list[list[float]],
+    ) -> None:
+        if predictions is None:
+            pytest.skip("this target does not serve real models")
+        spec = make_spec(
+            name,
+            versions={"stable": "a", "candidate": "b"},
+            traffic={"stable": 90, "candidate": 10},
+        )
+        apply_spec(provider, spec)
+        for version, key in (("stable", "a"), ("candidate", "b")):
+            result = provider.invoke(name, {"instances": instances}, version=version)
+            assert result.status_code == 200
+            assert result.version == version
+            assert result.body["predictions"] == predictions(key, instances)
+        result = provider.invoke(name, {"instances": instances})
+        assert result.version in ("stable", "candidate")

@@ -1,0 +1,123 @@
+"""Fixtures for the local target: models trained at test time, a provider whose state
+lives in a tmp dir, and a spec builder.
+
+The server is the real serving runtime (`cloudserve.serving.local_server`). While that
+module does not exist yet, a contract-following stand-in (fake_server.py) is used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cloudserve.local.process import SERVER_MODULE
+from cloudserve.local.provider import LocalProvider
+from cloudserve.local.state import ENV_STATE_DIR
+from cloudserve.spec.models import Deployment, LocalSettings
+
+HERE = Path(__file__).resolve().parent
+
+
+def _server_module() -> str:
+    try:
+        found = importlib.util.find_spec(SERVER_MODULE) is not None
+    except ModuleNotFoundError:
+        found = False
+    return SERVER_MODULE if found else "fake_server"
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Two different iris classifiers ("a", "b") and their joblib files."""
+    import joblib
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.tree import DecisionTreeClassifier
+
+    x, y = load_iris(return_X_y=True)
+    folder = tmp_path_factory.mktemp("models")
+    fitted = {
+        "a": LogisticRegression(max_iter=500).fit(x, y),
+        "b": DecisionTreeClassifier(max_depth=2, random_state=0).fit(x, y),
+    }
+    out: dict[str, Any] = {"dir": folder}
+    for key, model in fitted.items():
+        path = folder / f"{key}.joblib"
+        joblib.dump(model, path)
+        out[key] = model
+        out[f"{key}_path"] = path
+    broken = folder / "broken.joblib"
+    broken.write_bytes(b"this is not a joblib file")
+    out["broken_path"] = broken
+    return out
+
+
+@pytest.fixture
+def state_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "state"
+    monkeypatch.setenv(ENV_STATE_DIR, str(root))
+    if _server_module() == "fake_server":
+        monkeypatch.setenv("PYTHONPATH", str(HERE))
+    return root
+
+
+@pytest.fixture
+def local_provider(state_root: Path) -> Iterator[LocalProvider]:
+    provider = LocalProvider(
+        LocalSettings(state_dir=str(state_root)), server_module=_server_module(), start_timeout=60
+    )
+    yield provider
+    # Never leave a server running behind a test.
+    for child in state_root.iterdir() if state_root.exists() else ():
+        if (child / "server.json").exists():
+            with contextlib.suppress(Exception):
+                provider.delete_endpoint(child.name)
+
+
+MakeSpec = Callable[..., Deployment]
+
+
+@pytest.fixture
+def make_spec(models: dict[str, Any], state_root: Path) -> MakeSpec:
+    def make(
+        name: str,
+        versions: dict[str, str],
+        traffic: dict[str, int],
+        mirror: dict[str, int] | None = None,
+        **spec: Any,
+    ) -> Deployment:
+        doc = {
+            "metadata": {"name": name, "labels": {"team": "tests"}},
+            "spec": {
+                "target": "local",
+                "versions": {
+                    v: {"model": {"uri": str(models[f"{key}_path"])}} for v, key in versions.items()
+                },
+                "traffic": traffic,
+                "mirror": mirror or {},
+                **spec,
+            },
+            "targets": {"local": {"state_dir": str(state_root)}},
+        }
+        return Deployment.model_validate(doc)
+
+    return make
+
+
+@pytest.fixture
+def predictions(models: dict[str, Any]) -> Callable[[str, list[list[float]]], list[Any]]:
+    def predict(key: str, rows: list[list[float]]) -> list[Any]:
+        return list(models[key].predict(rows).tolist())
+
+    return predict
+
+
+def pid_of(provider: LocalProvider, name: str) -> int:
+    observed = provider.observe(name)
+    assert observed is not None
+    return int(observed.details["pid"])
