@@ -26,7 +26,6 @@ from cloudserve.monitor.columns import (
     CategoricalColumn,
     ColumnData,
     Kind,
-    NumericColumn,
     categorical_from_values,
     finite_only,
     looks_numeric,

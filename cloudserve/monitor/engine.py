@@ -1,0 +1,359 @@
+"""Comparing a window of live data with a baseline profile, feature by feature.
+
+How ``method: auto`` chooses, per column (``n`` is the smaller of the baseline's and
+the window's count of present values):
+
+============  ==========  ====================================================
+kind          n <= 1000   n > 1000
+============  ==========  ====================================================
+numeric       ``ks``      ``wasserstein`` (normalised by the baseline's std)
+categorical   ``chi2``    ``js`` (Jensen-Shannon distance of the frequencies)
+============  ==========  ====================================================
+
+Why: on small windows a distance is mostly sampling noise, and a test that accounts for
+sample size (Kolmogorov-Smirnov, chi-square homogeneity) is the honest judge. On large
+windows every test becomes significant for shifts nobody cares about (a 0.5% move in a
+mean on a million rows has p ~ 0), so an effect size with a fixed threshold decides.
+A numeric column with at most 10 distinct baseline values is categorical.
+
+Thresholds: for distances (psi, js, wasserstein) drift is ``score >= threshold``, where
+the Wasserstein score is the distance divided by the baseline's standard deviation (so
+one threshold means the same on every scale: 0.1 is a tenth of a std); for
+tests (ks, chi2) the score is the p-value and drift is ``p < threshold``. Defaults:
+psi 0.2, js 0.1, wasserstein 0.1, ks and chi2 0.05. Under ``auto`` a global threshold
+applies to the distances it picks, while the tests it picks for small windows keep
+p < 0.05, because one number cannot be both a distance and a significance level.
+A per-feature threshold always applies to whatever method that feature ended up with.
+
+Every statistic is computed for every column anyway (for a numeric column they share
+one sort of the window), and reported in ``statistics``; the method only picks which one
+decides. On numeric columns psi, js and chi2 use the baseline's decile bins (open-ended,
+so values outside the baseline's range still count); on categorical columns they use
+the categories of both samples, new ones included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import get_args
+
+import numpy as np
+
+from cloudserve.monitor.columns import CategoricalColumn, NumericColumn
+from cloudserve.monitor.config import Method
+from cloudserve.monitor.profile import (
+    BaselineProfile,
+    CategoricalProfile,
+    NumericProfile,
+    load_or_build,
+    worker_count,
+)
+from cloudserve.monitor.readers import Table, open_table
+from cloudserve.monitor.result import DriftResult, FeatureResult, Histogram, Status
+from cloudserve.monitor.stats import (
+    FloatArray,
+    bin_counts,
+    chi2_two_sample,
+    js_distance,
+    ks_test,
+    proportions,
+    psi,
+    wasserstein,
+)
+
+METHODS: tuple[str, ...] = get_args(Method)
+TEST_METHODS = frozenset({"ks", "chi2"})
+DEFAULT_THRESHOLDS: dict[str, float] = {
+    "psi": 0.2,
+    "js": 0.1,
+    "wasserstein": 0.1,
+    "ks": 0.05,
+    "chi2": 0.05,
+}
+#: At or below this many values ``auto`` uses a significance test (see module docs).
+AUTO_SMALL_SAMPLE = 1000
+#: Floor of the baseline std used to normalise Wasserstein, so constant-ish columns
+#: do not divide by zero (Evidently uses the same floor, which keeps decisions comparable).
+STD_FLOOR = 1e-3
+REPORT_BINS = 30
+REPORT_TOP_CATEGORIES = 12
+LISTED_NEW_CATEGORIES = 20
+
+
+@dataclass(frozen=True)
+class DriftOptions:
+    """How to judge drift: the spec's ``method``, ``threshold``, ``thresholds``, ``features``."""
+
+    method: Method = "auto"
+    threshold: float | None = None
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+    features: Sequence[str] | None = None
+
+
+def choose_method(kind: str, n: int, requested: Method) -> tuple[str, str]:
+    """The method for one column, and a note when the requested one could not be used."""
+    if requested == "auto":
+        if kind == "numeric":
+            return ("ks" if n <= AUTO_SMALL_SAMPLE else "wasserstein"), ""
+        return ("chi2" if n <= AUTO_SMALL_SAMPLE else "js"), ""
+    if kind == "categorical" and requested in ("ks", "wasserstein"):
+        fallback, _ = choose_method(kind, n, "auto")
+        return (
+            fallback,
+            f"{requested} needs ordered values; used {fallback} for this categorical column",
+        )
+    return requested, ""
+
+
+def threshold_for(name: str, method: str, options: DriftOptions) -> float:
+    """Per-feature override, else the global threshold where it applies, else the default."""
+    if name in options.thresholds:
+        return float(options.thresholds[name])
+    auto_test = options.method == "auto" and method in TEST_METHODS
+    if options.threshold is not None and not auto_test:
+        return float(options.threshold)
+    return DEFAULT_THRESHOLDS[method]
+
+
+def compare(
+    profile: BaselineProfile,
+    table: Table,
+    options: DriftOptions | None = None,
+    *,
+    source: str = "",
+) -> DriftResult:
+    """Judge every watched feature of one window against the baseline profile."""
+    options = options or DriftOptions()
+    watched = list(options.features) if options.features is not None else list(profile.columns)
+    present = set(table.names)
+    extra = (
+        [] if options.features is not None else [n for n in table.names if n not in profile.columns]
+    )
+
+    def one(name: str) -> FeatureResult:
+        return compare_feature(name, profile, table, present, options)
+
+    with ThreadPoolExecutor(max_workers=worker_count(len(watched))) as pool:
+        features = list(pool.map(one, watched))
+    features += [_bare(name, "not_in_baseline", "column is not in the baseline") for name in extra]
+    return DriftResult.build(
+        features=features,
+        method=options.method,
+        baseline_source=profile.source,
+        baseline_rows=profile.rows,
+        current_source=source,
+        current_rows=table.rows,
+        notes=list(getattr(table, "notes", [])),
+        generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
+def compare_feature(
+    name: str,
+    profile: BaselineProfile,
+    table: Table,
+    present: set[str],
+    options: DriftOptions,
+) -> FeatureResult:
+    """One feature's verdict; data problems become a status, never an exception."""
+    baseline = profile.columns.get(name)
+    if baseline is None:
+        reason = profile.skipped.get(name, "not in baseline")
+        status: Status = "unsupported" if reason.startswith("unsupported") else "not_in_baseline"
+        return _bare(name, status, f"column {reason}")
+    kind = "numeric" if isinstance(baseline, NumericProfile) else "categorical"
+    if name not in present:
+        return _bare(name, "missing", "column is absent from the current window", kind)
+    if baseline.count == 0:
+        return _bare(name, "baseline_empty", "every baseline value is missing", kind)
+    if isinstance(baseline, NumericProfile):
+        data = table.column(name, "numeric")
+        assert isinstance(data, NumericColumn)
+        return _numeric(name, baseline, data, options)
+    counted = table.column(name, "categorical")
+    assert isinstance(counted, CategoricalColumn)
+    return _categorical(name, baseline, counted, options)
+
+
+def _bare(name: str, status: Status, message: str, kind: str = "") -> FeatureResult:
+    return FeatureResult(name=name, kind=kind, status=status, message=message)
+
+
+def _no_data(name: str, kind: str, rows: int, base: FeatureResult) -> FeatureResult:
+    message = (
+        "no rows in the current window" if rows == 0 else f"all {rows} current values are missing"
+    )
+    return FeatureResult(
+        name=name,
+        kind=kind,
+        status="no_data",
+        message=message,
+        baseline_count=base.baseline_count,
+        baseline_null_fraction=base.baseline_null_fraction,
+        current_null_fraction=1.0 if rows else None,
+    )
+
+
+def _numeric(
+    name: str, baseline: NumericProfile, data: NumericColumn, options: DriftOptions
+) -> FeatureResult:
+    base = _counts_part(name, "numeric", baseline.count, baseline.nulls, data.rows, data.nulls)
+    current = np.sort(data.values)
+    if current.size == 0:
+        return _no_data(name, "numeric", data.rows, base)
+    sketch = baseline.sketch
+    ks = ks_test(sketch, current, n_a=None if baseline.exact else baseline.count)
+    distance = wasserstein(sketch, current)
+    current_bins = bin_counts(current, baseline.edges)
+    expected, actual = proportions(baseline.bins), proportions(current_bins)
+    chi2 = chi2_two_sample(baseline.bins, current_bins)
+    statistics = {
+        "ks": ks.statistic,
+        "ks_p_value": ks.p_value,
+        "wasserstein": distance,
+        "wasserstein_normed": distance / max(baseline.std, STD_FLOOR),
+        "psi": psi(expected, actual),
+        "js": js_distance(expected, actual),
+        "chi2": chi2.statistic,
+        "chi2_p_value": chi2.p_value,
+    }
+    n = min(baseline.count, int(current.size))
+    return _decide(base, statistics, n, options, _numeric_histogram(sketch, current))
+
+
+def _categorical(
+    name: str, baseline: CategoricalProfile, data: CategoricalColumn, options: DriftOptions
+) -> FeatureResult:
+    base = _counts_part(name, "categorical", baseline.count, baseline.nulls, data.rows, data.nulls)
+    current_total = sum(data.counts.values())
+    if current_total == 0:
+        return _no_data(name, "categorical", data.rows, base)
+    new = sorted(
+        (k for k in data.counts if k not in baseline.counts), key=lambda k: -data.counts[k]
+    )
+    keys = [*baseline.counts, *new]
+    expected_counts = np.array([baseline.counts.get(k, 0) for k in keys], dtype=np.int64)
+    actual_counts = np.array([data.counts.get(k, 0) for k in keys], dtype=np.int64)
+    expected, actual = proportions(expected_counts), proportions(actual_counts)
+    chi2 = chi2_two_sample(expected_counts, actual_counts)
+    statistics = {
+        "psi": psi(expected, actual),
+        "js": js_distance(expected, actual),
+        "chi2": chi2.statistic,
+        "chi2_p_value": chi2.p_value,
+    }
+    base.new_categories = new[:LISTED_NEW_CATEGORIES]
+    base.new_category_fraction = float(actual_counts[len(baseline.counts) :].sum() / current_total)
+    n = min(baseline.count, current_total)
+    histogram = _category_histogram(keys, expected, actual)
+    return _decide(base, statistics, n, options, histogram)
+
+
+def _counts_part(
+    name: str, kind: str, base_count: int, base_nulls: int, rows: int, nulls: int
+) -> FeatureResult:
+    return FeatureResult(
+        name=name,
+        kind=kind,
+        status="ok",
+        baseline_count=base_count,
+        current_count=rows - nulls,
+        baseline_null_fraction=_fraction(base_nulls, base_count + base_nulls),
+        current_null_fraction=_fraction(nulls, rows),
+    )
+
+
+def _fraction(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _decide(
+    result: FeatureResult,
+    statistics: dict[str, float],
+    n: int,
+    options: DriftOptions,
+    histogram: Histogram,
+) -> FeatureResult:
+    method, note = choose_method(result.kind, n, options.method)
+    threshold = threshold_for(result.name, method, options)
+    if method in TEST_METHODS:
+        score = statistics[f"{method}_p_value"]
+        drifted = bool(score < threshold)
+    else:
+        score = statistics["wasserstein_normed" if method == "wasserstein" else method]
+        drifted = bool(score >= threshold)
+    result.method = method
+    result.threshold = threshold
+    result.score = score
+    result.drifted = drifted
+    result.status = "drift" if drifted else "ok"
+    result.statistics = statistics
+    result.histogram = histogram
+    result.message = note
+    return result
+
+
+def _numeric_histogram(sketch: FloatArray, current: FloatArray) -> Histogram:
+    """Equal-width bins over the central 99% of both samples; outliers join the end bins."""
+    lo = min(_quantile(sketch, 0.005), _quantile(current, 0.005))
+    hi = max(_quantile(sketch, 0.995), _quantile(current, 0.995))
+    if not hi > lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    edges = np.linspace(lo, hi, REPORT_BINS + 1)
+    inner = edges[1:-1]
+    return Histogram(
+        labels=[f"{x:.4g}" for x in edges],
+        baseline=proportions(bin_counts(sketch, inner)).tolist(),
+        current=proportions(bin_counts(current, inner)).tolist(),
+        numeric=True,
+    )
+
+
+def _quantile(ordered: FloatArray, q: float) -> float:
+    return float(ordered[int(q * (ordered.size - 1))])
+
+
+def _category_histogram(keys: list[str], expected: FloatArray, actual: FloatArray) -> Histogram:
+    """The categories that matter most in either sample; the rest summed as "(other)"."""
+    order = np.argsort(-np.maximum(expected, actual), kind="stable")
+    top = order[:REPORT_TOP_CATEGORIES]
+    labels = [keys[i] for i in top]
+    baseline = [float(expected[i]) for i in top]
+    current = [float(actual[i]) for i in top]
+    if order.size > REPORT_TOP_CATEGORIES:
+        rest = order[REPORT_TOP_CATEGORIES:]
+        labels.append("(other)")
+        baseline.append(float(expected[rest].sum()))
+        current.append(float(actual[rest].sum()))
+    return Histogram(labels=labels, baseline=baseline, current=current, numeric=False)
+
+
+def evaluate(
+    baseline: str | Path | BaselineProfile,
+    current: str | Path | Table,
+    options: DriftOptions | None = None,
+    *,
+    store: str | Path | None = None,
+    version: str | None = None,
+    since: datetime | None = None,
+) -> DriftResult:
+    """Profile the baseline (or reuse its stored profile) and judge one window against it.
+
+    ``current`` is a CSV or Parquet file, capture logs (a ``.jsonl`` file or a folder of
+    them, narrowed by ``version`` and ``since``), or an already opened table.
+    """
+    options = options or DriftOptions()
+    if isinstance(baseline, BaselineProfile):
+        profile = baseline
+    else:
+        profile = load_or_build(baseline, store=store, features=options.features)
+    if isinstance(current, str | Path):
+        table = open_table(current, columns=profile.input_columns(), version=version, since=since)
+        source = str(current)
+    else:
+        table, source = current, "<table>"
+    return compare(profile, table, options, source=source)

@@ -1,0 +1,186 @@
+"""What a drift evaluation returns: a verdict per feature and for the window as a whole.
+
+Results are plain dataclasses with a JSON form (``to_dict``) that is the contract for
+machines: ``cloudserve monitor run --output json`` prints it and ``report.json`` holds
+it. Features are ordered worst first -- drifted by how far past their threshold, then
+features that could not be judged, then the rest -- since that is the order a person
+reading a report or a CI log should see them in.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Status = Literal[
+    "ok",  # judged, no drift
+    "drift",  # judged, drifted
+    "missing",  # in the baseline, absent from the window
+    "no_data",  # present but with no values in this window (empty or all missing)
+    "baseline_empty",  # every baseline value is missing, nothing to compare against
+    "not_in_baseline",  # in the window (or asked for) but not in the baseline
+    "unsupported",  # a type the engine does not compare (dates, nested values)
+]
+STATUS_ORDER: dict[str, int] = {
+    "drift": 0,
+    "missing": 1,
+    "no_data": 2,
+    "baseline_empty": 3,
+    "not_in_baseline": 4,
+    "unsupported": 5,
+    "ok": 6,
+}
+
+
+@dataclass
+class Histogram:
+    """Baseline and current proportions over shared bins, for the report's charts.
+
+    Numeric: ``labels`` are the bin edges (one more than the proportions; the first and
+    last bins also hold values beyond them). Categorical: ``labels`` are categories.
+    """
+
+    labels: list[str]
+    baseline: list[float]
+    current: list[float]
+    numeric: bool
+
+
+@dataclass
+class FeatureResult:
+    """One feature's verdict, the statistics behind it, and the counts it rests on."""
+
+    name: str
+    kind: str = ""
+    status: Status = "ok"
+    drifted: bool = False
+    method: str = ""
+    score: float | None = None
+    threshold: float | None = None
+    statistics: dict[str, float] = field(default_factory=dict)
+    baseline_count: int = 0
+    current_count: int = 0
+    baseline_null_fraction: float | None = None
+    current_null_fraction: float | None = None
+    new_categories: list[str] = field(default_factory=list)
+    new_category_fraction: float = 0.0
+    message: str = ""
+    histogram: Histogram | None = None
+
+    def severity(self) -> float:
+        """How far past (or short of) its threshold the feature is; larger is worse."""
+        if self.score is None or self.threshold is None or math.isnan(self.score):
+            return 0.0
+        if self.method in ("ks", "chi2"):
+            p = max(self.score, 1e-300)
+            return math.log10(p) / math.log10(self.threshold) if self.threshold < 1 else 0.0
+        return self.score / self.threshold if self.threshold > 0 else 0.0
+
+
+@dataclass
+class DriftResult:
+    """The window's verdict: drifted when any judged feature drifted."""
+
+    status: Literal["ok", "drift", "empty_window"]
+    drifted: bool
+    drifted_features: list[str]
+    method: str
+    baseline_source: str
+    baseline_rows: int
+    current_source: str
+    current_rows: int
+    features: list[FeatureResult]
+    counts: dict[str, int]
+    notes: list[str]
+    generated_at: str
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        features: list[FeatureResult],
+        method: str,
+        baseline_source: str,
+        baseline_rows: int,
+        current_source: str,
+        current_rows: int,
+        notes: list[str],
+        generated_at: str,
+    ) -> DriftResult:
+        """Order features worst first and derive the window's verdict from them."""
+        ordered = sorted(features, key=lambda f: (STATUS_ORDER[f.status], -f.severity(), f.name))
+        drifted = [f.name for f in ordered if f.drifted]
+        counts: dict[str, int] = {}
+        for feature in ordered:
+            counts[feature.status] = counts.get(feature.status, 0) + 1
+        status: Literal["ok", "drift", "empty_window"] = "drift" if drifted else "ok"
+        if current_rows == 0:
+            status = "empty_window"
+            notes = [*notes, "the current window has no rows"]
+        return cls(
+            status=status,
+            drifted=bool(drifted),
+            drifted_features=drifted,
+            method=method,
+            baseline_source=baseline_source,
+            baseline_rows=baseline_rows,
+            current_source=current_source,
+            current_rows=current_rows,
+            features=ordered,
+            counts=counts,
+            notes=notes,
+            generated_at=generated_at,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form; NaN and infinities become null so any JSON parser accepts it."""
+        cleaned = _finite(asdict(self))
+        assert isinstance(cleaned, dict)
+        return cleaned
+
+    def summary_lines(self) -> list[str]:
+        """A few lines for a terminal or a CI log."""
+        verdict = {
+            "drift": f"DRIFT in {len(self.drifted_features)} of {len(self.features)} features",
+            "ok": f"no drift in {len(self.features)} features",
+            "empty_window": "empty window: no rows to judge",
+        }[self.status]
+        lines = [f"{verdict} ({self.current_rows} rows vs baseline of {self.baseline_rows})"]
+        for feature in self.features:
+            if feature.status == "ok":
+                continue
+            lines.append(f"  {feature.name}: {describe(feature)}")
+        lines.extend(f"  note: {note}" for note in self.notes)
+        return lines
+
+
+def describe(feature: FeatureResult) -> str:
+    """One feature's verdict in a few words."""
+    if feature.score is None or feature.threshold is None:
+        return f"{feature.status}: {feature.message}" if feature.message else feature.status
+    score, limit = _number(feature.score), _number(feature.threshold)
+    text = f"{feature.status} ({feature.method} {score} {_relation(feature)} {limit})"
+    if feature.new_categories:
+        text += f"; new categories: {', '.join(feature.new_categories[:5])}"
+    return text
+
+
+def _relation(feature: FeatureResult) -> str:
+    if feature.method in ("ks", "chi2"):
+        return "p <" if feature.drifted else "p >="
+    return ">=" if feature.drifted else "<"
+
+
+def _number(value: float) -> str:
+    return f"{value:.3g}" if value == 0 or abs(value) >= 1e-3 else f"{value:.2e}"
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value

@@ -1,0 +1,155 @@
+"""Baselines and windows read from CSV, Parquet and capture logs, profiled and stored."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cloudserve.monitor.columns import CategoricalColumn, NumericColumn, category_key
+from cloudserve.monitor.profile import (
+    BaselineProfile,
+    NumericProfile,
+    default_store,
+    load_or_build,
+    profile_baseline,
+)
+from cloudserve.monitor.readers import SourceError, _read_csv_stdlib, open_table
+
+pa = pytest.importorskip("pyarrow")
+pq = pytest.importorskip("pyarrow.parquet")
+
+CSV = "x,plan,flag\n" + "".join(f"{i * 0.5},{'ab'[i % 2]},{i % 2}\n" for i in range(40)) + ",,\n"
+
+
+def test_csv_via_pyarrow_and_stdlib_agree(tmp_path: Path) -> None:
+    path = tmp_path / "train.csv"
+    path.write_text(CSV)
+    for table in (open_table(path), _read_csv_stdlib(path)):
+        assert table.names == ["x", "plan", "flag"]
+        assert table.infer_kind("x") == "numeric"
+        assert table.infer_kind("flag") == "categorical"
+        x = table.column("x", "numeric")
+        assert isinstance(x, NumericColumn) and x.values.size == 40 and x.nulls == 1
+        flag = table.column("flag", "categorical")
+        assert isinstance(flag, CategoricalColumn) and flag.counts == {"0": 20, "1": 20}
+
+
+def test_parquet_is_read_column_by_column(tmp_path: Path) -> None:
+    path = tmp_path / "train.parquet"
+    table = pa.table(
+        {
+            "x": [1.0, None, float("nan"), 4.0],
+            "c": pa.array(["a", None, "b", "a"]).dictionary_encode(),
+        }
+    )
+    pq.write_table(table, path)
+    opened = open_table(path)
+    assert opened.rows == 4
+    x = opened.column("x", "numeric")
+    assert isinstance(x, NumericColumn) and x.values.tolist() == [1.0, 4.0] and x.nulls == 2
+    c = opened.column("c", "categorical")
+    assert isinstance(c, CategoricalColumn) and c.counts == {"a": 2, "b": 1} and c.nulls == 1
+    as_number = opened.column("c", "numeric")  # a type mismatch turns into missing values
+    assert isinstance(as_number, NumericColumn) and as_number.nulls == 4
+
+
+def write_capture(path: Path, records: list[object]) -> None:
+    lines = [r if isinstance(r, str) else json.dumps(r) for r in records]
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "wt") as handle:
+        handle.write("\n".join(lines) + "\n")
+
+
+def test_capture_logs_with_positional_and_named_instances(tmp_path: Path) -> None:
+    folder = tmp_path / "capture" / "2024" / "05"
+    folder.mkdir(parents=True)
+    write_capture(
+        folder / "a.jsonl",
+        [
+            {
+                "ts": "2024-05-01T10:00:00Z",
+                "version": "stable",
+                "request": {"instances": [[1.5, "a"], [2.5, "b"]]},
+            },
+            {
+                "ts": 1714560000,
+                "version": "candidate",
+                "request": {"instances": [{"x": 9, "plan": "c"}]},
+            },
+            "not json",
+            {
+                "ts": "2024-05-01T12:00:00+00:00",
+                "version": "stable",
+                "request": {"instances": [{"x": 3}]},
+            },
+        ],
+    )
+    write_capture(
+        folder / "b.jsonl.gz",
+        [{"ts": 1714572000000, "version": "stable", "request": {"instances": [[4, "a"]]}}],
+    )
+    table = open_table(tmp_path / "capture", columns=["x", "plan"])
+    assert table.rows == 5 and getattr(table, "skipped", 0) == 1
+    x = table.column("x", "numeric")
+    assert isinstance(x, NumericColumn) and sorted(x.values.tolist()) == [1.5, 2.5, 3.0, 4.0, 9.0]
+    plan = table.column("plan", "categorical")
+    assert isinstance(plan, CategoricalColumn) and plan.nulls == 1
+    stable = open_table(
+        tmp_path / "capture",
+        columns=["x", "plan"],
+        version="stable",
+        since=datetime(2024, 5, 1, 11, tzinfo=UTC),
+    )
+    assert stable.rows == 2  # the 12:00 record and the epoch-millisecond one at 14:00
+
+
+def test_unknown_sources_are_errors(tmp_path: Path) -> None:
+    with pytest.raises(SourceError):
+        open_table(tmp_path / "missing.csv")
+    (tmp_path / "data.xlsx").write_text("")
+    with pytest.raises(SourceError):
+        open_table(tmp_path / "data.xlsx")
+
+
+def test_category_keys_are_canonical_across_formats() -> None:
+    assert category_key(1) == category_key(1.0) == category_key("1") == "1"
+    assert category_key(True) == "true"
+    assert category_key(float("nan")) is None and category_key("") is None
+    assert category_key(np.int64(3)) == "3"
+
+
+def test_profile_round_trips_and_is_reused_until_the_baseline_changes(tmp_path: Path) -> None:
+    path = tmp_path / "train.csv"
+    path.write_text(CSV)
+    first = load_or_build(path)
+    store = default_store(path)
+    assert store.exists() and store.parent.name == ".cloudserve"
+    stored_at = store.stat().st_mtime_ns
+    load_or_build(path)
+    assert store.stat().st_mtime_ns == stored_at  # reused, not rebuilt
+    loaded = BaselineProfile.load(store)
+    assert list(loaded.columns) == ["x", "plan", "flag"]
+    x = loaded.columns["x"]
+    original = first.columns["x"]
+    assert isinstance(x, NumericProfile) and isinstance(original, NumericProfile)
+    assert np.array_equal(x.sketch, original.sketch) and np.array_equal(x.bins, original.bins)
+    path.write_text(CSV + "100,c,1\n")
+    assert load_or_build(path).rows == first.rows + 1
+    assert load_or_build(store).rows == first.rows + 1  # a stored profile is usable directly
+
+
+def test_large_baselines_are_sketched(tmp_path: Path) -> None:
+    path = tmp_path / "big.parquet"
+    values = np.random.default_rng(0).normal(size=50_000)
+    pq.write_table(pa.table({"v": values}), path)
+    profile = profile_baseline(path, max_points=1000)
+    column = profile.columns["v"]
+    assert isinstance(column, NumericProfile) and not column.exact
+    assert column.sketch.size == 1000
+    assert column.sketch[0] == values.min() and column.sketch[-1] == values.max()
+    assert int(column.bins.sum()) == 50_000
