@@ -1,0 +1,1 @@
+"""cloudserve's AWS SageMaker target (real-time endpoints). See provider.SageMakerProvider."""

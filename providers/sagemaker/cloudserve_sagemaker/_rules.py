@@ -1,0 +1,120 @@
+"""The server-side rules the emulator enforces, from the botocore service model and the
+SageMaker API reference.
+
+botocore validates required members, types and minimums on the client; AWS checks the
+rest on the server. The generic half here reads those constraints (``max``, ``pattern``,
+``enum``) straight from the same service model botocore ships, so they are the published
+ones (e.g. EndpointName: at most 63 characters matching ``[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}``).
+The semantic half covers what the model cannot express: unique names, variant weights,
+shadow pairing, instance counts and in-progress updates.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import regex  # supports the \\p{L} classes AWS patterns use
+
+from moto.sagemaker.exceptions import ValidationError
+
+
+@cache
+def _service_model(service: str) -> Any:
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model(service)
+
+
+@cache
+def _compiled(pattern: str) -> Any:
+    return regex.compile(pattern)
+
+
+def shape_problems(service: str, operation: str, params: dict[str, Any]) -> list[str]:
+    """Every max/pattern/enum violation in ``params``, worded as AWS words them."""
+    try:
+        shape = _service_model(service).operation_model(operation).input_shape
+    except Exception:
+        return []
+    problems: list[str] = []
+    if shape is not None:
+        _walk(shape, params, operation[0].lower() + operation[1:], problems)
+    return problems
+
+
+def _constraint(value: Any, where: str, message: str) -> str:
+    return f"Value '{value}' at '{where}' failed to satisfy constraint: {message}"
+
+
+def _walk(shape: Any, value: Any, where: str, problems: list[str]) -> None:
+    meta = shape.metadata
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, dict):
+        for name, member in shape.members.items():
+            if name in value:
+                _walk(member, value[name], f"{where}.{name[0].lower() + name[1:]}", problems)
+    elif kind == "list" and isinstance(value, list):
+        if "max" in meta and len(value) > meta["max"]:
+            problems.append(_constraint(value, where, f"Member must have length less than or equal to {meta['max']}"))
+        for index, item in enumerate(value, 1):
+            _walk(shape.member, item, f"{where}.{index}.member", problems)
+    elif kind == "map" and isinstance(value, dict):
+        for key, item in value.items():
+            _walk(shape.value, item, f"{where}.{key}", problems)
+    elif kind == "string" and isinstance(value, str):
+        if "max" in meta and len(value) > meta["max"]:
+            problems.append(_constraint(value, where, f"Member must have length less than or equal to {meta['max']}"))
+        if "pattern" in meta and not _compiled(meta["pattern"]).fullmatch(value):
+            problems.append(_constraint(value, where, f"Member must satisfy regular expression pattern: {meta['pattern']}"))
+        if shape.enum and value not in shape.enum:
+            problems.append(_constraint(value, where, f"Member must satisfy enum value set: [{', '.join(shape.enum)}]"))
+    elif kind in ("integer", "long", "float", "double") and isinstance(value, int | float):
+        if "max" in meta and value > meta["max"]:
+            problems.append(_constraint(value, where, f"Member must have value less than or equal to {meta['max']}"))
+
+
+# --- semantic rules ----------------------------------------------------------------------
+def check_endpoint_config(backend: Any, params: dict[str, Any]) -> None:
+    name = params["EndpointConfigName"]
+    if name in backend.endpoint_configs:
+        arn = backend.endpoint_configs[name].endpoint_config_arn
+        raise ValidationError(f"Cannot create already existing endpoint configuration \"{arn}\".")
+    production = params.get("ProductionVariants", [])
+    shadow = params.get("ShadowProductionVariants", []) or []
+    names = [v["VariantName"] for v in production + shadow]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValidationError(f"Variant names must be unique; duplicated: {', '.join(duplicates)}.")
+    if shadow and (len(shadow) > 1 or len(production) != 1):
+        raise ValidationError(
+            "When ShadowProductionVariants are specified, exactly one ProductionVariant and one ShadowProductionVariant are allowed."
+        )
+    if production and sum(float(v.get("InitialVariantWeight", 1.0)) for v in production) <= 0:
+        raise ValidationError("The sum of InitialVariantWeight across ProductionVariants must be greater than 0.")
+    for variant in production + shadow:
+        _check_variant(backend, variant)
+
+
+def _check_variant(backend: Any, variant: dict[str, Any]) -> None:
+    name = variant["VariantName"]
+    serverless = "ServerlessConfig" in variant
+    if serverless and ("InstanceType" in variant or "InitialInstanceCount" in variant):
+        raise ValidationError(f"Variant {name}: ServerlessConfig cannot be combined with InstanceType or InitialInstanceCount.")
+    if not serverless and ("InstanceType" not in variant or "InitialInstanceCount" not in variant):
+        raise ValidationError(f"Variant {name}: InstanceType and InitialInstanceCount are required for instance-based variants.")
+    if variant["ModelName"] not in backend._models:
+        raise ValidationError(f"Could not find model \"{variant['ModelName']}\".")
+
+
+def check_weights_update(endpoint: Any, updates: list[dict[str, Any]]) -> None:
+    if endpoint.endpoint_status != "InService":
+        raise ValidationError(f"Cannot update in-progress endpoint \"{endpoint.arn}\".")
+    weights = {v["VariantName"]: float(v.get("CurrentWeight", 0.0)) for v in endpoint.production_variants}
+    for update in updates:
+        if "DesiredWeight" in update:
+            weights[update["VariantName"]] = float(update["DesiredWeight"])
+        if update.get("DesiredInstanceCount") == 0:
+            raise ValidationError("DesiredInstanceCount must be at least 1 for an instance-based variant.")
+    if sum(weights.values()) <= 0:
+        raise ValidationError("The sum of weights across production variants must be greater than 0.")

@@ -1,0 +1,75 @@
+"""The only module that imports boto3, and only when a client is first needed.
+
+``import cloudserve_sagemaker.provider`` must stay cheap (``cloudserve validate`` never
+pays for an SDK), so boto3 is imported inside :meth:`AwsClients.session`. Every call goes
+through :meth:`AwsClients.call`, which translates botocore's exceptions into neutral ones
+and counts calls (the rollout benchmarks report API calls per canary).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from typing import Any
+
+from cloudserve_sagemaker.errors import aws_errors
+
+SERVICES = ("sagemaker", "sagemaker-runtime", "s3", "application-autoscaling", "cloudwatch")
+
+
+class AwsClients:
+    """Lazily built boto3 clients sharing one session (standard AWS credential chain)."""
+
+    def __init__(self, region: str | None, profile: str | None = None) -> None:
+        self.region = region
+        self.profile = profile
+        self._session: Any = None
+        self._clients: dict[str, Any] = {}
+        self.calls: Counter[str] = Counter()
+
+    def session(self) -> Any:
+        if self._session is None:
+            import boto3
+
+            self._session = boto3.session.Session(
+                profile_name=self.profile, region_name=self.region
+            )
+        return self._session
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            from botocore.config import Config
+
+            # Standard retry mode backs off on throttling and 5xx inside botocore; the
+            # core retries the neutral Throttled/Unavailable on top. AWS_RETRY_MODE and
+            # AWS_MAX_ATTEMPTS in the environment still win, as users expect.
+            retries: dict[str, Any] = {}
+            if "AWS_RETRY_MODE" not in os.environ:
+                retries["mode"] = "standard"
+            config = Config(retries=retries, user_agent_extra="cloudserve")  # type: ignore[arg-type]
+            with aws_errors(f"connect to {service}"):
+                self._clients[service] = self.session().client(service, config=config)
+        return self._clients[service]
+
+    @property
+    def region_name(self) -> str:
+        return str(self.client("sagemaker").meta.region_name)
+
+    def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
+        """Call ``operation`` (snake_case) on ``service``; errors come out neutral."""
+        client = self.client(service)
+        self.calls[f"{service}:{operation}"] += 1
+        with aws_errors(_pascal(operation)):
+            result: dict[str, Any] = getattr(client, operation)(**params)
+        return result
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            close = getattr(client, "close", None)
+            if close is not None:
+                close()
+        self._clients.clear()
+
+
+def _pascal(snake: str) -> str:
+    return "".join(part.capitalize() for part in snake.split("_"))

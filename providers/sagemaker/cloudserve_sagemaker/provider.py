@@ -1,0 +1,401 @@
+"""The SageMaker target: the Provider the core drives, over real-time endpoints.
+
+Importing this module imports no SDK (boto3 loads on the first API call, the sagemaker
+SDK only to look up a framework image). One deployment is one SageMaker endpoint; each
+version is a production variant of the same name backed by its own Model; a traffic
+change moves variant weights in place (UpdateEndpointWeightsAndCapacities), anything else
+rolls a new endpoint config out with UpdateEndpoint. Every write returns an Operation
+that polls DescribeEndpoint and finishes the follow-up steps (autoscaling, cleanup) once
+the endpoint is back in service.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from cloudserve.errors import Conflict, DeploymentFailed, InvalidSpec, NotFound
+from cloudserve.provider import (
+    CallbackOperation,
+    Capability,
+    DesiredEndpoint,
+    DesiredVersion,
+    Done,
+    EndpointState,
+    Feature,
+    InvokeResult,
+    Operation,
+    PlanNote,
+    Provider,
+    Scaling,
+    Support,
+    VersionMetrics,
+)
+from cloudserve.spec.models import Deployment, SageMakerSettings
+from cloudserve.tags import LEASE, ROLLOUT
+
+from cloudserve_sagemaker import translate as tr
+from cloudserve_sagemaker.catalog import load_catalog
+from cloudserve_sagemaker.client import AwsClients
+from cloudserve_sagemaker.deploy import Deployer
+from cloudserve_sagemaker.live import LiveEndpoint, read_live, to_state
+from cloudserve_sagemaker.metrics import read_metrics
+from cloudserve_sagemaker.validation import validate_desired
+
+_OPERATIONS = {
+    "create_endpoint": ["s3:PutObject (staged model.tar.gz)", "sagemaker:CreateModel", "sagemaker:CreateEndpointConfig", "sagemaker:CreateEndpoint"],
+    "create_version": ["sagemaker:CreateModel", "sagemaker:CreateEndpointConfig", "sagemaker:UpdateEndpoint"],
+    "replace_version": ["sagemaker:CreateModel", "sagemaker:CreateEndpointConfig", "sagemaker:UpdateEndpoint", "sagemaker:DeleteModel (old)"],
+    "update_version": ["application-autoscaling:RegisterScalableTarget", "application-autoscaling:PutScalingPolicy"],
+    "delete_version": ["sagemaker:CreateEndpointConfig", "sagemaker:UpdateEndpoint", "sagemaker:DeleteModel"],
+    "set_traffic": ["sagemaker:UpdateEndpointWeightsAndCapacities"],
+    "update_endpoint": ["sagemaker:AddTags/DeleteTags", "sagemaker:CreateEndpointConfig + UpdateEndpoint (capture)"],
+    "delete_endpoint": ["application-autoscaling:DeregisterScalableTarget", "sagemaker:DeleteEndpoint", "sagemaker:DeleteEndpointConfig", "sagemaker:DeleteModel"],
+}
+
+
+class SageMakerProvider(Provider):
+    name = "sagemaker"
+
+    def __init__(self, settings: Any, *, offline: bool = False) -> None:
+        if settings is None:
+            settings = SageMakerSettings()
+        elif isinstance(settings, Mapping):
+            settings = SageMakerSettings.model_validate(dict(settings))
+        super().__init__(settings, offline=offline)
+        self.aws = AwsClients(settings.region, settings.profile)
+        self.deployer = Deployer(self.aws, settings)
+
+    # --- what the target can do ---------------------------------------------------------
+    def capabilities(self) -> Mapping[Feature, Capability]:
+        c = Capability
+        return {
+            Feature.TRAFFIC_SPLIT: c(Feature.TRAFFIC_SPLIT, Support.NATIVE, "production variant weights"),
+            Feature.MIRROR: c(Feature.MIRROR, Support.NATIVE, "shadow variants; one live version and one shadow"),
+            Feature.AUTOSCALE: c(Feature.AUTOSCALE, Support.NATIVE, "Application Auto Scaling target tracking"),
+            Feature.SERVERLESS: c(Feature.SERVERLESS, Support.NATIVE, "serverless inference (no GPU, no capture)"),
+            Feature.ACCELERATOR: c(Feature.ACCELERATOR, Support.NATIVE, "GPU instance types from the catalog"),
+            Feature.CAPTURE: c(Feature.CAPTURE, Support.NATIVE, "DataCaptureConfig to S3"),
+            Feature.DRIFT_MONITORING: c(
+                Feature.DRIFT_MONITORING,
+                Support.EMULATED,
+                "SageMaker Model Monitor no longer takes new customers; cloudserve's drift engine "
+                "runs over the capture location (native schedules with native_monitoring: true)",
+            ),
+            Feature.ROLLOUT: c(
+                Feature.ROLLOUT,
+                Support.EMULATED,
+                "traffic steps with cloudserve's gates; deployment guardrails cover only one variant's fleet",
+            ),
+        }
+
+    def validate(self, desired: DesiredEndpoint) -> list[str]:
+        return validate_desired(desired, self.settings)
+
+    def resolve_instance_type(self, deployment: Deployment) -> str | None:
+        compute = deployment.spec.compute
+        if compute.serverless is not None:
+            return None
+        explicit = compute.instance_type.get("sagemaker")
+        return explicit or load_catalog().smallest_fit(compute).type
+
+    def plan_note(self, version: DesiredVersion) -> PlanNote:
+        catalog = load_catalog()
+        if version.instance_type is None:
+            return PlanNote(notes=("serverless: billed per request duration",))
+        entry = catalog.get(version.instance_type)
+        count = max(version.scaling.min, 1)
+        price = entry.price_per_hour * count if entry else None
+        notes = [f"{count} x {version.instance_type}"] if count > 1 else []
+        notes.append(f"price: {catalog.region} on-demand, catalog of {catalog.as_of}" if entry else "price unknown: not in the catalog")
+        return PlanNote(instance_type=version.instance_type, hourly_price_usd=price, notes=tuple(notes))
+
+    def operations(self, action: str, desired: DesiredEndpoint, subject: str) -> list[str]:
+        ops = list(_OPERATIONS.get(action, []))
+        if action == "create_endpoint" and any(
+            tr.needs_scalable_target(v.scaling) for v in desired.versions.values()
+        ):
+            ops.append("application-autoscaling:RegisterScalableTarget + PutScalingPolicy")
+        return ops
+
+    # --- read ---------------------------------------------------------------------------
+    def observe(self, name: str) -> EndpointState | None:
+        live = read_live(self.aws, name)
+        return to_state(live, self.aws.region_name) if live else None
+
+    def _live(self, name: str) -> LiveEndpoint:
+        live = read_live(self.aws, name)
+        if live is None:
+            raise NotFound(f"SageMaker endpoint {name!r} does not exist", target=self.name)
+        return live
+
+    # --- waiting ------------------------------------------------------------------------
+    def _wait(self, name: str, description: str, expect_config: str | None, then: Callable[[], None] | None = None) -> Operation:
+        """Poll DescribeEndpoint; run ``then`` once when in service on the expected config."""
+        state = {"done": False}
+
+        def check() -> bool:
+            if state["done"]:
+                return True
+            ep = self.aws.call("sagemaker", "describe_endpoint", EndpointName=name)
+            status = ep["EndpointStatus"]
+            if status == "Failed" or status == "UpdateRollbackFailed":
+                raise DeploymentFailed(
+                    f"SageMaker endpoint {name!r} is {status}: {ep.get('FailureReason') or 'no reason given'}",
+                    target=self.name,
+                )
+            if status != "InService":
+                return False
+            if expect_config and ep["EndpointConfigName"] != expect_config:
+                raise DeploymentFailed(
+                    f"SageMaker rolled the update of {name!r} back: {ep.get('FailureReason') or 'no reason given'}",
+                    target=self.name,
+                )
+            if then is not None:
+                then()
+            state["done"] = True
+            return True
+
+        return CallbackOperation(description, check)
+
+    # --- write ------------------------------------------------------------------------------
+    def _cooldowns(self, desired: DesiredEndpoint) -> tuple[float, float]:
+        auto = desired.deployment.spec.compute.autoscale
+        return (auto.scale_in_cooldown, auto.scale_out_cooldown) if auto else (300.0, 60.0)
+
+    def _register_all(self, desired: DesiredEndpoint, names: list[str] | None = None) -> None:
+        for version in desired.versions.values():
+            if desired.deployment.spec.compute.serverless is None and (names is None or version.name in names):
+                self.deployer.register_scaling(
+                    tr.config_tags(desired), desired.name, version.name, version.scaling, self._cooldowns(desired)
+                )
+
+    def create_endpoint(self, desired: DesiredEndpoint) -> Operation:
+        models = {v.name: self.deployer.ensure_model(desired, v) for v in desired.versions.values()}
+        production, shadow = tr.variant_sets(desired, models, desired.traffic, desired.mirror)
+        capture = tr.data_capture_config(desired.deployment.spec.capture, self.deployer.capture_destination(desired.name))
+        config = self.deployer.put_config(desired.name, production, shadow, capture, tr.config_tags(desired))
+        self.aws.call(
+            "sagemaker",
+            "create_endpoint",
+            EndpointName=desired.name,
+            EndpointConfigName=config,
+            Tags=tr.aws_tags(tr.endpoint_tags(desired)),
+        )
+        return self._wait(desired.name, f"create SageMaker endpoint {desired.name}", config, lambda: self._register_all(desired))
+
+    def _roll_config(
+        self,
+        desired: DesiredEndpoint,
+        live: LiveEndpoint,
+        production: list[dict[str, Any]],
+        shadow: list[dict[str, Any]],
+        capture: dict[str, Any] | None,
+        description: str,
+    ) -> Operation:
+        """New endpoint config + UpdateEndpoint, with scaling re-registered afterwards.
+
+        Application Auto Scaling must let go of an endpoint's variants before
+        UpdateEndpoint changes them, so targets are deregistered first and restored
+        (from the spec) once the endpoint is back in service; then unused configs and
+        models of this deployment are deleted.
+        """
+        config = self.deployer.put_config(desired.name, production, shadow, capture, tr.config_tags(desired))
+        if config == live.config_name:
+            return Done(description + " (no change)")
+        self.deployer.deregister_scaling(desired.name, list(live.targets))
+        self.aws.call("sagemaker", "update_endpoint", EndpointName=desired.name, EndpointConfigName=config)
+        models = [v["ModelName"] for v in production + shadow]
+        keep = {v["VariantName"] for v in production}
+
+        def finish() -> None:
+            self._register_all(desired, [n for n in desired.versions if n in keep])
+            self.deployer.collect_garbage(desired.name, config, models)
+
+        return self._wait(desired.name, description, config, finish)
+
+    def _rebuild(self, desired: DesiredEndpoint, live: LiveEndpoint, swap: Mapping[str, DesiredVersion], drop: set[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The live variants with some rebuilt from the spec (same weight) and some dropped."""
+        def rebuilt(variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            out = []
+            for variant in variants:
+                name = variant["VariantName"]
+                if name in drop:
+                    continue
+                if name in swap:
+                    model = self.deployer.ensure_model(desired, swap[name])
+                    out.append(tr.production_variant(desired, swap[name], model, variant.get("InitialVariantWeight", 0.0)))
+                else:
+                    out.append(dict(variant))
+            return out
+
+        return rebuilt(live.production), rebuilt(live.shadow)
+
+    def create_version(self, desired: DesiredEndpoint, version: DesiredVersion) -> Operation:
+        live = self._live(desired.name)
+        production, shadow = self._rebuild(desired, live, {}, set())
+        model = self.deployer.ensure_model(desired, version)
+        production.append(tr.production_variant(desired, version, model, 0.0))
+        return self._roll_config(desired, live, production, shadow, live.capture, f"add version {version.name} to {desired.name}")
+
+    def replace_version(self, desired: DesiredEndpoint, version: DesiredVersion) -> Operation:
+        live = self._live(desired.name)
+        production, shadow = self._rebuild(desired, live, {version.name: version}, set())
+        return self._roll_config(desired, live, production, shadow, live.capture, f"replace version {version.name} of {desired.name}")
+
+    def delete_version(self, desired: DesiredEndpoint, name: str) -> Operation:
+        live = self._live(desired.name)
+        production, shadow = self._rebuild(desired, live, {}, {name})
+        if not production:
+            raise Conflict(f"cannot delete {name!r}: it is the endpoint's last live version", target=self.name)
+        return self._roll_config(desired, live, production, shadow, live.capture, f"delete version {name} of {desired.name}")
+
+    def update_version(self, desired: DesiredEndpoint, version: DesiredVersion) -> Operation:
+        live = self._live(desired.name)
+        variant = next((v for v in live.production if v["VariantName"] == version.name), None)
+        if variant is None:
+            raise NotFound(f"version {version.name!r} is not a live variant of {desired.name!r}", target=self.name)
+        count = max(version.scaling.min, 1)
+        if "InstanceType" in variant and not tr.needs_scalable_target(version.scaling) and variant.get("InitialInstanceCount") != count:
+            self.aws.call(
+                "sagemaker",
+                "update_endpoint_weights_and_capacities",
+                EndpointName=desired.name,
+                DesiredWeightsAndCapacities=[{"VariantName": version.name, "DesiredInstanceCount": count}],
+            )
+        self._register_all(desired, [version.name])
+        return self._wait(desired.name, f"scale version {version.name} of {desired.name}", None)
+
+    def set_traffic(self, name: str, traffic: Mapping[str, int], mirror: Mapping[str, int]) -> Operation:
+        live = self._live(name)
+        current = to_state(live, self.aws.region_name)
+        wanted_mirror = {k: v for k, v in mirror.items() if v > 0}
+        if wanted_mirror != {k: v for k, v in current.mirror.items() if v > 0}:
+            return self._set_mirror(live, traffic, wanted_mirror)
+        updates = [
+            {"VariantName": v["VariantName"], "DesiredWeight": float(traffic.get(v["VariantName"], 0))}
+            for v in live.production
+        ]
+        if all(current.traffic.get(k, 0) == v for k, v in traffic.items()):
+            return Done(f"traffic of {name} already {dict(traffic)}")
+        self.aws.call("sagemaker", "update_endpoint_weights_and_capacities", EndpointName=name, DesiredWeightsAndCapacities=updates)
+        return self._wait(name, f"set traffic of {name} to {dict(traffic)}", None)
+
+    def _set_mirror(self, live: LiveEndpoint, traffic: Mapping[str, int], mirror: Mapping[str, int]) -> Operation:
+        """Moving a version into or out of the shadow slot needs a new endpoint config."""
+        production, shadow = [], []
+        for variant in live.variants:
+            variant = dict(variant)
+            name = variant["VariantName"]
+            if mirror.get(name, 0) > 0:
+                variant["InitialVariantWeight"] = float(mirror[name])
+                shadow.append(variant)
+            else:
+                variant["InitialVariantWeight"] = float(traffic.get(name, 0))
+                production.append(variant)
+        config = self.deployer.put_config(live.name, production, shadow, live.capture, _config_tags(live))
+        self.deployer.deregister_scaling(live.name, list(live.targets))
+        self.aws.call("sagemaker", "update_endpoint", EndpointName=live.name, EndpointConfigName=config)
+        targets = {n: live.scaling(v) for v in production if (n := v["VariantName"]) in live.targets}
+        cooldowns = _cooldowns_of(live)
+
+        def finish() -> None:
+            for variant, scaling in targets.items():
+                self.deployer.register_scaling(_config_tags(live), live.name, variant, scaling, cooldowns.get(variant, (300.0, 60.0)))
+            self.deployer.collect_garbage(live.name, config, [v["ModelName"] for v in production + shadow])
+
+        return self._wait(live.name, f"set mirror of {live.name} to {dict(mirror)}", config, finish)
+
+    def update_endpoint(self, desired: DesiredEndpoint) -> Operation:
+        live = self._live(desired.name)
+        self._sync_tags(live, tr.endpoint_tags(desired))
+        capture = tr.data_capture_config(desired.deployment.spec.capture, self.deployer.capture_destination(desired.name))
+        if _capture_key(capture) != _capture_key(live.capture):
+            return self._roll_config(desired, live, live.production, live.shadow, capture, f"update capture of {desired.name}")
+        return Done(f"update {desired.name}")
+
+    def _sync_tags(self, live: LiveEndpoint, wanted: Mapping[str, str]) -> None:
+        keep = {ROLLOUT, LEASE}
+        stale = [k for k in live.tags if k not in wanted and k not in keep and not k.startswith("aws:")]
+        changed = {k: v for k, v in wanted.items() if live.tags.get(k) != v}
+        if stale:
+            self.aws.call("sagemaker", "delete_tags", ResourceArn=live.arn, TagKeys=stale)
+        if changed:
+            self.aws.call("sagemaker", "add_tags", ResourceArn=live.arn, Tags=tr.aws_tags(changed))
+
+    def write_tags(self, name: str, tags: Mapping[str, str | None]) -> None:
+        arn = self.aws.call("sagemaker", "describe_endpoint", EndpointName=name)["EndpointArn"]
+        remove = [k for k, v in tags.items() if v is None]
+        put = {k: v for k, v in tags.items() if v is not None}
+        if remove:
+            self.aws.call("sagemaker", "delete_tags", ResourceArn=arn, TagKeys=remove)
+        if put:
+            # AddTags replaces a key's value in place (moto appends: delete first to match).
+            self.aws.call("sagemaker", "delete_tags", ResourceArn=arn, TagKeys=list(put))
+            self.aws.call("sagemaker", "add_tags", ResourceArn=arn, Tags=tr.aws_tags(put))
+
+    def delete_endpoint(self, name: str) -> Operation:
+        live = read_live(self.aws, name, with_details=False)
+        if live is None:
+            return Done(f"{name} does not exist")
+        if not tr.is_owned(live.tags, name):
+            raise Conflict(f"SageMaker endpoint {name!r} was not created by cloudserve; not deleting it", target=self.name)
+        self.deployer.deregister_scaling(name, [v["VariantName"] for v in live.production])
+        self.aws.call("sagemaker", "delete_endpoint", EndpointName=name)
+
+        def gone() -> bool:
+            try:
+                self.aws.call("sagemaker", "describe_endpoint", EndpointName=name)
+                return False
+            except NotFound:
+                self.deployer.collect_garbage(name, None, [])
+                return True
+
+        return CallbackOperation(f"delete SageMaker endpoint {name}", gone)
+
+    # --- data plane -----------------------------------------------------------------------
+    def invoke(self, name: str, payload: Any, *, version: str | None = None) -> InvokeResult:
+        params: dict[str, Any] = {
+            "EndpointName": name,
+            "Body": json.dumps(payload).encode(),
+            "ContentType": "application/json",
+            "Accept": "application/json",
+        }
+        if version:
+            params["TargetVariant"] = version
+        start = time.perf_counter()
+        response = self.aws.call("sagemaker-runtime", "invoke_endpoint", **params)
+        latency = (time.perf_counter() - start) * 1000.0
+        raw = response["Body"].read()
+        try:
+            body: Any = json.loads(raw)
+        except ValueError:
+            body = raw.decode(errors="replace")
+        return InvokeResult(body=body, version=response.get("InvokedProductionVariant"), latency_ms=latency)
+
+    def metrics(self, name: str, versions: list[str], window_seconds: float) -> dict[str, VersionMetrics]:
+        return read_metrics(self.aws, name, versions, window_seconds)
+
+    def close(self) -> None:
+        self.aws.close()
+
+
+def _config_tags(live: LiveEndpoint) -> dict[str, str]:
+    return {k: v for k, v in live.tags.items() if k not in (ROLLOUT, LEASE, tr.MONITORING_TAG)}
+
+
+def _cooldowns_of(live: LiveEndpoint) -> dict[str, tuple[float, float]]:
+    out = {}
+    for variant, policy in live.policies.items():
+        conf = policy.get("TargetTrackingScalingPolicyConfiguration", {})
+        out[variant] = (float(conf.get("ScaleInCooldown", 300)), float(conf.get("ScaleOutCooldown", 60)))
+    return out
+
+
+def _capture_key(capture: Mapping[str, Any] | None) -> Any:
+    if not capture or not capture.get("EnableCapture", True):
+        return None
+    return (capture.get("InitialSamplingPercentage"), capture.get("DestinationS3Uri"), json.dumps(capture.get("CaptureOptions"), sort_keys=True))
+
