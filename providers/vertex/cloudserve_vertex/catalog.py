@@ -1,0 +1,148 @@
+"""Vertex AI prediction machine types, accelerators, prices and prebuilt containers.
+
+The data lives in ``catalog.json`` beside this module, dated and with its sources named,
+so `plan` can show a machine type and an hourly price without calling any cloud API and
+a reviewer can see where each number came from.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from cloudserve.errors import InvalidSpec
+from cloudserve.spec.models import Deployment, ModelSpec
+
+GIB_PER_MIB = 1 / 1024
+
+
+@dataclass(frozen=True)
+class MachineType:
+    name: str
+    vcpu: float
+    memory_gib: float
+    hourly_usd: float
+    bundled_accelerator: str | None = None  # g2/a2 machine types come with their GPUs
+    bundled_count: int = 0
+
+    @property
+    def family(self) -> str:
+        return self.name.split("-", 1)[0]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A resolved machine: what goes into ``dedicatedResources.machineSpec``."""
+
+    machine_type: str
+    accelerator_type: str | None
+    accelerator_count: int
+    hourly_usd: float | None
+
+
+@cache
+def data() -> dict[str, Any]:
+    text = resources.files("cloudserve_vertex").joinpath("catalog.json").read_text()
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+@cache
+def machine_types() -> dict[str, MachineType]:
+    out: dict[str, MachineType] = {}
+    for row in data()["machine_types"]:
+        accel = row.get("accelerator") or {}
+        out[row["name"]] = MachineType(
+            name=row["name"],
+            vcpu=row["vcpu"],
+            memory_gib=row["memory_gib"],
+            hourly_usd=row["hourly_usd"],
+            bundled_accelerator=accel.get("type"),
+            bundled_count=accel.get("count", 0),
+        )
+    return out
+
+
+def vertex_accelerator(portable: str) -> str:
+    """``nvidia-t4`` -> ``NVIDIA_TESLA_T4``; Vertex's own enum names pass through."""
+    names: dict[str, str] = data()["accelerator_names"]
+    if portable in names:
+        return names[portable]
+    if portable.upper() in names.values():
+        return portable.upper()
+    raise InvalidSpec(
+        f"accelerator {portable!r} is not offered for Vertex AI prediction",
+        hint=f"use one of {', '.join(sorted(names))}",
+        target="vertex",
+    )
+
+
+def _price(machine: MachineType, accel: str | None, count: int) -> float:
+    price = machine.hourly_usd
+    if accel and not machine.bundled_accelerator:
+        price += data()["attachable_accelerators"][accel]["hourly_usd"] * count
+    return round(price, 4)
+
+
+def _fits(machine: MachineType, cpu: float, memory_gib: float, accel: str | None, count: int) -> bool:
+    if machine.vcpu < cpu or machine.memory_gib < memory_gib:
+        return False
+    if accel is None:
+        return machine.bundled_accelerator is None
+    if machine.bundled_accelerator is not None:
+        return machine.bundled_accelerator == accel and machine.bundled_count == count
+    spec = data()["attachable_accelerators"].get(accel)
+    return spec is not None and machine.family in spec["families"] and count in spec["counts"]
+
+
+def smallest_fit(cpu: float, memory_mib: float, accelerator: str | None, count: int) -> Choice:
+    """The cheapest machine type with at least the asked vCPUs, memory and accelerators."""
+    memory_gib = memory_mib * GIB_PER_MIB
+    accel = vertex_accelerator(accelerator) if accelerator else None
+    fits = [m for m in machine_types().values() if _fits(m, cpu, memory_gib, accel, count)]
+    if not fits:
+        want = f"{cpu:g} vCPU, {memory_gib:g} GiB" + (f", {count}x {accel}" if accel else "")
+        raise InvalidSpec(
+            f"no Vertex AI prediction machine type in the catalog fits {want}",
+            hint="lower the size, or name one with compute.instance_type.vertex",
+            target="vertex",
+        )
+    best = min(fits, key=lambda m: (_price(m, accel, count), m.name))
+    return Choice(best.name, accel, count if accel else 0, _price(best, accel, count))
+
+
+def choose(deployment: Deployment) -> Choice:
+    """The machine for a deployment: ``compute.instance_type.vertex`` wins over the size."""
+    compute = deployment.spec.compute
+    accel = compute.accelerator
+    override = compute.instance_type.get("vertex")
+    if override:
+        machine = machine_types().get(override)
+        accel_type = vertex_accelerator(accel.type) if accel else None
+        if machine and machine.bundled_accelerator:
+            accel_type, count = machine.bundled_accelerator, machine.bundled_count
+        else:
+            count = accel.count if accel else 0
+        price = _price(machine, accel_type, count) if machine else None
+        return Choice(override, accel_type, count, price)
+    return smallest_fit(compute.cpu, compute.memory, accel.type if accel else None, accel.count if accel else 1)
+
+
+def container_image(model: ModelSpec) -> str | None:
+    """The prebuilt prediction container for a framework and version, or None."""
+    table = data()["containers"]
+    names: list[str] | None = table.get(model.framework)
+    if not names or not model.framework_version:
+        return None
+    parts = model.framework_version.split(".")
+    wanted = f"{model.framework}-cpu.{'-'.join(parts[:2])}"
+    if wanted in names:
+        return str(table["image_template"]).format(name=wanted)
+    return None
+
+
+def container_versions(framework: str) -> list[str]:
+    names: list[str] = data()["containers"].get(framework, [])
+    return [n.split(".", 1)[1].replace("-", ".") for n in names]

@@ -1,0 +1,384 @@
+"""An offline Vertex AI emulator for your own tests, driven by the real SDK.
+
+It is a stateful emulator of the Vertex AI v1 REST API (models, endpoints, deployModel,
+undeployModel, mutateDeployedModel, endpoint patch, long-running operations at the
+``/ui/`` and ``/v1/`` polling paths the SDK uses, predict answered with real predictions
+by cloudserve's model loaders), plus the Cloud Storage upload and Cloud Monitoring
+``timeSeries.list`` calls the cloudserve target makes. It enforces the real rules (traffic
+split sums and names, label format and count, display-name length, endpoint and
+deployed-model id formats, project id or number in resource names) and injects faults.
+
+It runs as a local HTTP server on 127.0.0.1 rather than an in-process interceptor such as
+``responses``: a subprocess (``cloudserve apply`` from a CLI test, a user's Airflow task)
+can talk to it, the SDK's whole HTTP stack is exercised, and it does not collide with a
+test's own ``responses`` mocks. Point cloudserve at it with :meth:`VertexEmulator.env`::
+
+    from cloudserve_vertex.testing import VertexEmulator
+
+    def test_my_pipeline(monkeypatch):
+        with VertexEmulator(projects={"my-project": "123456789012"}, buckets=["artifacts"]) as emu:
+            monkeypatch.setenv(*emu.env_item())
+            ...  # cloudserve.apply(...) with targets.vertex.project: my-project
+            emu.inject_fault("deployModel", status=429)        # next deploy is throttled
+            emu.fail_next_deploy("Model server never became ready.")
+            emu.record_predictions("my-endpoint", "candidate", count=200, errors=9, latency_ms=40)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import re
+import shutil
+import tempfile
+import threading
+import time
+import urllib.parse
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from cloudserve_vertex._emulator_api import ROUTES, Sample, VertexState
+from cloudserve_vertex._emulator_rules import RuleError, invalid
+from cloudserve_vertex.client import ENDPOINT_ENV
+
+__all__ = ["Fault", "VertexEmulator"]
+
+PREBUILT_PREFIX = "us-docker.pkg.dev/vertex-ai/prediction/"
+PREBUILT_FILES = {"sklearn": ("model.joblib", "model.pkl"), "xgboost": ("model.bst", "model.joblib", "model.pkl")}
+HTTP_STATUS_NAMES = {429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE", 500: "INTERNAL", 403: "PERMISSION_DENIED",
+                     404: "NOT_FOUND", 409: "ALREADY_EXISTS", 400: "INVALID_ARGUMENT"}
+# Exponential buckets like Cloud Monitoring's latency distributions (milliseconds).
+BUCKETS = {"numFiniteBuckets": 40, "growthFactor": 1.4, "scale": 1.0}
+
+
+@dataclass
+class Fault:
+    """Answer the next ``times`` requests whose method+path contains ``match`` with an error."""
+
+    match: str
+    status: int = 429
+    message: str = "Quota exceeded for aiplatform.googleapis.com/online_prediction_requests_per_base_model per minute."
+    times: int = 1
+    retry_after_s: float | None = None
+
+
+class VertexEmulator:
+    """Start with ``with VertexEmulator() as emu`` (or :meth:`start`/:meth:`stop`)."""
+
+    def __init__(
+        self,
+        projects: dict[str, str] | None = None,
+        buckets: list[str] | None = None,
+        *,
+        operation_polls: int = 0,
+        seed: int = 0,
+    ) -> None:
+        self.state = VertexState(projects or {"test-project": "123456789012"}, operation_polls, seed)
+        self.state.load_predictor = self._predictor
+        self.state.check_artifacts = self._check_artifacts  # type: ignore[method-assign]
+        self.buckets: dict[str, dict[str, bytes]] = {b.removeprefix("gs://"): {} for b in buckets or ["cloudserve-test"]}
+        self.faults: list[Fault] = []
+        self.requests: list[tuple[str, str]] = []  # (method, path) of every call, for counting
+        self.images: dict[str, Callable[[list[Any]], list[Any]]] = {}  # custom image -> predict fn
+        self._server: ThreadingHTTPServer | None = None
+        self._cache_dir = Path(tempfile.mkdtemp(prefix="vertex-emulator-"))
+
+    # --- lifecycle --------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start the emulator first"
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    def start(self) -> str:
+        handler = type("Handler", (_Handler,), {"emulator": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self.url
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        shutil.rmtree(self._cache_dir, ignore_errors=True)
+
+    def __enter__(self) -> VertexEmulator:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def env(self) -> dict[str, str]:
+        """Environment that points cloudserve's Vertex target at this emulator."""
+        return {ENDPOINT_ENV: self.url}
+
+    def env_item(self) -> tuple[str, str]:
+        return ENDPOINT_ENV, self.url
+
+    # --- test controls ----------------------------------------------------------------------
+    def inject_fault(self, match: str, status: int = 429, message: str | None = None, *,
+                     times: int = 1, retry_after_s: float | None = None) -> None:
+        """The next ``times`` calls whose "METHOD path" contains ``match`` (e.g. "deployModel",
+        "GET /v1/", "timeSeries") fail with ``status`` (429 RESOURCE_EXHAUSTED, 503 ...)."""
+        fault = Fault(match, status, times=times, retry_after_s=retry_after_s)
+        if message is not None:
+            fault.message = message
+        elif status == 503:
+            fault.message = "The service is currently unavailable."
+        self.faults.append(fault)
+
+    def fail_next_deploy(self, message: str = "Model server never became ready. Please validate that "
+                         "your model file or container configuration are valid.", code: int = 3) -> None:
+        """The next deployModel operation ends with this error (google.rpc code 3 = INVALID_ARGUMENT)."""
+        self.state.deploy_failures.append((code, message))
+
+    def record_predictions(self, endpoint_id: str, version: str, *, count: int, errors: int = 0,
+                           latency_ms: float = 10.0, at: float | None = None) -> None:
+        """Feed Cloud Monitoring as if ``count`` predictions reached the deployed model whose
+        display name is ``version`` (``errors`` of them failed)."""
+        with self.state.lock:
+            endpoint = next((e for n, e in self.state.endpoints.items() if n.endswith(f"/endpoints/{endpoint_id}")), None)
+            if endpoint is None:
+                raise KeyError(f"no endpoint {endpoint_id!r}")
+            deployed = next(d for d in endpoint.deployed_models if d.display_name == version)
+            when = at if at is not None else time.time()
+            for i in range(count):
+                self.state.samples.append(Sample(when, endpoint_id, deployed.id, latency_ms, i < errors))
+
+    def put_object(self, uri: str, data: bytes) -> None:
+        bucket, _, name = uri.removeprefix("gs://").partition("/")
+        self.buckets.setdefault(bucket, {})[name] = data
+
+    def objects(self, prefix: str = "gs://") -> list[str]:
+        return sorted(f"gs://{b}/{n}" for b, objs in self.buckets.items() for n in objs if f"gs://{b}/{n}".startswith(prefix))
+
+    @property
+    def models(self) -> dict[str, Any]:
+        return self.state.models
+
+    @property
+    def endpoints(self) -> dict[str, Any]:
+        return self.state.endpoints
+
+    # --- request handling -------------------------------------------------------------------
+    def handle(self, method: str, raw_path: str, body: bytes) -> tuple[int, dict[str, Any]]:
+        parsed = urllib.parse.urlsplit(raw_path)
+        path = urllib.parse.unquote(parsed.path)
+        query = {k: v[-1] for k, v in urllib.parse.parse_qs(parsed.query).items()}
+        with self.state.lock:
+            self.requests.append((method, path))
+            fault = self._take_fault(f"{method} {path}")
+            if fault is not None:
+                return fault
+            try:
+                return 200, self._dispatch(method, path, query, body)
+            except RuleError as err:
+                return err.status, _error(err.status, err.code, err.message)
+
+    def _take_fault(self, call: str) -> tuple[int, dict[str, Any]] | None:
+        for fault in self.faults:
+            if fault.match in call and fault.times > 0:
+                fault.times -= 1
+                body = _error(fault.status, HTTP_STATUS_NAMES.get(fault.status, "UNKNOWN"), fault.message)
+                if fault.retry_after_s is not None:
+                    body["error"]["details"].append({"@type": "type.googleapis.com/google.rpc.RetryInfo",
+                                                     "retryDelay": f"{fault.retry_after_s}s"})
+                return fault.status, body
+        return None
+
+    def _dispatch(self, method: str, path: str, query: dict[str, str], body: bytes) -> dict[str, Any]:
+        if path.startswith(("/upload/storage/v1/", "/storage/v1/")):
+            return self._storage(method, path, query, body)
+        if path.startswith("/v3/projects/") and path.endswith("/timeSeries"):
+            return self._time_series(path, query)
+        for route_method, pattern, handler in ROUTES:
+            match = pattern.match(path)
+            if match and route_method == method:
+                result: dict[str, Any] = getattr(self.state, handler)(match.groupdict(), query, body)
+                return result
+        raise RuleError(404, "NOT_FOUND", f"The requested URL {path} was not found on this server.")
+
+    # --- Cloud Storage JSON API ---------------------------------------------------------------
+    def _storage(self, method: str, path: str, query: dict[str, str], body: bytes) -> dict[str, Any]:
+        match = re.match(r"^/(?:upload/)?storage/v1/b/([^/]+)/o(?:/(.+))?$", path)
+        if not match:
+            raise RuleError(404, "NOT_FOUND", "Not Found")
+        bucket, name = match.group(1), match.group(2)
+        if bucket not in self.buckets:
+            raise RuleError(404, "NOT_FOUND", "The specified bucket does not exist.")
+        if method == "POST" and path.startswith("/upload/"):
+            if query.get("uploadType") != "media" or not query.get("name"):
+                raise invalid("uploadType=media and name are required.")
+            self.buckets[bucket][query["name"]] = body
+            return _object(bucket, query["name"], body)
+        if method == "GET" and name:
+            data = self.buckets[bucket].get(name)
+            if data is None:
+                raise RuleError(404, "NOT_FOUND", f"No such object: {bucket}/{name}")
+            return _object(bucket, name, data)
+        raise RuleError(405, "INVALID_ARGUMENT", "Method not allowed")
+
+    def _check_artifacts(self, model: Any) -> None:
+        """The prebuilt containers refuse a Model whose artifact folder lacks their file."""
+        image = model.container_spec.image_uri
+        if not image.startswith(PREBUILT_PREFIX) or not model.artifact_uri:
+            return
+        framework = image.removeprefix(PREBUILT_PREFIX).split("-", 1)[0]
+        names = set(self._files_under(model.artifact_uri))
+        found = [f for f in PREBUILT_FILES.get(framework, ()) if f in names]
+        if len(found) != 1:
+            raise invalid(f"Model directory {model.artifact_uri} is expected to contain exactly one of: "
+                          f"[{', '.join(PREBUILT_FILES.get(framework, ()))}].")
+
+    def _files_under(self, uri: str) -> dict[str, bytes]:
+        bucket, _, prefix = uri.removeprefix("gs://").partition("/")
+        if bucket not in self.buckets:
+            raise invalid(f"Artifact URI {uri}: bucket {bucket} does not exist or is not accessible.")
+        prefix = prefix.rstrip("/") + "/" if prefix else ""
+        return {n[len(prefix):]: d for n, d in self.buckets[bucket].items() if n.startswith(prefix)}
+
+    # --- predict ------------------------------------------------------------------------------
+    def _predictor(self, model: Any) -> Callable[[list[Any]], list[Any]]:
+        image = model.container_spec.image_uri
+        if image in self.images:
+            return self.images[image]
+        key = model.name
+        if key not in self.state.predictors:
+            self.state.predictors[key] = self._load(model)
+        return self.state.predictors[key]  # type: ignore[no-any-return]
+
+    def _load(self, model: Any) -> Callable[[list[Any]], list[Any]]:
+        from cloudserve.serving.loaders import load_model
+
+        image = model.container_spec.image_uri
+        if not model.artifact_uri:
+            raise RuleError(400, "FAILED_PRECONDITION", f"the emulator cannot run image {image}; "
+                            "register a predict function in VertexEmulator.images")
+        folder = self._cache_dir / uuid.uuid4().hex
+        for rel, data in self._files_under(model.artifact_uri).items():
+            target = folder / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        framework = image.removeprefix(PREBUILT_PREFIX).split("-", 1)[0] if image.startswith(PREBUILT_PREFIX) else "sklearn"
+        spec = {"uri": str(folder), "framework": framework if framework in ("sklearn", "xgboost") else "sklearn",
+                "trust_pickle": (folder / "model.pkl").exists()}  # the prebuilt container loads pickles
+        return load_model(spec).predict
+
+    # --- Cloud Monitoring ------------------------------------------------------------------------
+    def _time_series(self, path: str, query: dict[str, str]) -> dict[str, Any]:
+        self.state.number(path.split("/")[3])
+        flt = query.get("filter", "")
+        metric = _filter_value(flt, "metric.type")
+        endpoint_id = _filter_value(flt, "resource.labels.endpoint_id")
+        if not metric:
+            raise invalid("filter must name a metric.type.")
+        start = _rfc3339(query.get("interval.startTime")) or 0.0
+        end = _rfc3339(query.get("interval.endTime")) or time.time()
+        samples = [s for s in self.state.samples
+                   if (endpoint_id is None or s.endpoint_id == endpoint_id) and start <= s.at <= end]
+        by_model: dict[str, list[Sample]] = {}
+        for s in samples:
+            by_model.setdefault(s.deployed_model_id, []).append(s)
+        kind = metric.rsplit("/", 1)[-1]
+        series = [_series(metric, kind, dm, group, start, end) for dm, group in sorted(by_model.items())]
+        return {"timeSeries": [s for s in series if s is not None]}
+
+
+def _series(metric: str, kind: str, deployed_id: str, group: list[Sample], start: float, end: float) -> dict[str, Any] | None:
+    interval = {"startTime": _iso(start), "endTime": _iso(end)}
+    labels = {"deployed_model_id": deployed_id}
+    if kind == "prediction_count":
+        value: dict[str, Any] = {"int64Value": str(len(group))}
+    elif kind == "error_count":
+        errors = sum(s.error for s in group)
+        if not errors:
+            return None
+        value = {"int64Value": str(errors)}
+    elif kind == "prediction_latencies":
+        labels["latency_type"] = "total"
+        value = {"distributionValue": _distribution([s.latency_ms for s in group])}
+    else:
+        return None
+    return {
+        "metric": {"type": metric, "labels": labels},
+        "resource": {"type": "aiplatform.googleapis.com/Endpoint", "labels": {"endpoint_id": group[0].endpoint_id}},
+        "metricKind": "DELTA",
+        "valueType": "DISTRIBUTION" if kind == "prediction_latencies" else "INT64",
+        "points": [{"interval": interval, "value": value}],
+    }
+
+
+def _distribution(values: list[float]) -> dict[str, Any]:
+    n, g, scale = BUCKETS["numFiniteBuckets"], BUCKETS["growthFactor"], BUCKETS["scale"]
+    counts = [0] * (int(n) + 2)
+    for v in values:
+        index = 0 if v < scale else min(int(math.log(v / scale, g)) + 1, int(n) + 1)
+        counts[index] += 1
+    return {"count": str(len(values)), "mean": sum(values) / len(values),
+            "bucketOptions": {"exponentialBuckets": BUCKETS}, "bucketCounts": [str(c) for c in counts]}
+
+
+def _filter_value(flt: str, key: str) -> str | None:
+    match = re.search(re.escape(key) + r'\s*=\s*"([^"]*)"', flt)
+    return match.group(1) if match else None
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _rfc3339(value: str | None) -> float | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def _object(bucket: str, name: str, data: bytes) -> dict[str, Any]:
+    return {"kind": "storage#object", "bucket": bucket, "name": name, "size": str(len(data)),
+            "id": f"{bucket}/{name}", "selfLink": f"https://www.googleapis.com/storage/v1/b/{bucket}/o/{name}"}
+
+
+def _error(status: int, code: str, message: str) -> dict[str, Any]:
+    request_id = uuid.uuid4().hex[:16]
+    return {"error": {"code": status, "message": message, "status": code,
+                      "details": [{"@type": "type.googleapis.com/google.rpc.RequestInfo", "requestId": request_id}]}}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    emulator: VertexEmulator
+    protocol_version = "HTTP/1.1"
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        status, payload = self.emulator.handle(self.command, self.path, body)
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=UTF-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PATCH = do_DELETE = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read the request log
+        return
+
+
+@contextlib.contextmanager
+def running(**kwargs: Any) -> Iterator[VertexEmulator]:
+    """``with running(projects=...) as emu:`` - the emulator, started and stopped."""
+    emulator = VertexEmulator(**kwargs)
+    emulator.start()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()

@@ -1,0 +1,86 @@
+"""Fixtures: two iris models, an emulator per test, a provider pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cloudserve.spec.models import Deployment
+from cloudserve_vertex.provider import VertexProvider
+from cloudserve_vertex.testing import VertexEmulator
+
+PROJECT, NUMBER, BUCKET = "test-project", "123456789012", "cloudserve-test"
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Two different iris classifiers ("a", "b"), each in a folder as model.joblib."""
+    import joblib
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.tree import DecisionTreeClassifier
+
+    x, y = load_iris(return_X_y=True)
+    root = tmp_path_factory.mktemp("vertex-models")
+    fitted = {
+        "a": LogisticRegression(max_iter=500).fit(x, y),
+        "b": DecisionTreeClassifier(max_depth=2, random_state=0).fit(x, y),
+    }
+    out: dict[str, Any] = {}
+    for key, model in fitted.items():
+        (root / key).mkdir()
+        joblib.dump(model, root / key / "model.joblib")
+        out[key] = model
+        out[f"{key}_path"] = root / key
+    return out
+
+
+@pytest.fixture
+def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[VertexEmulator]:
+    with VertexEmulator(projects={PROJECT: NUMBER}, buckets=[BUCKET]) as emu:
+        monkeypatch.setenv(*emu.env_item())
+        yield emu
+
+
+def spec_doc(name: str, versions: dict[str, Path | str], traffic: dict[str, int], **spec: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "labels": {"team": "tests"}},
+        "spec": {
+            "target": "vertex",
+            "versions": {
+                v: {"model": {"uri": str(uri), "framework": "sklearn", "framework_version": "1.5"}}
+                for v, uri in versions.items()
+            },
+            "traffic": traffic,
+            **spec,
+        },
+        "targets": {"vertex": {"project": PROJECT, "location": "us-central1", "staging_bucket": f"gs://{BUCKET}"}},
+    }
+
+
+@pytest.fixture
+def make_spec(models: dict[str, Any]) -> Callable[..., Deployment]:
+    def make(name: str, versions: dict[str, str], traffic: dict[str, int], **spec: Any) -> Deployment:
+        paths = {v: models[f"{key}_path"] for v, key in versions.items()}
+        return Deployment.model_validate(spec_doc(name, paths, traffic, **spec))
+
+    return make
+
+
+@pytest.fixture
+def provider(emulator: VertexEmulator, make_spec: Callable[..., Deployment]) -> Iterator[VertexProvider]:
+    settings = make_spec("settings", {"v": "a"}, {"v": 100}).targets.vertex
+    p = VertexProvider(settings)
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def predictions(models: dict[str, Any]) -> Callable[[str, list[list[float]]], list[Any]]:
+    def predict(key: str, rows: list[list[float]]) -> list[Any]:
+        return list(models[key].predict(rows).tolist())
+
+    return predict
