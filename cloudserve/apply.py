@@ -88,7 +88,7 @@ def execute(
     actions: list[Action] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     progress: ProgressFn | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> list[Action]:
     """Run ``actions`` (default: all of the plan's) in order; returns those applied."""
     todo = plan.actions if actions is None else actions
@@ -123,7 +123,7 @@ def apply(
     *,
     timeout: float = DEFAULT_TIMEOUT,
     progress: ProgressFn | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> ApplyResult:
     start = time.monotonic()
     with deployment_lock(provider, deployment.name):

@@ -233,7 +233,9 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     json_out = _wants_json(argv if argv is not None else sys.argv[1:])
     try:
-        cli.main(args=argv, prog_name="cloudserve", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="cloudserve", standalone_mode=False)
+        if isinstance(code, int) and code:  # ctx.exit(n) returns n when not standalone
+            sys.exit(code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.Abort:

@@ -226,6 +226,8 @@ def diff(desired: DesiredEndpoint, observed: EndpointState | None) -> list[Actio
     if settings:
         later.append(Action("update_endpoint", ActionKind.UPDATE, "settings", name, changes=settings,
                             reason="endpoint settings changed"))
+    order = {"create_version": 0, "replace_version": 1, "update_version": 2, "set_traffic": 3}
+    actions.sort(key=lambda a: order[a.key])  # stable: spec order within each kind
     return actions + later
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import time
+from time import monotonic
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -26,7 +27,7 @@ class Backoff:
     jitter: float = 0.2
 
     def delay(self, attempt: int) -> float:
-        raw = min(self.cap, self.base * (2**attempt))
+        raw = min(self.cap, self.base * (2 ** min(attempt, 32)))  # no float overflow on long waits
         return raw * (1 + random.uniform(-self.jitter, self.jitter))  # noqa: S311 - not crypto
 
 
@@ -34,9 +35,10 @@ def call_with_retry(
     fn: Callable[[], T],
     *,
     backoff: Backoff = Backoff(),
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
     on_retry: Callable[[CloudServeError, float], None] | None = None,
 ) -> T:
+    sleep = sleep or time.sleep  # resolved per call so tests can patch time.sleep
     for attempt in range(backoff.attempts):
         try:
             return fn()
@@ -56,11 +58,13 @@ def wait_for(
     *,
     timeout: float,
     backoff: Backoff = Backoff(base=1.0, cap=30.0),
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] | None = None,
+    clock: Callable[[], float] | None = None,
     on_wait: Callable[[float], None] | None = None,
 ) -> None:
     """Poll ``operation`` until done; its own failure propagates; Timeout past ``timeout``."""
+    sleep = sleep or time.sleep
+    clock = clock or monotonic
     start = clock()
     attempt = 0
     while True:

@@ -1,0 +1,102 @@
+"""CLI exit codes and JSON output, driven through main() with the in-memory target."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cloudserve import api
+from cloudserve.cli import main
+from cloudserve.testing.fake import FakeCloud, FakeProvider
+
+
+@pytest.fixture(autouse=True)
+def fake_target(monkeypatch: pytest.MonkeyPatch, cloud: FakeCloud) -> FakeCloud:
+    monkeypatch.setattr(api, "provider_for", lambda d, offline=False: FakeProvider(cloud=cloud, offline=offline))
+    return cloud
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as info:
+        main(args)
+        raise SystemExit(0)
+    out, err = capsys.readouterr()
+    return int(info.value.code or 0), out, err
+
+
+def test_validate_ok_and_json(spec_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["validate", str(spec_file)], capsys)
+    assert code == 0 and "churn" in out
+    code, out, _ = run(["validate", str(spec_file), "-o", "json"], capsys)
+    assert json.loads(out) == {"valid": True, "deployments": [{"name": "churn", "target": "local"}]}
+
+
+def test_validate_error_exit_2(spec_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec_file.write_text(spec_file.read_text().replace("traffic:", "trafic:"))
+    code, out, err = run(["validate", str(spec_file)], capsys)
+    assert code == 2
+    assert "did you mean 'traffic'?" in err and "Traceback" not in err
+    code, out, _ = run(["validate", str(spec_file), "--output", "json"], capsys)
+    data = json.loads(out)
+    assert code == 2 and data["error"] == "InvalidSpec"
+    assert data["problems"][0]["field"] == "spec.trafic" and data["problems"][0]["line"] == 12
+
+
+def test_plan_detailed_exitcode(spec_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["plan", str(spec_file), "--detailed-exitcode"], capsys)
+    assert code == 2 and "create endpoint churn" in out
+    assert run(["apply", str(spec_file), "--yes"], capsys)[0] == 0
+    code, out, _ = run(["plan", str(spec_file), "--detailed-exitcode"], capsys)
+    assert code == 0 and "No changes" in out
+    spec_file.write_text(spec_file.read_text().replace("trafic", "traffic").replace("cpu: 2", "cpu: two"))
+    assert run(["plan", str(spec_file), "--detailed-exitcode"], capsys)[0] == 1
+
+
+def test_plan_json_is_stable(spec_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["plan", str(spec_file), "-o", "json"], capsys)
+    data = json.loads(out)
+    assert data["format_version"] == 1 and data["has_changes"] is True
+    assert data["actions"][0]["action"] == "create_endpoint"
+    assert data["actions"][0]["versions"]["stable"]["instance_type"] == "fake.small"
+    assert set(data) >= {"deployment", "target", "exists", "traffic", "mirror", "capabilities", "actions"}
+
+
+def test_apply_status_invoke_destroy(spec_file: Path, capsys: pytest.CaptureFixture[str], fake_target: FakeCloud) -> None:
+    code, out, _ = run(["apply", str(spec_file), "-o", "json"], capsys)
+    assert code == 0 and json.loads(out)["changed"] is True
+    code, out, _ = run(["status", str(spec_file), "-o", "json"], capsys)
+    data: dict[str, Any] = json.loads(out)
+    assert data["exists"] and data["in_sync"] and data["traffic"] == {"stable": 90, "candidate": 10}
+    code, out, _ = run(["invoke", str(spec_file), "-d", '{"instances": [[1, 2]]}', "--version", "candidate"], capsys)
+    assert code == 0 and json.loads(out) == {"predictions": [0]}
+    code, out, err = run(["destroy", str(spec_file)], capsys)
+    assert code == 2 and "--yes" in err  # no terminal: refuses to guess
+    assert "churn" in fake_target.endpoints
+    code, out, _ = run(["destroy", str(spec_file), "--yes"], capsys)
+    assert code == 0 and fake_target.endpoints == {}
+
+
+def test_error_exit_codes(spec_file: Path, capsys: pytest.CaptureFixture[str], fake_target: FakeCloud) -> None:
+    from cloudserve.errors import AuthError
+
+    fake_target.inject("observe", AuthError("no credentials found", hint="run aws configure"))
+    code, _, err = run(["status", str(spec_file)], capsys)
+    assert code == 6 and "no credentials found" in err and "Traceback" not in err
+
+
+def test_schema_command(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["schema"], capsys)
+    assert code == 0 and json.loads(out)["$id"].endswith("cloudserve-v1.schema.json")
+
+
+def test_real_entrypoint_exit_code(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: cloudserve/v1\nkind: Deployment\n")
+    proc = subprocess.run([sys.executable, "-m", "cloudserve", "validate", str(bad)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "'metadata' is required" in proc.stderr
