@@ -12,7 +12,7 @@ import pytest
 
 N_FEATURES = 20
 
-HANDLER = '''
+HANDLER = """
 import json, os
 
 def load(model_dir):
@@ -23,7 +23,7 @@ def predict(model, instances):
     if model.get("fail"):
         raise RuntimeError("handler asked to fail")
     return [sum(row) * model["scale"] for row in instances]
-'''
+"""
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +42,9 @@ def logreg(data: tuple[Any, Any]) -> Any:
 
 
 @pytest.fixture(scope="session")
-def models_dir(tmp_path_factory: pytest.TempPathFactory, data: tuple[Any, Any], logreg: Any) -> Path:
+def models_dir(
+    tmp_path_factory: pytest.TempPathFactory, data: tuple[Any, Any], logreg: Any
+) -> Path:
     """One directory per format, each holding exactly one model."""
     import joblib
     import skops.io as sio
@@ -122,3 +124,36 @@ def write_mlflow_dir(path: Path, model: Any, fmt: str) -> None:
 def rows(data: tuple[Any, Any]) -> list[list[float]]:
     x, _ = data
     return np.asarray(x[:5]).tolist()
+
+
+class ServerThread:
+    """A real uvicorn server on 127.0.0.1, port 0, in a thread of the test process."""
+
+    def __init__(self, app: Any) -> None:
+        import threading
+
+        from cloudserve.serving import runner
+
+        self.app = app
+        self.sock = runner.bind("127.0.0.1", 0)
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._started = threading.Event()
+        self.server = runner.make_server(app, self._started.set)
+        for controller in (getattr(app, "admin", None),):
+            if controller is not None:
+                controller.request_shutdown = self.stop
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]})
+        self.thread.daemon = True
+
+    def __enter__(self) -> ServerThread:
+        self.thread.start()
+        assert self._started.wait(30), "server did not start"
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        self.thread.join(30)

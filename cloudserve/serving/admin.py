@@ -1,0 +1,176 @@
+"""The admin API of the local server (contract: /tmp/local_contract.md, kept in the repo
+as the docstring of :mod:`cloudserve.serving.local_server`).
+
+Every call needs ``X-Cloudserve-Token``. Changes are serialized by one lock (a model
+load runs in a worker thread while the lock is held, so serving carries on) and each is
+persisted to ``endpoint.json`` with write-to-temp + ``os.replace`` before answering, so
+a restarted server comes back with exactly what the provider last saw acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import os
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+
+from cloudserve.serving import codec
+from cloudserve.serving.app import ADMIN_PREFIX as PREFIX
+from cloudserve.serving.app import Receive, Scope, Send, read_body, respond, respond_error
+from cloudserve.serving.loaders import LoadedModel, LoaderError, load_model
+from cloudserve.serving.loaders.base import InputError
+from cloudserve.serving.state import Endpoint, StateError, Version
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def load_version(config: dict[str, Any]) -> LoadedModel:
+    """Load the model a version config names; image-only versions cannot run in-process."""
+    model = config.get("model")
+    if not model:
+        raise LoaderError(
+            "the local target serves models in-process; a version with only an image "
+            "needs a container runtime"
+        )
+    return load_model(model, config.get("base_dir"))
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+    os.replace(tmp, path)
+
+
+class Admin:
+    def __init__(self, endpoint: Endpoint, token: str, state_dir: Path) -> None:
+        self.endpoint = endpoint
+        self.token = token.encode()
+        self.state_dir = state_dir
+        self.lock = asyncio.Lock()
+        self.request_shutdown: Any = None  # set by the runner
+
+    def persist(self) -> None:
+        write_json_atomic(self.state_dir / "endpoint.json", self.endpoint.document())
+
+    def state(self) -> dict[str, Any]:
+        doc = self.endpoint.document()
+        for name, version in self.endpoint.versions.items():
+            doc["versions"][name] = {**version.config, **version_status(version)}
+        doc["pid"] = os.getpid()
+        return doc
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self._authorized(scope):
+            await respond_error(send, 401, "missing or wrong X-Cloudserve-Token")
+            return
+        method, path = scope["method"], scope["path"][len(PREFIX) :]
+        body = await read_body(receive) if method in ("PUT", "PATCH", "POST") else b""
+        if path.startswith("versions/"):
+            name = path[len("versions/") :]
+            if not _NAME.match(name):
+                raise StateError(400, f"invalid version name {name!r}")
+            result = await self._version(method, name, body)
+        else:
+            result = await self._other(method, path, body, scope)
+        await respond(send, 200, codec.dumps(result))
+
+    def _authorized(self, scope: Scope) -> bool:
+        for key, value in scope["headers"]:
+            if key == b"x-cloudserve-token":
+                return hmac.compare_digest(value, self.token)
+        return False
+
+    async def _version(self, method: str, name: str, body: bytes) -> dict[str, Any]:
+        if method == "PUT":
+            return await self.put_version(name, _json_object(body))
+        if method == "DELETE":
+            async with self.lock:
+                self.endpoint.delete(name)
+                self.persist()
+            return {"deleted": name}
+        raise StateError(405, f"{method} not allowed on versions")
+
+    async def put_version(self, name: str, config: dict[str, Any]) -> dict[str, Any]:
+        async with self.lock:
+            try:
+                model = await asyncio.to_thread(load_version, config)
+            except LoaderError as exc:
+                raise StateError(422, str(exc)) from exc
+            # One assignment: requests already running keep the object they picked.
+            self.endpoint.versions[name] = Version(
+                name=name, config=config, stats=self.endpoint.stats_for(name), model=model
+            )
+            self.persist()
+        return {"name": name, **config, **version_status(self.endpoint.versions[name])}
+
+    async def _other(self, method: str, path: str, body: bytes, scope: Scope) -> Any:
+        route = (method, path)
+        if route == ("GET", "state"):
+            return self.state()
+        if route == ("GET", "metrics"):
+            query = parse_qs(scope.get("query_string", b"").decode())
+            try:
+                window = float(query.get("window", ["60"])[0])
+            except ValueError:
+                raise StateError(400, "window must be a number of seconds") from None
+            return {n: v.stats.window.summary(window) for n, v in self.endpoint.versions.items()}
+        if route == ("POST", "shutdown"):
+            if self.request_shutdown is not None:
+                asyncio.get_running_loop().call_later(0.05, self.request_shutdown)
+            return {"stopping": True}
+        async with self.lock:
+            result = self._mutate(route, body)
+            self.persist()
+        return result
+
+    def _mutate(self, route: tuple[str, str], body: bytes) -> Any:
+        endpoint = self.endpoint
+        if route == ("PUT", "traffic"):
+            data = _json_object(body)
+            endpoint.set_traffic(_split(data.get("traffic")), _split(data.get("mirror")))
+            return {"traffic": endpoint.traffic, "mirror": endpoint.mirror}
+        if route == ("PATCH", "tags"):
+            for key, value in _json_object(body).items():
+                if value is None:
+                    endpoint.tags.pop(key, None)
+                else:
+                    endpoint.tags[key] = str(value)
+            return {"tags": endpoint.tags}
+        if route == ("PUT", "capture"):
+            capture: Any = _json_value(body) if body.strip() else None
+            if capture is not None and not isinstance(capture, dict):
+                raise StateError(400, "capture must be an object or null")
+            endpoint.set_capture(capture, self.state_dir / "capture")
+            return {"capture": endpoint.capture.config() if endpoint.capture else None}
+        raise StateError(404, f"no admin route {route[0]} {PREFIX}{route[1]}")
+
+
+def version_status(version: Version) -> dict[str, Any]:
+    return {"status": "ready" if version.ready else "failed", "error": version.error}
+
+
+def _json_value(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"body is not valid JSON ({exc})") from None
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    data = _json_value(body)
+    if not isinstance(data, dict):
+        raise InputError("body must be a JSON object")
+    return data
+
+
+def _split(value: Any) -> dict[str, int]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise StateError(422, "traffic and mirror must be {version: percent} objects")
+    return dict(value)

@@ -1,0 +1,162 @@
+"""``cloudserve serve``: one model, answering whichever cloud's container contract applies.
+
+The platform is read from the environment each cloud sets, so one image runs anywhere:
+
+- **Vertex AI** (``AIP_HTTP_PORT`` is set): listen on ``AIP_HTTP_PORT`` and answer
+  ``AIP_HEALTH_ROUTE`` and ``AIP_PREDICT_ROUTE``; ``{"instances": [...]}`` in,
+  ``{"predictions": [...]}`` out; the model comes from ``AIP_STORAGE_URI``
+  (https://cloud.google.com/vertex-ai/docs/predictions/custom-container-requirements).
+- **Azure ML** (``AZUREML_MODEL_DIR`` is set): port 5001, ``GET /`` liveness, ``GET /score``
+  readiness and ``POST /score``, as the Azure ML inference HTTP server does
+  (https://learn.microsoft.com/azure/machine-learning/how-to-inference-server-http); the
+  model is under ``AZUREML_MODEL_DIR``, often one folder down.
+- **SageMaker** (``SM_MODEL_DIR`` is set or ``/opt/ml/model`` exists): port 8080 (or
+  ``SAGEMAKER_BIND_TO_PORT``), ``GET /ping`` and ``POST /invocations``, model in
+  ``/opt/ml/model``; SageMaker starts the image as ``docker run IMAGE serve``
+  (https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-inference-code.html).
+- Otherwise: a plain local server on 127.0.0.1:8080.
+
+Every route of every contract is answered whichever platform is detected (they do not
+collide), so only the port, the bind address and the model location differ. A model
+baked into the image (``CLOUDSERVE_MODEL_DIR``) is used when the platform supplies none.
+Model options travel as ``CLOUDSERVE_MODEL_FORMAT`` / ``CLOUDSERVE_TRUST_PICKLE`` /
+``CLOUDSERVE_HANDLER`` or a ``cloudserve-model.json`` file beside the model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SIDECAR = "cloudserve-model.json"
+
+
+@dataclass
+class CloudSettings:
+    platform: str
+    host: str
+    port: int
+    model_dir: Path | None
+    predict_paths: list[str] = field(default_factory=lambda: ["/invocations", "/predict", "/score"])
+    health_paths: list[str] = field(default_factory=lambda: ["/ping", "/health", "/score"])
+    version: str = "default"
+
+
+def detect(env: Mapping[str, str]) -> CloudSettings:
+    """The platform contract implied by ``env``; CLOUDSERVE_* variables override it."""
+    if env.get("AIP_HTTP_PORT") or env.get("AIP_PREDICT_ROUTE"):
+        settings = CloudSettings(
+            "vertex",
+            "0.0.0.0",
+            int(env.get("AIP_HTTP_PORT", "8080")),
+            _platform_dir(env.get("AIP_STORAGE_URI")),
+        )
+        settings.predict_paths.append(env.get("AIP_PREDICT_ROUTE", "/predict"))
+        settings.health_paths.append(env.get("AIP_HEALTH_ROUTE", "/health"))
+        settings.version = env.get("AIP_DEPLOYED_MODEL_ID", "default")
+    elif env.get("AZUREML_MODEL_DIR"):
+        settings = CloudSettings(
+            "azureml", "0.0.0.0", 5001, _platform_dir(env["AZUREML_MODEL_DIR"])
+        )
+    elif env.get("SM_MODEL_DIR") or Path("/opt/ml/model").is_dir():
+        port = int(env.get("SAGEMAKER_BIND_TO_PORT", "8080"))
+        settings = CloudSettings(
+            "sagemaker", "0.0.0.0", port, _platform_dir(env.get("SM_MODEL_DIR", "/opt/ml/model"))
+        )
+    else:
+        settings = CloudSettings("local", "127.0.0.1", 8080, None)
+    if settings.model_dir is None and env.get("CLOUDSERVE_MODEL_DIR"):
+        settings.model_dir = Path(env["CLOUDSERVE_MODEL_DIR"])
+    settings.host = env.get("CLOUDSERVE_HOST", settings.host)
+    settings.port = int(env.get("CLOUDSERVE_PORT", settings.port))
+    settings.version = env.get("CLOUDSERVE_VERSION", settings.version)
+    return settings
+
+
+def _platform_dir(uri: str | None) -> Path | None:
+    """A platform's model location, if it is a local, non-empty directory or file."""
+    if not uri:
+        return None
+    if uri.startswith("gs://"):
+        return download_gcs(uri)
+    path = Path(uri.removeprefix("file://"))
+    if path.is_file() or (path.is_dir() and any(path.iterdir())):
+        return path
+    return None
+
+
+def download_gcs(uri: str) -> Path:
+    """Copy the objects under a gs:// prefix to a local directory (Vertex AI hands the
+    container AIP_STORAGE_URI and expects it to fetch the artifacts itself)."""
+    try:
+        from google.cloud import storage
+    except ImportError as exc:  # pragma: no cover - depends on the image
+        raise RuntimeError(
+            f"{uri}: install google-cloud-storage in the image to fetch the model"
+        ) from exc
+    bucket_name, _, prefix = uri.removeprefix("gs://").partition("/")
+    target = Path(os.environ.get("TMPDIR", "/tmp")) / "cloudserve-model"
+    client = storage.Client()
+    for blob in client.list_blobs(bucket_name, prefix=prefix):  # pragma: no cover - network
+        if blob.name.endswith("/"):
+            continue
+        dest = target / Path(blob.name).relative_to(prefix) if prefix else target / blob.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        blob.download_to_filename(str(dest))
+    return target
+
+
+def model_spec(
+    model_dir: Path, env: Mapping[str, str], overrides: Mapping[str, Any]
+) -> dict[str, Any]:
+    """ModelSpec fields for the served model: sidecar file, then env, then CLI options."""
+    spec: dict[str, Any] = {"uri": str(model_dir)}
+    sidecar = (model_dir if model_dir.is_dir() else model_dir.parent) / SIDECAR
+    if sidecar.is_file():
+        spec.update({k: v for k, v in json.loads(sidecar.read_text()).items() if k != "uri"})
+    if env.get("CLOUDSERVE_MODEL_FORMAT"):
+        spec["format"] = env["CLOUDSERVE_MODEL_FORMAT"]
+    if env.get("CLOUDSERVE_HANDLER"):
+        spec["handler"] = env["CLOUDSERVE_HANDLER"]
+    if env.get("CLOUDSERVE_TRUST_PICKLE", "").lower() in ("1", "true", "yes"):
+        spec["trust_pickle"] = True
+    spec.update({k: v for k, v in overrides.items() if v is not None})
+    return spec
+
+
+def run(settings: CloudSettings, spec: dict[str, Any], log_level: str = "warning") -> None:
+    """Load the model, then listen; returns when the server stops."""
+    import sys
+
+    from cloudserve.serving import runner
+    from cloudserve.serving.app import ServingApp
+    from cloudserve.serving.loaders import load_model
+    from cloudserve.serving.metrics import PrometheusMetrics
+    from cloudserve.serving.state import Endpoint, Version
+
+    model = load_model(spec)
+    endpoint = Endpoint(name=settings.platform, prom=PrometheusMetrics())
+    name = settings.version
+    endpoint.versions[name] = Version(name, {"model": spec}, endpoint.stats_for(name), model=model)
+    endpoint.set_traffic({name: 100}, {})
+    app = ServingApp(
+        endpoint,
+        predict_paths=tuple(dict.fromkeys(settings.predict_paths)),
+        health_paths=tuple(dict.fromkeys(settings.health_paths)),
+    )
+    sock = runner.bind(settings.host, settings.port)
+    host, port = sock.getsockname()[:2]
+
+    def started() -> None:
+        print(
+            f"cloudserve: {settings.platform} contract, {model.format} model from {model.path}, "
+            f"listening on http://{host}:{port}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    runner.serve(app, sock, started, log_level)

@@ -1,0 +1,159 @@
+"""``cloudserve package``: a container build context that runs ``cloudserve serve``.
+
+The context is self-contained, so ``docker build`` needs nothing else (and no index
+beyond PyPI): the model files, a ``cloudserve-model.json`` sidecar with the detected
+format, ``requirements.txt`` pinned to the versions in *this* environment (a pickled or
+skops model must be loaded by the scikit-learn that wrote it), a copy of the cloudserve
+source installed with ``--no-deps``, and a Dockerfile whose exec-form ENTRYPOINT/CMD is
+``python -m cloudserve.serving serve``. SageMaker starts images as ``docker run IMAGE
+serve`` (replacing CMD with ``serve``), Vertex AI and Azure ML run the default command;
+all three end up in the same server. The model is loaded before packaging so a broken
+artifact fails here, not at deploy time.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import cloudserve
+from cloudserve.serving.cloud import SIDECAR
+from cloudserve.serving.loaders import load_model
+
+# Runtime distributions of the image: the core's and the `serve` extra's.
+RUNTIME = (
+    "pydantic",
+    "PyYAML",
+    "click",
+    "filelock",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "joblib",
+    "skops",
+    "xgboost",
+    "uvicorn",
+    "httptools",
+    "uvloop",
+    "prometheus-client",
+    "orjson",
+    "cloudpickle",
+)
+MODEL_HOME = "/opt/cloudserve/model"
+
+DOCKERFILE = """\
+# Built by `cloudserve package`: one image for SageMaker, Vertex AI and Azure ML.
+FROM {base_image}
+ENV PYTHONDONTWRITEBYTECODE=1 \\
+    PYTHONUNBUFFERED=1 \\
+    CLOUDSERVE_MODEL_DIR={model_home}
+WORKDIR /opt/cloudserve
+COPY requirements.txt ./
+RUN pip install --no-cache-dir -r requirements.txt
+COPY cloudserve-src/ ./cloudserve-src/
+RUN pip install --no-cache-dir --no-deps ./cloudserve-src
+{copy_model}# 8080: SageMaker and Vertex AI (AIP_HTTP_PORT); 5001: Azure ML.
+EXPOSE 8080 5001
+ENTRYPOINT {entrypoint}
+CMD {cmd}
+"""
+ENTRYPOINT = ["python", "-m", "cloudserve.serving"]
+CMD = ["serve"]
+
+PYPROJECT = """\
+[build-system]
+requires = ["setuptools>=69"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "cloudserve"
+version = "{version}"
+requires-python = ">=3.11"
+
+[tool.setuptools.packages.find]
+include = ["cloudserve*"]
+
+[tool.setuptools.package-data]
+cloudserve = ["py.typed", "**/*.json", "**/*.html", "**/*.csv"]
+"""
+
+
+def write_context(
+    model: Path,
+    output: Path,
+    fmt: str | None = None,
+    trust_pickle: bool = False,
+    handler: str | None = None,
+    base_image: str | None = None,
+    bake_model: bool = True,
+) -> list[Path]:
+    """Write the build context into ``output`` (absent or empty); returns the files."""
+    if output.exists() and any(output.iterdir()):
+        raise FileExistsError(f"{output} is not empty; choose a new directory")
+    spec = {
+        "uri": str(model.resolve()),
+        "format": fmt,
+        "trust_pickle": trust_pickle,
+        "handler": handler,
+    }
+    loaded = load_model({k: v for k, v in spec.items() if v is not None})
+    output.mkdir(parents=True, exist_ok=True)
+    if bake_model:
+        _copy_model(model, output / "model")
+        sidecar = {"format": loaded.format, "trust_pickle": trust_pickle, "handler": handler}
+        (output / "model" / SIDECAR).write_text(json.dumps(sidecar, indent=2) + "\n")
+    (output / "requirements.txt").write_text(requirements(model))
+    _copy_source(output / "cloudserve-src")
+    (output / "Dockerfile").write_text(dockerfile(base_image, bake_model))
+    return sorted(p for p in output.rglob("*") if p.is_file())
+
+
+def dockerfile(base_image: str | None, bake_model: bool) -> str:
+    image = base_image or f"python:{sys.version_info.major}.{sys.version_info.minor}-slim"
+    copy_model = f"COPY model/ {MODEL_HOME}/\n" if bake_model else ""
+    return DOCKERFILE.format(
+        base_image=image,
+        model_home=MODEL_HOME,
+        copy_model=copy_model,
+        entrypoint=json.dumps(ENTRYPOINT),
+        cmd=json.dumps(CMD),
+    )
+
+
+def requirements(model: Path) -> str:
+    """Pinned runtime distributions, plus the model's own requirements.txt if it has one."""
+    lines = ["# pinned to the environment that packaged the model"]
+    for name in RUNTIME:
+        try:
+            lines.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            lines.append(name)
+    extra = (model if model.is_dir() else model.parent) / "requirements.txt"
+    if model.is_dir() and extra.is_file():
+        known = {n.lower() for n in RUNTIME}
+        for line in extra.read_text().splitlines():
+            name = line.split("==")[0].split(">=")[0].strip().lower()
+            # mlflow writes itself into requirements; the runtime does not need it.
+            if name and not name.startswith(("#", "mlflow")) and name not in known:
+                lines.append(line.strip())
+    return "\n".join(lines) + "\n"
+
+
+def _copy_model(model: Path, target: Path) -> None:
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
+    if model.is_dir():
+        shutil.copytree(model, target, ignore=ignore)
+    else:
+        target.mkdir(parents=True)
+        shutil.copy2(model, target / model.name)
+
+
+def _copy_source(target: Path) -> None:
+    package_dir = Path(cloudserve.__file__).resolve().parent
+    shutil.copytree(
+        package_dir, target / "cloudserve", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+    )
+    (target / "pyproject.toml").write_text(PYPROJECT.format(version=cloudserve.__version__))
