@@ -73,6 +73,9 @@ def _neutral_class(exc: BaseException, gexc: Any) -> type[neutral.CloudServeErro
 
     if isinstance(exc, auth_exc.GoogleAuthError):
         return neutral.AuthError
+    by_status = _BY_RPC_STATUS.get(_rpc_status(exc) or "")
+    if by_status is not None:
+        return by_status
     if isinstance(exc, gexc.TooManyRequests | gexc.ResourceExhausted):
         return neutral.QuotaExceeded if _is_quota(getattr(exc, "message", str(exc))) else neutral.Throttled
     if isinstance(exc, gexc.ServiceUnavailable | gexc.InternalServerError | gexc.GatewayTimeout
@@ -91,6 +94,27 @@ def _neutral_class(exc: BaseException, gexc: Any) -> type[neutral.CloudServeErro
     if _is_connection_error(exc):
         return neutral.Unavailable
     return neutral.ProviderError
+
+
+# Google's REST errors say FAILED_PRECONDITION, ABORTED or ALREADY_EXISTS with HTTP 400/409;
+# api_core classifies HTTP errors by status code only, so the rpc status decides here.
+_BY_RPC_STATUS: dict[str, type[neutral.CloudServeError]] = {
+    "FAILED_PRECONDITION": neutral.Conflict,
+    "ABORTED": neutral.Conflict,
+    "ALREADY_EXISTS": neutral.AlreadyExists,
+    "PERMISSION_DENIED": neutral.AuthError,
+    "UNAUTHENTICATED": neutral.AuthError,
+}
+
+
+def _rpc_status(exc: BaseException) -> str | None:
+    response = getattr(exc, "response", None)
+    if response is None or not hasattr(response, "json"):
+        return None
+    try:
+        return str(response.json()["error"]["status"])
+    except Exception:
+        return None
 
 
 def _is_connection_error(exc: BaseException) -> bool:
