@@ -23,8 +23,15 @@ _API = {
 }
 
 if TYPE_CHECKING:
-    from cloudserve.api import apply, destroy, invoke, load, metrics, plan, status, validate
-    from cloudserve.spec.models import Deployment
+    from cloudserve.api import apply as apply
+    from cloudserve.api import destroy as destroy
+    from cloudserve.api import invoke as invoke
+    from cloudserve.api import load as load
+    from cloudserve.api import metrics as metrics
+    from cloudserve.api import plan as plan
+    from cloudserve.api import status as status
+    from cloudserve.api import validate as validate
+    from cloudserve.spec.models import Deployment as Deployment
 
 
 def __getattr__(name: str) -> Any:

@@ -59,17 +59,29 @@ def _provider(deployment: Deployment, provider: Provider | None, offline: bool =
         made.close()
 
 
-def plan(spec: SpecSource, *, env: str | None = None, target: str | None = None,
-         offline: bool = False, provider: Provider | None = None) -> Plan:
+def plan(
+    spec: SpecSource,
+    *,
+    env: str | None = None,
+    target: str | None = None,
+    offline: bool = False,
+    provider: Provider | None = None,
+) -> Plan:
     """What apply would do. ``offline`` needs no credentials: it plans from scratch."""
     deployment = _deployment(spec, env, target)
     with _provider(deployment, provider, offline) as prov:
         return make_plan(deployment, prov, offline=offline)
 
 
-def apply(spec: SpecSource, *, env: str | None = None, target: str | None = None,
-          timeout: float = DEFAULT_TIMEOUT, progress: ProgressFn | None = None,
-          provider: Provider | None = None) -> ApplyResult:
+def apply(
+    spec: SpecSource,
+    *,
+    env: str | None = None,
+    target: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    progress: ProgressFn | None = None,
+    provider: Provider | None = None,
+) -> ApplyResult:
     """Make the target match the spec; returns what was done. Raises a neutral error
     naming the failed step; the next apply converges from there."""
     deployment = _deployment(spec, env, target)
@@ -109,21 +121,30 @@ class StatusResult:
         return asdict(self)
 
 
-def status(spec: SpecSource, *, env: str | None = None, target: str | None = None,
-           provider: Provider | None = None) -> StatusResult:
+def status(
+    spec: SpecSource,
+    *,
+    env: str | None = None,
+    target: str | None = None,
+    provider: Provider | None = None,
+) -> StatusResult:
     """The deployment as the target reports it, and whether it matches the spec."""
     deployment = _deployment(spec, env, target)
     with _provider(deployment, provider) as prov:
         observed = prov.observe(deployment.name)
         if observed is None:
-            return StatusResult(deployment.name, prov.name, False, "absent", False,
-                                pending=["create endpoint"])
+            return StatusResult(
+                deployment.name, prov.name, False, "absent", False, pending=["create endpoint"]
+            )
         desired = build_desired(deployment, prov)
         pending = [a.describe() for a in diff(desired, observed)]
         versions = [
             VersionStatus(
-                name=v.name, status=v.status.value, traffic=observed.traffic.get(v.name, 0),
-                mirror=observed.mirror.get(v.name, 0), instance_type=v.instance_type,
+                name=v.name,
+                status=v.status.value,
+                traffic=observed.traffic.get(v.name, 0),
+                mirror=observed.mirror.get(v.name, 0),
+                instance_type=v.instance_type,
                 in_sync=v.name in desired.versions and desired.versions[v.name].config_hash == v.config_hash,
                 failure_reason=v.failure_reason,
             )
@@ -132,27 +153,49 @@ def status(spec: SpecSource, *, env: str | None = None, target: str | None = Non
         from cloudserve.rollout_record import decode_record
 
         return StatusResult(
-            deployment.name, prov.name, True, observed.status.value, not pending,
+            deployment.name,
+            prov.name,
+            True,
+            observed.status.value,
+            not pending,
             traffic={k: v for k, v in observed.traffic.items() if v},
             mirror={k: v for k, v in observed.mirror.items() if v},
-            versions=versions, url=observed.url, failure_reason=observed.failure_reason,
-            rollout=decode_record(observed.tags.get(T.ROLLOUT)), pending=pending,
+            versions=versions,
+            url=observed.url,
+            failure_reason=observed.failure_reason,
+            rollout=decode_record(observed.tags.get(T.ROLLOUT)),
+            pending=pending,
         )
 
 
-def invoke(spec: SpecSource, payload: Any, *, version: str | None = None, env: str | None = None,
-           target: str | None = None, provider: Provider | None = None) -> InvokeResult:
+def invoke(
+    spec: SpecSource,
+    payload: Any,
+    *,
+    version: str | None = None,
+    env: str | None = None,
+    target: str | None = None,
+    provider: Provider | None = None,
+) -> InvokeResult:
     """Send one request to the deployment's endpoint (or straight to one version)."""
     deployment = _deployment(spec, env, target)
     if version is not None and version not in deployment.spec.versions:
-        raise NotFound(f"version {version!r} is not in the spec",
-                       hint=f"versions: {', '.join(deployment.spec.versions)}")
+        raise NotFound(
+            f"version {version!r} is not in the spec",
+            hint=f"versions: {', '.join(deployment.spec.versions)}",
+        )
     with _provider(deployment, provider) as prov:
         return call_with_retry(lambda: prov.invoke(deployment.name, payload, version=version))
 
 
-def metrics(spec: SpecSource, *, window_seconds: float = 300.0, env: str | None = None,
-            target: str | None = None, provider: Provider | None = None) -> dict[str, VersionMetrics]:
+def metrics(
+    spec: SpecSource,
+    *,
+    window_seconds: float = 300.0,
+    env: str | None = None,
+    target: str | None = None,
+    provider: Provider | None = None,
+) -> dict[str, VersionMetrics]:
     deployment = _deployment(spec, env, target)
     with _provider(deployment, provider) as prov:
         return prov.metrics(deployment.name, list(deployment.spec.versions), window_seconds)
@@ -166,12 +209,22 @@ class DestroyResult:
     seconds: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"deployment": self.deployment, "target": self.target, "deleted": self.deleted,
-                "seconds": round(self.seconds, 3)}
+        return {
+            "deployment": self.deployment,
+            "target": self.target,
+            "deleted": self.deleted,
+            "seconds": round(self.seconds, 3),
+        }
 
 
-def destroy(spec: SpecSource, *, env: str | None = None, target: str | None = None,
-            timeout: float = DEFAULT_TIMEOUT, provider: Provider | None = None) -> DestroyResult:
+def destroy(
+    spec: SpecSource,
+    *,
+    env: str | None = None,
+    target: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    provider: Provider | None = None,
+) -> DestroyResult:
     """Delete the endpoint and everything cloudserve created for it, and nothing else."""
     deployment = _deployment(spec, env, target)
     start = time.monotonic()

@@ -81,6 +81,33 @@ def run_action(provider: Provider, plan: Plan, action: Action) -> Operation:
     raise ValueError(f"unknown action {action.key}")
 
 
+def _run_step(
+    provider: Provider,
+    plan: Plan,
+    action: Action,
+    step: str,
+    deadline: float,
+    progress: ProgressFn | None,
+    sleep: Callable[[float], None] | None,
+) -> None:
+    def say(message: str) -> None:
+        if progress:
+            progress(f"{step}: {message}")
+
+    op = call_with_retry(
+        lambda: run_action(provider, plan, action),
+        sleep=sleep,
+        on_retry=lambda e, d: say(f"{type(e).__name__}, retrying in {d:.1f}s"),
+    )
+    wait_for(
+        op,
+        timeout=max(1.0, deadline - time.monotonic()),
+        sleep=sleep,
+        backoff=Backoff(base=1.0, cap=30.0),
+        on_wait=lambda s: say(f"waiting ({s:.0f}s)"),
+    )
+
+
 def execute(
     provider: Provider,
     plan: Plan,
@@ -99,14 +126,7 @@ def execute(
         if progress:
             progress(f"{step}: started")
         try:
-            op = call_with_retry(
-                lambda a=action: run_action(provider, plan, a),  # type: ignore[misc]
-                sleep=sleep,
-                on_retry=lambda e, d: progress and progress(f"{step}: {type(e).__name__}, retrying in {d:.1f}s"),
-            )
-            wait_for(op, timeout=max(1.0, deadline - time.monotonic()), sleep=sleep,
-                     backoff=Backoff(base=1.0, cap=30.0),
-                     on_wait=lambda s: progress and progress(f"{step}: waiting ({s:.0f}s)"))
+            _run_step(provider, plan, action, step, deadline, progress, sleep)
         except CloudServeError as exc:
             exc.message = f"{step} failed: {exc.message}"
             exc.args = (exc.message,)
@@ -130,6 +150,8 @@ def apply(
         plan = make_plan(deployment, provider)
         applied = execute(provider, plan, timeout=timeout, progress=progress, sleep=sleep)
         if applied and plan.desired.tags.get(T.SPEC_HASH):
-            call_with_retry(lambda: provider.write_tags(deployment.name, {T.SPEC_HASH: plan.desired.spec_hash}),
-                            sleep=sleep)
+            call_with_retry(
+                lambda: provider.write_tags(deployment.name, {T.SPEC_HASH: plan.desired.spec_hash}),
+                sleep=sleep,
+            )
     return ApplyResult(plan, applied, time.monotonic() - start)

@@ -45,11 +45,18 @@ class LazyGroup(click.Group):
 spec_argument = click.argument("spec", default="cloudserve.yaml", type=click.Path(dir_okay=True))
 env_option = click.option("--env", "env", help="Apply this environment overlay from the spec.")
 target_option = click.option(
-    "--target", type=click.Choice(["local", "sagemaker", "vertex", "azureml"]),
+    "--target",
+    type=click.Choice(["local", "sagemaker", "vertex", "azureml"]),
     help="Override the spec's target (after CLOUDSERVE_TARGET).",
 )
-output_option = click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text",
-                             show_default=True, help="json for machines.")
+output_option = click.option(
+    "--output",
+    "-o",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json for machines.",
+)
 
 
 def _echo_json(data: Any) -> None:
@@ -79,11 +86,18 @@ def validate(spec: str, env: str | None, target: str | None, output: str) -> Non
 
     deployments = load(spec, env=env, target=target)
     if output == "json":
-        _echo_json({"valid": True, "deployments": [{"name": d.name, "target": d.target} for d in deployments]})
+        _echo_json(
+            {
+                "valid": True,
+                "deployments": [{"name": d.name, "target": d.target} for d in deployments],
+            }
+        )
     else:
         for d in deployments:
-            click.echo(f"{click.style('ok', fg='green')}  {d.name} (target {d.target}, "
-                       f"versions: {', '.join(d.spec.versions)})")
+            click.echo(
+                f"{click.style('ok', fg='green')}  {d.name} (target {d.target}, "
+                f"versions: {', '.join(d.spec.versions)})"
+            )
 
 
 @cli.command()
@@ -94,8 +108,15 @@ def validate(spec: str, env: str | None, target: str | None, output: str) -> Non
 @click.option("--offline", is_flag=True, help="Plan from scratch without contacting the target.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 no changes, 2 changes, 1 error.")
 @click.pass_context
-def plan(ctx: click.Context, spec: str, env: str | None, target: str | None, output: str,
-         offline: bool, detailed_exitcode: bool) -> None:
+def plan(
+    ctx: click.Context,
+    spec: str,
+    env: str | None,
+    target: str | None,
+    output: str,
+    offline: bool,
+    detailed_exitcode: bool,
+) -> None:
     """Show what apply would change, and the cloud calls it implies."""
     from cloudserve import api
     from cloudserve.output import render_plan
@@ -132,9 +153,14 @@ def apply(spec: str, env: str | None, target: str | None, output: str, timeout: 
         result = api.apply(deployment, timeout=timeout, progress=progress)
         results.append(result)
         if output == "text":
-            click.echo(click.style(f"applied {deployment.name}: {len(result.applied)} change(s) "
-                                   f"in {result.seconds:.1f}s", fg="green") if result.changed
-                       else f"{deployment.name}: no changes")
+            click.echo(
+                click.style(
+                    f"applied {deployment.name}: {len(result.applied)} change(s) in {result.seconds:.1f}s",
+                    fg="green",
+                )
+                if result.changed
+                else f"{deployment.name}: no changes"
+            )
     if output == "json":
         _echo_json(results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results])
 
@@ -173,12 +199,18 @@ def status(spec: str, env: str | None, target: str | None, output: str) -> None:
 @output_option
 @click.option("--data", "-d", help="JSON body, or @file.json. Default: read standard input.")
 @click.option("--version", "version", help="Send straight to this version.")
-def invoke(spec: str, env: str | None, target: str | None, output: str, data: str | None,
-           version: str | None) -> None:
+def invoke(
+    spec: str,
+    env: str | None,
+    target: str | None,
+    output: str,
+    data: str | None,
+    version: str | None,
+) -> None:
     """Send one request to the endpoint and print the answer."""
     from cloudserve import api
 
-    raw = data if data is not None else click.get_text_stream("stdin").read()
+    raw = data if data is not None else sys.stdin.read()
     if raw.startswith("@"):
         with open(raw[1:], encoding="utf-8") as fh:
             raw = fh.read()
@@ -211,12 +243,18 @@ def destroy(spec: str, env: str | None, target: str | None, output: str, yes: bo
         if not yes:
             if not sys.stdin.isatty():
                 raise click.UsageError("destroy needs --yes when not run from a terminal")
-            click.confirm(f"Delete {deployment.name} on {deployment.target} and everything "
-                          "cloudserve created for it?", abort=True)
+            click.confirm(
+                f"Delete {deployment.name} on {deployment.target} and everything cloudserve created for it?",
+                abort=True,
+            )
         result = api.destroy(deployment, timeout=timeout)
         results.append(result)
         if output == "text":
-            click.echo(f"destroyed {result.deployment}" if result.deleted else f"{result.deployment}: nothing to destroy")
+            click.echo(
+                f"destroyed {result.deployment}"
+                if result.deleted
+                else f"{result.deployment}: nothing to destroy"
+            )
     if output == "json":
         _echo_json(results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results])
 

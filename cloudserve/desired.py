@@ -27,9 +27,10 @@ def version_config_hash(deployment: Deployment, version: str, target: str) -> st
     """Hash of what cannot change in place: model bytes, image, env, size."""
     spec = deployment.spec.versions[version]
     compute = deployment.spec.compute
-    model = spec.model.model_dump(mode="json") if spec.model else None
+    model: dict[str, Any] | None = None
     if spec.model is not None:
-        model["digest"] = artifact_digest(spec.model.uri, base_dir_of(deployment))  # type: ignore[index]
+        model = spec.model.model_dump(mode="json")
+        model["digest"] = artifact_digest(spec.model.uri, base_dir_of(deployment))
         model.pop("uri", None)  # the bytes matter, not where they sit on this machine
     return _hash(
         {

@@ -41,10 +41,15 @@ def _price(note: Any) -> str:
 
 
 def render_plan(plan: Plan) -> str:
-    lines = [click.style(f"deployment {plan.deployment} on {plan.target}", bold=True)
-             + (" (offline: planned from scratch)" if plan.offline else "")]
-    used = [f"{k}: {c.support.value}" + (f" ({c.reason})" if c.reason and c.support.value != "native" else "")
-            for k, c in plan.capabilities.items() if k in plan.used_features]
+    lines = [
+        click.style(f"deployment {plan.deployment} on {plan.target}", bold=True)
+        + (" (offline: planned from scratch)" if plan.offline else "")
+    ]
+    used = [
+        f"{k}: {c.support.value}" + (f" ({c.reason})" if c.reason and c.support.value != "native" else "")
+        for k, c in plan.capabilities.items()
+        if k in plan.used_features
+    ]
     if used:
         lines.append(click.style("  features: ", dim=True) + "; ".join(used))
     if not plan.actions:
@@ -53,8 +58,11 @@ def render_plan(plan: Plan) -> str:
     for action in plan.actions:
         symbol, colour = _SYMBOL[action.kind]
         head = f"{symbol} {action.kind.value} {action.resource} {action.subject}"
-        lines.append(click.style(head, fg=colour, bold=True) + _price(action.note)
-                     + click.style(f"  # {action.reason}" if action.reason else "", dim=True))
+        lines.append(
+            click.style(head, fg=colour, bold=True)
+            + _price(action.note)
+            + click.style(f"  # {action.reason}" if action.reason else "", dim=True)
+        )
         for version, note in action.version_notes.items():
             lines.append(f"    version {version}{_price(note)}")
             lines.extend(f"      note: {n}" for n in note.notes)
@@ -78,7 +86,11 @@ def render_status(result: Any) -> str:
     if result.status in ("failed", "stopped"):
         colour = "red"
     lines = [
-        click.style(f"deployment {result.deployment} on {result.target}: {result.status}", fg=colour, bold=True)
+        click.style(
+            f"deployment {result.deployment} on {result.target}: {result.status}",
+            fg=colour,
+            bold=True,
+        )
         + ("" if result.in_sync else click.style("  (differs from the spec; run apply)", fg="yellow"))
     ]
     if result.url:

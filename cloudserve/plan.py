@@ -75,7 +75,11 @@ class Action:
             out["notes"] = list(self.note.notes)
         if self.version_notes:
             out["versions"] = {
-                v: {"instance_type": n.instance_type, "hourly_price_usd": n.hourly_price_usd, "notes": list(n.notes)}
+                v: {
+                    "instance_type": n.instance_type,
+                    "hourly_price_usd": n.hourly_price_usd,
+                    "notes": list(n.notes),
+                }
                 for v, n in self.version_notes.items()
             }
         return out
@@ -147,8 +151,11 @@ def check_capabilities(deployment: Deployment, provider: Provider) -> dict[str, 
             reason = cap.reason if cap else "the target does not declare it"
             problems.append(f"{where}: {feature.value} is not supported on {provider.name}: {reason}")
     if problems:
-        raise NotSupported("\n".join(problems), hint="remove the setting for this target, or pick a target that supports it",
-                           target=provider.name)
+        raise NotSupported(
+            "\n".join(problems),
+            hint="remove the setting for this target, or pick a target that supports it",
+            target=provider.name,
+        )
     return {f.value: c for f, c in caps.items()}
 
 
@@ -159,8 +166,10 @@ def make_plan(deployment: Deployment, provider: Provider, *, offline: bool = Fal
     desired = build_desired(deployment, provider)
     target_problems = provider.validate(desired)
     if target_problems:
-        problems = [SpecProblem(p, file=deployment._source_file, field=f"(target {provider.name})")
-                    for p in target_problems]
+        problems = [
+            SpecProblem(p, file=deployment._source_file, field=f"(target {provider.name})")
+            for p in target_problems
+        ]
         raise InvalidSpec("\n".join(p.render() for p in problems), problems=problems, target=provider.name)
     observed = None if offline else provider.observe(deployment.name)
     if observed is not None and not observed.owned and observed.status is not Status.STOPPED:
@@ -192,8 +201,13 @@ def diff(desired: DesiredEndpoint, observed: EndpointState | None) -> list[Actio
         return [_create_endpoint(desired, why)]
     if observed.status is Status.FAILED:
         return [
-            Action("delete_endpoint", ActionKind.DELETE, "endpoint", name,
-                   reason=f"the endpoint failed: {observed.failure_reason or 'no reason given'}"),
+            Action(
+                "delete_endpoint",
+                ActionKind.DELETE,
+                "endpoint",
+                name,
+                reason=f"the endpoint failed: {observed.failure_reason or 'no reason given'}",
+            ),
             _create_endpoint(desired, "recreate after failure"),
         ]
     actions: list[Action] = []
@@ -201,31 +215,81 @@ def diff(desired: DesiredEndpoint, observed: EndpointState | None) -> list[Actio
     for vname, want in desired.versions.items():
         have = observed.versions.get(vname)
         if have is None:
-            actions.append(Action("create_version", ActionKind.CREATE, "version", vname, reason="new version"))
+            actions.append(
+                Action("create_version", ActionKind.CREATE, "version", vname, reason="new version")
+            )
             continue
         if have.config_hash != want.config_hash or have.status is Status.FAILED:
-            why = "its model, image, env or size changed" if have.status is not Status.FAILED else \
-                f"it failed: {have.failure_reason or 'no reason given'}"
-            actions.append(Action("replace_version", ActionKind.REPLACE, "version", vname, reason=why,
-                                  changes=[Change("config_hash", have.config_hash, want.config_hash)]))
+            why = (
+                "its model, image, env or size changed"
+                if have.status is not Status.FAILED
+                else f"it failed: {have.failure_reason or 'no reason given'}"
+            )
+            actions.append(
+                Action(
+                    "replace_version",
+                    ActionKind.REPLACE,
+                    "version",
+                    vname,
+                    reason=why,
+                    changes=[Change("config_hash", have.config_hash, want.config_hash)],
+                )
+            )
         elif have.scaling is not None and have.scaling != want.scaling:
-            actions.append(Action("update_version", ActionKind.UPDATE, "version", vname, reason="scaling changed",
-                                  changes=_scaling_changes(have.scaling, want.scaling)))
-    if _nonzero(observed.traffic) != _nonzero(desired.traffic) or _nonzero(observed.mirror) != _nonzero(desired.mirror):
-        changes = [Change(f, _nonzero(have), _nonzero(want))
-                   for f, have, want in (("traffic", observed.traffic, desired.traffic),
-                                         ("mirror", observed.mirror, desired.mirror))
-                   if _nonzero(have) != _nonzero(want)]
-        actions.append(Action("set_traffic", ActionKind.UPDATE, "traffic", name, reason="the split changed",
-                              changes=changes))
+            actions.append(
+                Action(
+                    "update_version",
+                    ActionKind.UPDATE,
+                    "version",
+                    vname,
+                    reason="scaling changed",
+                    changes=_scaling_changes(have.scaling, want.scaling),
+                )
+            )
+    if _nonzero(observed.traffic) != _nonzero(desired.traffic) or _nonzero(observed.mirror) != _nonzero(
+        desired.mirror
+    ):
+        changes = [
+            Change(f, _nonzero(have), _nonzero(want))
+            for f, have, want in (
+                ("traffic", observed.traffic, desired.traffic),
+                ("mirror", observed.mirror, desired.mirror),
+            )
+            if _nonzero(have) != _nonzero(want)
+        ]
+        actions.append(
+            Action(
+                "set_traffic",
+                ActionKind.UPDATE,
+                "traffic",
+                name,
+                reason="the split changed",
+                changes=changes,
+            )
+        )
     for vname in observed.versions:
         if vname not in desired.versions:
-            later.append(Action("delete_version", ActionKind.DELETE, "version", vname,
-                                reason="no longer in the spec"))
+            later.append(
+                Action(
+                    "delete_version",
+                    ActionKind.DELETE,
+                    "version",
+                    vname,
+                    reason="no longer in the spec",
+                )
+            )
     settings = _settings_changes(desired, observed)
     if settings:
-        later.append(Action("update_endpoint", ActionKind.UPDATE, "settings", name, changes=settings,
-                            reason="endpoint settings changed"))
+        later.append(
+            Action(
+                "update_endpoint",
+                ActionKind.UPDATE,
+                "settings",
+                name,
+                changes=settings,
+                reason="endpoint settings changed",
+            )
+        )
     order = {"create_version": 0, "replace_version": 1, "update_version": 2, "set_traffic": 3}
     actions.sort(key=lambda a: order[a.key])  # stable: spec order within each kind
     return actions + later
@@ -233,17 +297,25 @@ def diff(desired: DesiredEndpoint, observed: EndpointState | None) -> list[Actio
 
 def _create_endpoint(desired: DesiredEndpoint, why: str) -> Action:
     return Action(
-        "create_endpoint", ActionKind.CREATE, "endpoint", desired.name, reason=why,
-        changes=[Change("versions", None, sorted(desired.versions)),
-                 Change("traffic", None, _nonzero(desired.traffic)),
-                 *([Change("mirror", None, _nonzero(desired.mirror))] if _nonzero(desired.mirror) else [])],
+        "create_endpoint",
+        ActionKind.CREATE,
+        "endpoint",
+        desired.name,
+        reason=why,
+        changes=[
+            Change("versions", None, sorted(desired.versions)),
+            Change("traffic", None, _nonzero(desired.traffic)),
+            *([Change("mirror", None, _nonzero(desired.mirror))] if _nonzero(desired.mirror) else []),
+        ],
     )
 
 
 def _scaling_changes(have: Any, want: Any) -> list[Change]:
-    return [Change(f"scaling.{k}", getattr(have, k), getattr(want, k))
-            for k in ("min", "max", "autoscale_metric", "autoscale_target")
-            if getattr(have, k) != getattr(want, k)]
+    return [
+        Change(f"scaling.{k}", getattr(have, k), getattr(want, k))
+        for k in ("min", "max", "autoscale_metric", "autoscale_target")
+        if getattr(have, k) != getattr(want, k)
+    ]
 
 
 def _settings_changes(desired: DesiredEndpoint, observed: EndpointState) -> list[Change]:

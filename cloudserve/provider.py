@@ -264,9 +264,7 @@ class Provider(abc.ABC):
         """Remove a version that has 0% traffic."""
 
     @abc.abstractmethod
-    def set_traffic(
-        self, name: str, traffic: Mapping[str, int], mirror: Mapping[str, int]
-    ) -> Operation:
+    def set_traffic(self, name: str, traffic: Mapping[str, int], mirror: Mapping[str, int]) -> Operation:
         """Set the live split and the mirror share by version name."""
 
     @abc.abstractmethod
@@ -290,5 +288,5 @@ class Provider(abc.ABC):
     def metrics(self, name: str, versions: list[str], window_seconds: float) -> dict[str, VersionMetrics]:
         """Neutral metrics per version over the last ``window_seconds``."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release clients and connections."""

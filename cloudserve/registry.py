@@ -57,9 +57,10 @@ def provider_class(target: str) -> type[Provider]:
     try:
         cls = eps[target].load()
     except ImportError as exc:
+        dist = eps[target].dist
+        package = KNOWN_TARGETS.get(target, dist.name if dist else target)
         raise TargetNotInstalled(
-            f"target {target!r} failed to import: {exc}",
-            hint=f"reinstall it: pip install {KNOWN_TARGETS.get(target, eps[target].dist.name if eps[target].dist else target)!r}",
+            f"target {target!r} failed to import: {exc}", hint=f"reinstall it: pip install {package!r}"
         ) from exc
     _check(target, cls)
     return cls  # type: ignore[no-any-return]

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import random
 import time
-from time import monotonic
 from collections.abc import Callable
 from dataclasses import dataclass
+from time import monotonic
 from typing import TypeVar
 
 from cloudserve.errors import CloudServeError, Timeout
@@ -28,7 +28,7 @@ class Backoff:
 
     def delay(self, attempt: int) -> float:
         raw = min(self.cap, self.base * (2 ** min(attempt, 32)))  # no float overflow on long waits
-        return raw * (1 + random.uniform(-self.jitter, self.jitter))  # noqa: S311 - not crypto
+        return float(raw * (1 + random.uniform(-self.jitter, self.jitter)))
 
 
 def call_with_retry(

@@ -40,7 +40,9 @@ def _table(title: str, model: dict[str, Any]) -> list[str]:
     lines += ["| field | type | default | meaning |", "|---|---|---|---|"]
     required = set(model.get("required", []))
     for name, prop in model.get("properties", {}).items():
-        default = "required" if name in required else json.dumps(prop.get("default")) if "default" in prop else ""
+        default = (
+            "required" if name in required else json.dumps(prop.get("default")) if "default" in prop else ""
+        )
         desc = prop.get("description", "").replace("|", "\\|").replace("\n", " ")
         lines.append(f"| `{name}` | {_type(prop)} | {default} | {desc} |")
     return [*lines, ""]
@@ -49,7 +51,8 @@ def _table(title: str, model: dict[str, Any]) -> list[str]:
 def reference() -> str:
     data = schema()
     lines = [BEGIN, "", *_table("Deployment", data)]
-    for name, model in sorted(data["$defs"].items()):  # type: ignore[union-attr]
+    defs: dict[str, dict[str, Any]] = data["$defs"]  # type: ignore[assignment]
+    for name, model in sorted(defs.items()):
         if model.get("type") == "object":
             lines += _table(name, model)
     return "\n".join([*lines, END])

@@ -60,7 +60,9 @@ def allowed_keys(root: type[BaseModel], path: Path) -> list[str]:
     return [info.alias or name for name, info in model.model_fields.items()]
 
 
-def problems_from(exc: ValidationError, doc: SourceDoc, root: type[BaseModel], prefix: Path = ()) -> list[SpecProblem]:
+def problems_from(
+    exc: ValidationError, doc: SourceDoc, root: type[BaseModel], prefix: Path = ()
+) -> list[SpecProblem]:
     problems = []
     for err in exc.errors(include_url=False):
         loc: Path = (*prefix, *err["loc"])

@@ -64,8 +64,15 @@ def load(
     if problems:
         raise _invalid(problems)
     if not deployments:
-        raise _invalid([SpecProblem("no deployment found", file=_describe(source),
-                                    hint="a spec file needs apiVersion, kind, metadata and spec")])
+        raise _invalid(
+            [
+                SpecProblem(
+                    "no deployment found",
+                    file=_describe(source),
+                    hint="a spec file needs apiVersion, kind, metadata and spec",
+                )
+            ]
+        )
     return deployments
 
 
@@ -73,8 +80,15 @@ def load_one(source: SpecSource, **kwargs: Any) -> Deployment:
     deployments = load(source, **kwargs)
     if len(deployments) > 1:
         names = ", ".join(d.name for d in deployments)
-        raise _invalid([SpecProblem(f"expected one deployment, found {len(deployments)}: {names}",
-                                    file=_describe(source), hint="pass a single file or name one with --name")])
+        raise _invalid(
+            [
+                SpecProblem(
+                    f"expected one deployment, found {len(deployments)}: {names}",
+                    file=_describe(source),
+                    hint="pass a single file or name one with --name",
+                )
+            ]
+        )
     return deployments[0]
 
 
@@ -88,7 +102,11 @@ def _describe(source: Any) -> str:
 
 def _documents(source: Any) -> Iterable[SourceDoc]:
     if isinstance(source, Deployment):
-        yield SourceDoc(source.model_dump(mode="json", by_alias=True, exclude_unset=False), {}, "<python object>")
+        yield SourceDoc(
+            source.model_dump(mode="json", by_alias=True, exclude_unset=False),
+            {},
+            "<python object>",
+        )
         return
     if isinstance(source, Mapping):
         yield SourceDoc(copy.deepcopy(dict(source)), {}, "<python object>")
@@ -115,8 +133,15 @@ def _file_documents(path: FsPath) -> Iterable[SourceDoc]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise _invalid([SpecProblem("file not found", file=str(path),
-                                    hint="check the path; specs are YAML files or a directory of them")]) from None
+        raise _invalid(
+            [
+                SpecProblem(
+                    "file not found",
+                    file=str(path),
+                    hint="check the path; specs are YAML files or a directory of them",
+                )
+            ]
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise _invalid([SpecProblem(f"cannot read the file: {exc}", file=str(path))]) from None
     for doc in parse_documents(text, str(path)):
@@ -124,10 +149,20 @@ def _file_documents(path: FsPath) -> Iterable[SourceDoc]:
         yield doc
 
 
-def _load_doc(doc: SourceDoc, *, env: str | None, target: str | None, environ: Mapping[str, str]) -> Deployment:
+def _load_doc(
+    doc: SourceDoc, *, env: str | None, target: str | None, environ: Mapping[str, str]
+) -> Deployment:
     if not isinstance(doc.data, dict):
-        raise _invalid([SpecProblem("a spec document must be a mapping (apiVersion, kind, metadata, spec)",
-                                    file=doc.file, line=1, field="")])
+        raise _invalid(
+            [
+                SpecProblem(
+                    "a spec document must be a mapping (apiVersion, kind, metadata, spec)",
+                    file=doc.file,
+                    line=1,
+                    field="",
+                )
+            ]
+        )
     data, problems, from_env = interpolate(doc, environ)
     problems += find_inline_secrets(data, doc, from_env)
     if problems:
@@ -139,8 +174,16 @@ def _load_doc(doc: SourceDoc, *, env: str | None, target: str | None, environ: M
         if override is None:
             continue
         if override not in TARGETS:
-            raise _invalid([SpecProblem(f"unknown target {override!r}", file=doc.file, field="spec.target",
-                                        hint=f"choose one of {', '.join(TARGETS)}")])
+            raise _invalid(
+                [
+                    SpecProblem(
+                        f"unknown target {override!r}",
+                        file=doc.file,
+                        field="spec.target",
+                        hint=f"choose one of {', '.join(TARGETS)}",
+                    )
+                ]
+            )
         if isinstance(data.get("spec"), dict):
             data["spec"]["target"] = override
     try:
@@ -157,13 +200,28 @@ def _apply_overlay(data: dict[str, Any], doc: SourceDoc, env: str) -> tuple[dict
     envs = data.get("environments") or {}
     if env not in envs:
         available = ", ".join(sorted(envs)) or "none defined"
-        raise _invalid([SpecProblem(f"environment {env!r} is not defined", file=doc.file, field="environments",
-                                    line=(doc.locate(("environments",)) or Position(1, 1)).line,
-                                    hint=f"environments in this file: {available}")])
+        raise _invalid(
+            [
+                SpecProblem(
+                    f"environment {env!r} is not defined",
+                    file=doc.file,
+                    field="environments",
+                    line=(doc.locate(("environments",)) or Position(1, 1)).line,
+                    hint=f"environments in this file: {available}",
+                )
+            ]
+        )
     overlay = envs[env]
     if not isinstance(overlay, dict):
-        raise _invalid([SpecProblem("an environment overlay must be a mapping", file=doc.file,
-                                    field=f"environments.{env}")])
+        raise _invalid(
+            [
+                SpecProblem(
+                    "an environment overlay must be a mapping",
+                    file=doc.file,
+                    field=f"environments.{env}",
+                )
+            ]
+        )
     positions = dict(doc.positions)
     prefix: Path = ("environments", env)
     for path, pos in doc.positions.items():

@@ -8,6 +8,7 @@ chosen target, so one spec stays portable.
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Annotated, Any, Literal
 
@@ -170,9 +171,7 @@ class Compute(StrictModel):
     @model_validator(mode="after")
     def _autoscale_range(self) -> Compute:
         if self.autoscale is not None and self.replicas.maximum <= self.replicas.min:
-            raise ValueError(
-                "@autoscale: autoscale needs room to scale; set replicas.max above replicas.min"
-            )
+            raise ValueError("@autoscale: autoscale needs room to scale; set replicas.max above replicas.min")
         return self
 
 
@@ -181,7 +180,8 @@ class Gate(StrictModel):
     max: float | None = Field(default=None, description="Absolute upper bound.")
     min: float | None = Field(default=None, description="Absolute lower bound.")
     max_over_stable: float | None = Field(
-        default=None, description="Upper bound relative to the stable version: new <= stable + this."
+        default=None,
+        description="Upper bound relative to the stable version: new <= stable + this.",
     )
     http: str | None = Field(default=None, description="Custom gate: URL whose 2xx answer passes.")
     window: Duration | None = Field(default=None, description="Metric window; defaults to the bake time.")
@@ -210,7 +210,7 @@ class Rollout(StrictModel):
     def _steps(self) -> Rollout:
         if self.strategy == "canary":
             steps = self.steps or [10, 50, 100]
-            if any(b <= a for a, b in zip(steps, steps[1:], strict=False)) or steps[0] <= 0:
+            if any(b <= a for a, b in itertools.pairwise(steps)) or steps[0] <= 0:
                 raise ValueError(f"@steps: {steps} must rise strictly and start above 0")
             if steps[-1] != 100:
                 raise ValueError(f"@steps: {steps} must end at 100")
@@ -245,7 +245,9 @@ class Capture(StrictModel):
 class Alert(StrictModel):
     webhook: str | None = None
     email: list[str] = Field(default_factory=list)
-    channel: str | None = Field(default=None, description="Target-native channel id, e.g. a Vertex notification channel.")
+    channel: str | None = Field(
+        default=None, description="Target-native channel id, e.g. a Vertex notification channel."
+    )
 
 
 DriftMethod = Literal["auto", "psi", "ks", "chi2", "js", "wasserstein"]
@@ -268,11 +270,13 @@ class Monitoring(StrictModel):
 
 class DeploymentSpec(StrictModel):
     target: Literal["local", "sagemaker", "vertex", "azureml"] | None = Field(
-        default=None, description="Where it runs; CLOUDSERVE_TARGET and --target override. Default local."
+        default=None,
+        description="Where it runs; CLOUDSERVE_TARGET and --target override. Default local.",
     )
     versions: dict[str, VersionSpec] = Field(min_length=1)
     traffic: dict[str, Percent] | None = Field(
-        default=None, description="{version: percent}, summing to 100. Default: all to the only version."
+        default=None,
+        description="{version: percent}, summing to 100. Default: all to the only version.",
     )
     mirror: dict[str, Percent] = Field(default_factory=dict, description="Shadow traffic copies.")
     compute: Compute = Field(default_factory=Compute)
@@ -297,7 +301,9 @@ class DeploymentSpec(StrictModel):
             if len(names) != 1:
                 raise ValueError(
                     "@traffic: traffic is required with more than one version, e.g. "
-                    + "{" + ", ".join(f"{n}: {100 if i == 0 else 0}" for i, n in enumerate(self.versions)) + "}"
+                    + "{"
+                    + ", ".join(f"{n}: {100 if i == 0 else 0}" for i, n in enumerate(self.versions))
+                    + "}"
                 )
             self.traffic = {next(iter(names)): 100}
         for field, mapping in (("traffic", self.traffic), ("mirror", self.mirror)):
@@ -328,7 +334,10 @@ class LocalSettings(StrictModel):
     host: str = Field(default="127.0.0.1", description="Bind address. Only change to expose it deliberately.")
     port: int | None = Field(default=None, ge=0, le=65535, description="Fixed port; a free one when omitted.")
     workers: int = Field(default=1, ge=1, le=64)
-    state_dir: str | None = Field(default=None, description="Where endpoints record pid and port. Default ~/.cloudserve/local.")
+    state_dir: str | None = Field(
+        default=None,
+        description="Where endpoints record pid and port. Default ~/.cloudserve/local.",
+    )
 
 
 class Vpc(StrictModel):
@@ -343,7 +352,9 @@ class SageMakerSettings(StrictModel):
     prefix: str = "cloudserve"
     vpc: Vpc | None = None
     kms_key_id: str | None = None
-    profile: str | None = Field(default=None, description="Named AWS profile (credentials stay in the AWS chain).")
+    profile: str | None = Field(
+        default=None, description="Named AWS profile (credentials stay in the AWS chain)."
+    )
     native_monitoring: bool = Field(
         default=False, description="Use SageMaker Model Monitor schedules where the account can."
     )
@@ -374,7 +385,7 @@ class TargetSettings(StrictModel):
 class Deployment(StrictModel):
     """One deployment: a named endpoint serving one or more model versions."""
 
-    api_version: Literal["cloudserve/v1"] = Field(default=API_VERSION, alias="apiVersion")
+    api_version: Literal["cloudserve/v1"] = Field(default="cloudserve/v1", alias="apiVersion")
     kind: Literal["Deployment"] = "Deployment"
     metadata: Metadata
     spec: DeploymentSpec

@@ -109,8 +109,11 @@ MemoryMiB = Annotated[
     BeforeValidator(parse_memory_mib),
     PlainSerializer(format_memory, return_type=str),
     WithJsonSchema(
-        {"type": "string", "pattern": r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|K|M|G|T)?$",
-         "description": "Memory: 512Mi, 4Gi, 16G"}
+        {
+            "type": "string",
+            "pattern": r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|K|M|G|T)?$",
+            "description": "Memory: 512Mi, 4Gi, 16G",
+        }
     ),
 ]
 Duration = Annotated[
@@ -119,7 +122,10 @@ Duration = Annotated[
     PlainSerializer(format_duration, return_type=str),
     WithJsonSchema(
         {
-            "anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": r"^(\d+(\.\d+)?(ms|s|m|h|d))+$"}],
+            "anyOf": [
+                {"type": "number", "minimum": 0},
+                {"type": "string", "pattern": r"^(\d+(\.\d+)?(ms|s|m|h|d))+$"},
+            ],
             "description": "Duration: 30s, 10m, 1h, 1h30m (a bare number is seconds)",
         }
     ),

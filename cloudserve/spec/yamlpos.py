@@ -64,7 +64,10 @@ def _construct(node: yaml.Node, path: Path, positions: dict[Path, Position], fil
                 raise _problem(file, key_node, path, "a mapping key must be a plain value")
             if key in result:
                 raise _problem(
-                    file, key_node, (*path, key), f"duplicate key {key!r}",
+                    file,
+                    key_node,
+                    (*path, key),
+                    f"duplicate key {key!r}",
                     hint="each key may appear once in a mapping; remove one of them",
                 )
             child = (*path, key)
@@ -72,9 +75,7 @@ def _construct(node: yaml.Node, path: Path, positions: dict[Path, Position], fil
             result[key] = _construct(value_node, child, positions, file)
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [
-            _construct(item, (*path, i), positions, file) for i, item in enumerate(node.value)
-        ]
+        return [_construct(item, (*path, i), positions, file) for i, item in enumerate(node.value)]
     return _scalar(node)
 
 
@@ -91,8 +92,12 @@ def _problem(file: str, node: yaml.Node, path: Path, message: str, hint: str | N
 
     pos = _pos(node)
     problem = SpecProblem(
-        message, file=file, line=pos.line, column=pos.column,
-        field=format_path(path), hint=hint,
+        message,
+        file=file,
+        line=pos.line,
+        column=pos.column,
+        field=format_path(path),
+        hint=hint,
     )
     return InvalidSpec(problem.render(), problems=[problem])
 
@@ -124,7 +129,8 @@ def parse_documents(text: str, file: str) -> list[SourceDoc]:
             file=file,
             line=mark.line + 1 if mark else None,
             column=mark.column + 1 if mark else None,
-            hint="check indentation (spaces, not tabs) and that every 'key: value' has a space after the colon",
+            hint="check indentation (spaces, not tabs) and that every 'key: value' "
+            "has a space after the colon",
         )
         raise InvalidSpec(problem.render(), problems=[problem]) from None
     except yaml.YAMLError as exc:

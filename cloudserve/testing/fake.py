@@ -16,8 +16,8 @@ from typing import Any
 from cloudserve import tags as T
 from cloudserve.errors import CloudServeError, DeploymentFailed, NotFound
 from cloudserve.provider import (
-    Capability,
     CallbackOperation,
+    Capability,
     DesiredEndpoint,
     DesiredVersion,
     EndpointState,
@@ -50,7 +50,9 @@ class FakeCloud:
 class FakeProvider(Provider):
     name = "fake"
 
-    def __init__(self, settings: Any = None, *, offline: bool = False, cloud: FakeCloud | None = None) -> None:
+    def __init__(
+        self, settings: Any = None, *, offline: bool = False, cloud: FakeCloud | None = None
+    ) -> None:
         super().__init__(settings, offline=offline)
         self.cloud = cloud or FakeCloud()
         self._ids = itertools.count(1)
@@ -58,7 +60,9 @@ class FakeProvider(Provider):
     def capabilities(self) -> Mapping[Feature, Capability]:
         caps = {f: Capability(f, Support.NATIVE) for f in Feature}
         caps[Feature.ROLLOUT] = Capability(Feature.ROLLOUT, Support.EMULATED, "cloudserve's controller")
-        caps[Feature.SERVERLESS] = Capability(Feature.SERVERLESS, Support.UNSUPPORTED, "the fake has no serverless")
+        caps[Feature.SERVERLESS] = Capability(
+            Feature.SERVERLESS, Support.UNSUPPORTED, "the fake has no serverless"
+        )
         return caps
 
     def resolve_instance_type(self, deployment: Any) -> str | None:
@@ -98,7 +102,9 @@ class FakeProvider(Provider):
         reason = self.cloud.fail_versions.get(v.name)
         if reason:
             raise DeploymentFailed(f"version {v.name} failed: {reason}", target=self.name)
-        return VersionState(v.name, v.config_hash, Status.READY, scaling=v.scaling, instance_type=v.instance_type)
+        return VersionState(
+            v.name, v.config_hash, Status.READY, scaling=v.scaling, instance_type=v.instance_type
+        )
 
     def observe(self, name: str) -> EndpointState | None:
         self._call("observe")
@@ -109,9 +115,12 @@ class FakeProvider(Provider):
         self._call("create_endpoint")
         capture = desired.deployment.spec.capture
         state = EndpointState(
-            desired.name, Status.CREATING,
+            desired.name,
+            Status.CREATING,
             versions={n: self._version(v) for n, v in desired.versions.items()},
-            traffic=dict(desired.traffic), mirror=dict(desired.mirror), tags=dict(desired.tags),
+            traffic=dict(desired.traffic),
+            mirror=dict(desired.mirror),
+            tags=dict(desired.tags),
             capture_percent=capture.sample_percent if capture else None,
             monitoring_hash=desired.monitoring_hash,
         )

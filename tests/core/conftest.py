@@ -10,6 +10,7 @@ from cloudserve.testing.fake import FakeCloud, FakeProvider
 from cloudserve.testing.specs import EXAMPLE_SPEC as BASE
 from cloudserve.testing.specs import EXAMPLE_YAML as SPEC_YAML
 
+
 @pytest.fixture
 def spec() -> dict[str, Any]:
     return copy.deepcopy(BASE)

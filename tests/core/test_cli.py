@@ -17,7 +17,9 @@ from cloudserve.testing.fake import FakeCloud, FakeProvider
 
 @pytest.fixture(autouse=True)
 def fake_target(monkeypatch: pytest.MonkeyPatch, cloud: FakeCloud) -> FakeCloud:
-    monkeypatch.setattr(api, "provider_for", lambda d, offline=False: FakeProvider(cloud=cloud, offline=offline))
+    monkeypatch.setattr(
+        api, "provider_for", lambda d, offline=False: FakeProvider(cloud=cloud, offline=offline)
+    )
     return cloud
 
 
@@ -58,21 +60,34 @@ def test_plan_detailed_exitcode(spec_file: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_plan_json_is_stable(spec_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(["plan", str(spec_file), "-o", "json"], capsys)
+    _, out, _ = run(["plan", str(spec_file), "-o", "json"], capsys)
     data = json.loads(out)
     assert data["format_version"] == 1 and data["has_changes"] is True
     assert data["actions"][0]["action"] == "create_endpoint"
     assert data["actions"][0]["versions"]["stable"]["instance_type"] == "fake.small"
-    assert set(data) >= {"deployment", "target", "exists", "traffic", "mirror", "capabilities", "actions"}
+    assert set(data) >= {
+        "deployment",
+        "target",
+        "exists",
+        "traffic",
+        "mirror",
+        "capabilities",
+        "actions",
+    }
 
 
-def test_apply_status_invoke_destroy(spec_file: Path, capsys: pytest.CaptureFixture[str], fake_target: FakeCloud) -> None:
+def test_apply_status_invoke_destroy(
+    spec_file: Path, capsys: pytest.CaptureFixture[str], fake_target: FakeCloud
+) -> None:
     code, out, _ = run(["apply", str(spec_file), "-o", "json"], capsys)
     assert code == 0 and json.loads(out)["changed"] is True
     code, out, _ = run(["status", str(spec_file), "-o", "json"], capsys)
     data: dict[str, Any] = json.loads(out)
     assert data["exists"] and data["in_sync"] and data["traffic"] == {"stable": 90, "candidate": 10}
-    code, out, _ = run(["invoke", str(spec_file), "-d", '{"instances": [[1, 2]]}', "--version", "candidate"], capsys)
+    code, out, _ = run(
+        ["invoke", str(spec_file), "-d", '{"instances": [[1, 2]]}', "--version", "candidate"],
+        capsys,
+    )
     assert code == 0 and json.loads(out) == {"predictions": [0]}
     code, out, err = run(["destroy", str(spec_file)], capsys)
     assert code == 2 and "--yes" in err  # no terminal: refuses to guess
@@ -81,7 +96,9 @@ def test_apply_status_invoke_destroy(spec_file: Path, capsys: pytest.CaptureFixt
     assert code == 0 and fake_target.endpoints == {}
 
 
-def test_error_exit_codes(spec_file: Path, capsys: pytest.CaptureFixture[str], fake_target: FakeCloud) -> None:
+def test_error_exit_codes(
+    spec_file: Path, capsys: pytest.CaptureFixture[str], fake_target: FakeCloud
+) -> None:
     from cloudserve.errors import AuthError
 
     fake_target.inject("observe", AuthError("no credentials found", hint="run aws configure"))
@@ -97,6 +114,8 @@ def test_schema_command(capsys: pytest.CaptureFixture[str]) -> None:
 def test_real_entrypoint_exit_code(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("apiVersion: cloudserve/v1\nkind: Deployment\n")
-    proc = subprocess.run([sys.executable, "-m", "cloudserve", "validate", str(bad)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "cloudserve", "validate", str(bad)], capture_output=True, text=True
+    )
     assert proc.returncode == 2
     assert "'metadata' is required" in proc.stderr

@@ -81,7 +81,9 @@ def test_env_interpolation(spec: dict[str, Any]) -> None:
 
 
 def test_missing_env_var_located(spec_file: Path) -> None:
-    spec_file.write_text(spec_file.read_text().replace("s3://bucket/churn-v1", '"s3://${ARTIFACT_BUCKET}/v1"'))
+    spec_file.write_text(
+        spec_file.read_text().replace("s3://bucket/churn-v1", '"s3://${ARTIFACT_BUCKET}/v1"')
+    )
     with pytest.raises(InvalidSpec) as info:
         load(spec_file, environ={})
     text = str(info.value)
@@ -106,7 +108,11 @@ def test_unknown_target_env(spec: dict[str, Any]) -> None:
     [
         ("env", {"AWS_SECRET_ACCESS_KEY": "abc123abc123"}, "secret-looking value"),
         ("env", {"KEY_ID": "AKIAABCDEFGHIJKLMNOP"}, "AWS access key id"),
-        ("env", {"CONN": "DefaultEndpointsProtocol=https;AccountKey=" + "a" * 40}, "Azure storage account key"),
+        (
+            "env",
+            {"CONN": "DefaultEndpointsProtocol=https;AccountKey=" + "a" * 40},
+            "Azure storage account key",
+        ),
     ],
 )
 def test_inline_secrets_refused(spec: dict[str, Any], where: str, value: dict[str, str], what: str) -> None:

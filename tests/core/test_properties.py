@@ -12,16 +12,24 @@ from hypothesis import strategies as st
 from cloudserve.errors import InvalidSpec
 from cloudserve.spec.loader import load
 from cloudserve.spec.yamlpos import parse_documents
-
 from cloudserve.testing.specs import EXAMPLE_SPEC as BASE
 from cloudserve.testing.specs import EXAMPLE_YAML as SPEC_YAML
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True),
-    st.text(max_size=20), st.sampled_from(["4Gi", "500m", "10m", "${HOME}", "${NOPE}", "AKIAABCDEFGHIJKLMNOP"]),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=True),
+    st.text(max_size=20),
+    st.sampled_from(["4Gi", "500m", "10m", "${HOME}", "${NOPE}", "AKIAABCDEFGHIJKLMNOP"]),
 )
-values = st.recursive(scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)), max_leaves=12)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
 
 
 def _paths(data: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

@@ -13,6 +13,7 @@ from cloudserve import registry
 from cloudserve.errors import TargetNotInstalled
 from cloudserve.testing.fake import FakeProvider
 
+
 @pytest.fixture
 def entry_points(monkeypatch: pytest.MonkeyPatch) -> dict[str, EntryPoint]:
     eps: dict[str, EntryPoint] = {}
@@ -20,38 +21,48 @@ def entry_points(monkeypatch: pytest.MonkeyPatch) -> dict[str, EntryPoint]:
     monkeypatch.setattr(registry, "_entry_points", lambda: eps)
     return eps
 
+
 def _ep(name: str, value: str) -> EntryPoint:
     return EntryPoint(name=name, value=value, group=registry.GROUP)
+
 
 class NotAProvider:
     name = "fake"
 
+
 class WrongName(FakeProvider):
     name = "other"
 
+
 class OldInterface(FakeProvider):
     interface_version = 0
+
 
 def test_loads_and_checks(entry_points: dict[str, EntryPoint]) -> None:
     entry_points["fake"] = _ep("fake", "cloudserve.testing.fake:FakeProvider")
     assert registry.provider_class("fake") is FakeProvider
     assert registry.installed_targets() == ["fake"]
 
+
 @pytest.mark.parametrize(
     ("attr", "message"),
-    [("NotAProvider", "not a cloudserve.provider.Provider subclass"),
-     ("WrongName", "declares name 'other'; it must be 'fake'"),
-     ("OldInterface", "implements provider interface v0")],
+    [
+        ("NotAProvider", "not a cloudserve.provider.Provider subclass"),
+        ("WrongName", "declares name 'other'; it must be 'fake'"),
+        ("OldInterface", "implements provider interface v0"),
+    ],
 )
 def test_rejects_bad_providers(entry_points: dict[str, EntryPoint], attr: str, message: str) -> None:
     entry_points["fake"] = _ep("fake", f"{__name__}:{attr}")
     with pytest.raises(registry.ProviderLoadError, match=message):
         registry.provider_class("fake")
 
+
 def test_known_but_missing_names_package(entry_points: dict[str, EntryPoint]) -> None:
     with pytest.raises(TargetNotInstalled) as info:
         registry.provider_class("vertex")
     assert info.value.hint == "pip install 'cloudserve-vertex'"
+
 
 def test_unknown_lists_installed(entry_points: dict[str, EntryPoint]) -> None:
     entry_points["fake"] = _ep("fake", "cloudserve.testing.fake:FakeProvider")
@@ -60,10 +71,12 @@ def test_unknown_lists_installed(entry_points: dict[str, EntryPoint]) -> None:
     assert "did you mean 'sagemaker'" in str(info.value.hint)
     assert "installed targets: fake" in str(info.value.hint)
 
+
 def test_import_error_is_explained(entry_points: dict[str, EntryPoint]) -> None:
     entry_points["vertex"] = _ep("vertex", "cloudserve_vertex_missing.provider:VertexProvider")
     with pytest.raises(TargetNotInstalled, match="failed to import"):
         registry.provider_class("vertex")
+
 
 def test_import_cloudserve_imports_no_sdk() -> None:
     # Compared with a bare interpreter: namespace-package .pth files create empty
@@ -83,5 +96,6 @@ def test_import_cloudserve_imports_no_sdk() -> None:
 def test_entry_points_are_real() -> None:
     registry._entry_points.cache_clear()
     assert "local" in registry.installed_targets()
+
 
 def _unused(*_: Any) -> None: ...

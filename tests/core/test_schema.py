@@ -20,15 +20,21 @@ def test_published_schema_is_current() -> None:
 def test_schema_forbids_unknown_keys() -> None:
     data = json.loads(schema_json())
     assert data["additionalProperties"] is False
-    assert all(d.get("additionalProperties") is False for d in data["$defs"].values() if d.get("type") == "object")
+    assert all(
+        d.get("additionalProperties") is False for d in data["$defs"].values() if d.get("type") == "object"
+    )
 
 
 def test_every_field_is_documented() -> None:
     """specs/README.md names every field of every model."""
     readme = (ROOT / "specs" / "README.md").read_text()
     data = json.loads(schema_json())
-    missing = [f"{name}.{field}" for name, d in data["$defs"].items() for field in d.get("properties", {})
-               if f"`{field}`" not in readme]
+    missing = [
+        f"{name}.{field}"
+        for name, d in data["$defs"].items()
+        for field in d.get("properties", {})
+        if f"`{field}`" not in readme
+    ]
     missing += [f for f in data["properties"] if f"`{f}`" not in readme]
     assert not missing, f"undocumented fields in specs/README.md: {missing}"
 

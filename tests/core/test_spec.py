@@ -38,7 +38,9 @@ def test_cpu_quantities(text: Any, cores: float) -> None:
     assert parse_cpu(text) == cores
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("10m", 600), ("1h", 3600), ("1h30m", 5400), ("45s", 45), (30, 30)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("10m", 600), ("1h", 3600), ("1h30m", 5400), ("45s", 45), (30, 30)]
+)
 def test_durations(text: Any, seconds: float) -> None:
     assert parse_duration_seconds(text) == seconds
 
@@ -89,7 +91,9 @@ def test_traffic_required_with_two_versions(spec: dict[str, Any]) -> None:
     assert "traffic is required with more than one version" in _errors(spec)
 
 
-@pytest.mark.parametrize(("steps", "message"), [([10, 50, 90], "must end at 100"), ([50, 10, 100], "must rise")])
+@pytest.mark.parametrize(
+    ("steps", "message"), [([10, 50, 90], "must end at 100"), ([50, 10, 100], "must rise")]
+)
 def test_canary_steps(spec: dict[str, Any], steps: list[int], message: str) -> None:
     spec["spec"]["rollout"] = {"strategy": "canary", "steps": steps}
     text = _errors(spec)

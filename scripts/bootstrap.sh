@@ -1,0 +1,29 @@
+# Sourced by the other scripts: make .venv (Python 3.11+) and install what is asked.
+# Usage: . scripts/bootstrap.sh EXTRAS [provider ...]
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PY="${PYTHON:-python3}"
+VENV="${CLOUDSERVE_VENV:-$ROOT/.venv}"
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "cloudserve needs Python 3.11 or newer (set PYTHON=/path/to/python3.11)" >&2
+  exit 2
+fi
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "creating $VENV" >&2
+  "$PY" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+fi
+PIP=("$VENV/bin/python" -m pip install -q --disable-pip-version-check -c "$ROOT/constraints.txt")
+install_args=(-e "$ROOT[$1]")
+shift
+for provider in "$@"; do
+  install_args+=(-e "$ROOT/providers/$provider")
+done
+# Skip the resolver when nothing changed since the last install (keeps re-runs fast).
+stamp="$VENV/.cloudserve-install-$(cat "$ROOT/constraints.txt" "$ROOT/pyproject.toml" "$ROOT"/providers/*/pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)-$(echo "${install_args[*]}" | sha256sum | cut -c1-8)"
+if [ ! -f "$stamp" ]; then
+  echo "installing: ${install_args[*]}" >&2
+  "${PIP[@]}" "${install_args[@]}"
+  touch "$stamp"
+fi
+export PATH="$VENV/bin:$PATH"
