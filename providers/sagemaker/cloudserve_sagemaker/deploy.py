@@ -114,9 +114,19 @@ class Deployer:
         return f"s3://{bucket}/{self.settings.prefix.strip('/')}/capture/{endpoint}"
 
     # --- autoscaling -------------------------------------------------------------------
-    def register_scaling(self, desired_tags: Mapping[str, str], endpoint: str, variant: str, scaling: Scaling, cooldowns: tuple[float, float]) -> None:
+    def register_scaling(
+        self,
+        desired_tags: Mapping[str, str],
+        endpoint: str,
+        variant: str,
+        scaling: Scaling,
+        cooldowns: tuple[float, float],
+        existing: bool = False,
+    ) -> None:
+        """Make a variant's scaling match; ``existing`` says a target is registered now."""
         if not tr.needs_scalable_target(scaling):
-            self.deregister_scaling(endpoint, [variant])
+            if existing:
+                self.deregister_scaling(endpoint, [variant])
             return
         self.aws.call(
             "application-autoscaling",
@@ -126,7 +136,7 @@ class Deployer:
         if scaling.autoscale_metric:
             request = tr.scaling_policy_request(endpoint, variant, scaling, *cooldowns)
             self.aws.call("application-autoscaling", "put_scaling_policy", **request)
-        else:
+        elif existing:
             self._delete_policy(endpoint, variant)
 
     def _delete_policy(self, endpoint: str, variant: str) -> None:

@@ -104,7 +104,11 @@ def _classify(code: str, message: str, status: int | None) -> type[CloudServeErr
     if code == "ValidationException":
         # SageMaker reports missing resources and state conflicts as validation errors;
         # the message is the only signal, so read it.
-        if lowered.startswith("could not find") or "does not exist" in lowered:
+        if (
+            lowered.startswith("could not find")
+            or "does not exist" in lowered
+            or (lowered.startswith("no ") and " found" in lowered)
+        ):
             return NotFound
         if "already existing" in lowered or "already exists" in lowered:
             return AlreadyExists

@@ -162,7 +162,7 @@ def to_state(live: LiveEndpoint, region: str) -> EndpointState:
         versions=versions,
         traffic=traffic,
         mirror=mirror,
-        tags=dict(live.tags),
+        tags={k: v for k, v in live.tags.items() if k != tr.MONITORING_TAG},
         capture_percent=int(capture["InitialSamplingPercentage"]) if capture.get("EnableCapture") else None,
         monitoring_hash=live.tags.get(tr.MONITORING_TAG),
         url=tr.invocation_url(region, live.name),

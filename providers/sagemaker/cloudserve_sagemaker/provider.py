@@ -165,11 +165,16 @@ class SageMakerProvider(Provider):
         auto = desired.deployment.spec.compute.autoscale
         return (auto.scale_in_cooldown, auto.scale_out_cooldown) if auto else (300.0, 60.0)
 
-    def _register_all(self, desired: DesiredEndpoint, names: list[str] | None = None) -> None:
+    def _register_all(self, desired: DesiredEndpoint, names: list[str] | None = None, existing: set[str] | None = None) -> None:
         for version in desired.versions.values():
             if desired.deployment.spec.compute.serverless is None and (names is None or version.name in names):
                 self.deployer.register_scaling(
-                    tr.config_tags(desired), desired.name, version.name, version.scaling, self._cooldowns(desired)
+                    tr.config_tags(desired),
+                    desired.name,
+                    version.name,
+                    version.scaling,
+                    self._cooldowns(desired),
+                    existing=version.name in (existing or set()),
                 )
 
     def create_endpoint(self, desired: DesiredEndpoint) -> Operation:
@@ -265,7 +270,7 @@ class SageMakerProvider(Provider):
                 EndpointName=desired.name,
                 DesiredWeightsAndCapacities=[{"VariantName": version.name, "DesiredInstanceCount": count}],
             )
-        self._register_all(desired, [version.name])
+        self._register_all(desired, [version.name], set(live.targets))
         return self._wait(desired.name, f"scale version {version.name} of {desired.name}", None)
 
     def set_traffic(self, name: str, traffic: Mapping[str, int], mirror: Mapping[str, int]) -> Operation:

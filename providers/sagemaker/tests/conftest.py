@@ -1,0 +1,91 @@
+"""Fixtures for the SageMaker target: the emulator, a provider, models trained at test time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from cloudserve.spec.models import Deployment, SageMakerSettings
+from cloudserve_sagemaker.provider import SageMakerProvider
+from cloudserve_sagemaker.testing import SageMakerEmulator
+
+ROLE = "arn:aws:iam::123456789012:role/serving"
+BUCKET = "artifacts"
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Two different iris classifiers ("a", "b") saved with joblib."""
+    import joblib
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.tree import DecisionTreeClassifier
+
+    x, y = load_iris(return_X_y=True)
+    folder = tmp_path_factory.mktemp("sm-models")
+    out: dict[str, Any] = {}
+    for key, model in {
+        "a": LogisticRegression(max_iter=500).fit(x, y),
+        "b": DecisionTreeClassifier(max_depth=2, random_state=0).fit(x, y),
+    }.items():
+        path = folder / key / "model.joblib"
+        path.parent.mkdir()
+        joblib.dump(model, path)
+        out[key] = model
+        out[f"{key}_path"] = path.parent
+    return out
+
+
+@pytest.fixture
+def emulator() -> Iterator[SageMakerEmulator]:
+    with SageMakerEmulator() as aws:
+        aws.create_bucket(BUCKET)
+        yield aws
+
+
+@pytest.fixture
+def settings() -> SageMakerSettings:
+    return SageMakerSettings(region="us-east-1", role_arn=ROLE, bucket=BUCKET)
+
+
+@pytest.fixture
+def provider(emulator: SageMakerEmulator, settings: SageMakerSettings) -> Iterator[SageMakerProvider]:
+    p = SageMakerProvider(settings)
+    yield p
+    p.close()
+
+
+MakeSpec = Callable[..., Deployment]
+
+
+@pytest.fixture
+def make_spec(models: dict[str, Any]) -> MakeSpec:
+    def make(name: str, versions: dict[str, str], traffic: dict[str, int] | None = None, **spec: Any) -> Deployment:
+        doc: dict[str, Any] = {
+            "apiVersion": "cloudserve/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "labels": {"team": "growth"}},
+            "spec": {
+                "target": "sagemaker",
+                "versions": {
+                    v: {"model": {"uri": str(models[k + "_path"]), "framework": "sklearn", "framework_version": "1.2"}}
+                    for v, k in versions.items()
+                },
+                **({"traffic": traffic} if traffic else {}),
+                **spec,
+            },
+            "targets": {"sagemaker": {"region": "us-east-1", "role_arn": ROLE, "bucket": BUCKET}},
+        }
+        return Deployment.model_validate(doc)
+
+    return make
+
+
+@pytest.fixture
+def predictions(models: dict[str, Any]) -> Callable[[str, list[list[float]]], list[Any]]:
+    def predict(key: str, instances: list[list[float]]) -> list[Any]:
+        return [int(v) for v in models[key].predict(instances)]
+
+    return predict
