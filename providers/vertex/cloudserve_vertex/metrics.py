@@ -19,7 +19,7 @@ COUNT, ERRORS, LATENCY = "prediction_count", "error_count", "prediction_latencie
 
 
 def query(endpoint_id: str, metric: str, window_seconds: float, now: float | None = None) -> dict[str, str]:
-    end = now if now is not None else time.time()
+    end = float(math.ceil(now if now is not None else time.time()))  # whole seconds: include this one
     start = end - window_seconds
     group = "metric.label.deployed_model_id"
     params = {
