@@ -19,6 +19,7 @@ from cloudserve.local.process import SERVER_MODULE
 from cloudserve.local.provider import LocalProvider
 from cloudserve.local.state import ENV_STATE_DIR
 from cloudserve.spec.models import Deployment, LocalSettings
+from cloudserve.testing.conformance import MakeSpec
 
 HERE = Path(__file__).resolve().parent
 
@@ -79,9 +80,6 @@ def local_provider(state_root: Path) -> Iterator[LocalProvider]:
                 provider.delete_endpoint(child.name)
 
 
-MakeSpec = Callable[..., Deployment]
-
-
 @pytest.fixture
 def make_spec(models: dict[str, Any], state_root: Path) -> MakeSpec:
     def make(
@@ -115,9 +113,3 @@ def predictions(models: dict[str, Any]) -> Callable[[str, list[list[float]]], li
         return list(models[key].predict(rows).tolist())
 
     return predict
-
-
-def pid_of(provider: LocalProvider, name: str) -> int:
-    observed = provider.observe(name)
-    assert observed is not None
-    return int(observed.details["pid"])

@@ -1,0 +1,231 @@
+"""LocalProvider behaviour beyond the conformance suite: failures, liveness, settings."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cloudserve import tags as T
+from cloudserve.desired import build_desired
+from cloudserve.errors import Conflict, DeploymentFailed, NotFound, ProviderError
+from cloudserve.local.provider import LocalProvider
+from cloudserve.provider import Feature, Status, Support
+from cloudserve.spec.models import LocalSettings
+from cloudserve.testing.conformance import SAMPLE_INSTANCES, MakeSpec, wait
+
+pytestmark = pytest.mark.slow
+
+
+def pid_of(provider: LocalProvider, name: str) -> int:
+    observed = provider.observe(name)
+    assert observed is not None
+    return int(observed.details["pid"])
+
+
+def _create(provider: LocalProvider, make_spec: MakeSpec, name: str, **kw: Any) -> Any:
+    spec = make_spec(name, **kw)
+    desired = build_desired(spec, provider)
+    wait(provider.create_endpoint(desired))
+    return desired
+
+
+def test_state_dir_layout_and_token_mode(
+    local_provider: LocalProvider, make_spec: MakeSpec
+) -> None:
+    _create(local_provider, make_spec, "layout", versions={"stable": "a"}, traffic={"stable": 100})
+    folder = local_provider.root / "layout"
+    assert {"endpoint.json", "token", "server.json", "logs"} <= {p.name for p in folder.iterdir()}
+    assert stat.S_IMODE((folder / "token").stat().st_mode) == 0o600
+    server = json.loads((folder / "server.json").read_text())
+    assert server["host"] == "127.0.0.1" and server["port"] > 0
+    token = (folder / "token").read_text().strip()
+    assert token not in (folder / "logs" / "server.log").read_text()
+
+
+def test_broken_model_at_create_fails_with_reason_and_leaves_no_endpoint(
+    local_provider: LocalProvider, make_spec: MakeSpec, models: dict[str, Any]
+) -> None:
+    spec = make_spec("broken", versions={"stable": "a"}, traffic={"stable": 100})
+    spec.spec.versions["stable"].model.uri = str(models["broken_path"])  # type: ignore[union-attr]
+    with pytest.raises(DeploymentFailed) as info:
+        local_provider.create_endpoint(build_desired(spec, local_provider))
+    text = str(info.value)
+    assert "stable" in text or "broken" in text
+    assert local_provider.observe("broken") is None
+
+
+def test_broken_version_fails_and_the_others_keep_serving(
+    local_provider: LocalProvider, make_spec: MakeSpec, models: dict[str, Any], predictions: Any
+) -> None:
+    _create(local_provider, make_spec, "keep", versions={"stable": "a"}, traffic={"stable": 100})
+    spec = make_spec("keep", versions={"stable": "a", "bad": "b"}, traffic={"stable": 100})
+    spec.spec.versions["bad"].model.uri = str(models["broken_path"])  # type: ignore[union-attr]
+    desired = build_desired(spec, local_provider)
+    with pytest.raises(DeploymentFailed, match="bad"):
+        local_provider.create_version(desired, desired.versions["bad"])
+    result = local_provider.invoke("keep", {"instances": SAMPLE_INSTANCES})
+    assert result.status_code == 200
+    assert result.body["predictions"] == predictions("a", SAMPLE_INSTANCES)
+    # Replacing the serving version with a broken artifact keeps the old model.
+    spec = make_spec("keep", versions={"stable": "b"}, traffic={"stable": 100})
+    spec.spec.versions["stable"].model.uri = str(models["broken_path"])  # type: ignore[union-attr]
+    desired = build_desired(spec, local_provider)
+    with pytest.raises(DeploymentFailed):
+        local_provider.replace_version(desired, desired.versions["stable"])
+    result = local_provider.invoke("keep", {"instances": SAMPLE_INSTANCES}, version="stable")
+    assert result.body["predictions"] == predictions("a", SAMPLE_INSTANCES)
+
+
+def test_create_endpoint_is_idempotent_on_a_running_server(
+    local_provider: LocalProvider, make_spec: MakeSpec
+) -> None:
+    desired = _create(
+        local_provider, make_spec, "idem", versions={"stable": "a"}, traffic={"stable": 100}
+    )
+    pid = pid_of(local_provider, "idem")
+    wait(local_provider.create_endpoint(desired))
+    assert pid_of(local_provider, "idem") == pid
+
+
+def test_a_reused_pid_is_not_taken_for_our_server(
+    local_provider: LocalProvider, make_spec: MakeSpec
+) -> None:
+    _create(local_provider, make_spec, "stale", versions={"stable": "a"}, traffic={"stable": 100})
+    folder = local_provider.root / "stale"
+    live = json.loads((folder / "server.json").read_text())
+    # server.json naming a live process that is not our server (a reused pid).
+    (folder / "server.json").write_text(json.dumps({**live, "pid": os.getpid()}))
+    observed = local_provider.observe("stale")
+    assert observed is not None and observed.status is Status.STOPPED
+    (folder / "server.json").write_text(json.dumps(live))
+    observed = local_provider.observe("stale")
+    assert observed is not None and observed.status is Status.READY
+
+
+def test_metrics_count_requests_per_version(
+    local_provider: LocalProvider, make_spec: MakeSpec
+) -> None:
+    _create(
+        local_provider,
+        make_spec,
+        "metrics",
+        versions={"stable": "a", "candidate": "b"},
+        traffic={"stable": 50, "candidate": 50},
+    )
+    for _ in range(5):
+        assert (
+            local_provider.invoke(
+                "metrics", {"instances": SAMPLE_INSTANCES}, version="candidate"
+            ).status_code
+            == 200
+        )
+    got = local_provider.metrics("metrics", ["stable", "candidate"], 300)
+    assert got["candidate"].requests >= 5
+    assert got["candidate"].errors == 0
+    assert got["stable"].requests == 0
+
+
+def test_tags_written_and_rollout_tags_survive_update_endpoint(
+    local_provider: LocalProvider, make_spec: MakeSpec
+) -> None:
+    desired = _create(
+        local_provider, make_spec, "tags", versions={"stable": "a"}, traffic={"stable": 100}
+    )
+    local_provider.write_tags("tags", {T.ROLLOUT: "step-1", "extra": "x"})
+    observed = local_provider.observe("tags")
+    assert observed is not None and observed.tags[T.ROLLOUT] == "step-1"
+    wait(local_provider.update_endpoint(desired))
+    observed = local_provider.observe("tags")
+    assert observed is not None
+    assert observed.tags[T.ROLLOUT] == "step-1"  # the core's rollout record stays
+    assert "extra" not in observed.tags  # not in the spec: removed
+    local_provider.write_tags("tags", {T.ROLLOUT: None})
+    observed = local_provider.observe("tags")
+    assert observed is not None and T.ROLLOUT not in observed.tags
+
+
+def test_version_lifecycle_and_traffic_refusals(
+    local_provider: LocalProvider, make_spec: MakeSpec
+) -> None:
+    _create(local_provider, make_spec, "life", versions={"stable": "a"}, traffic={"stable": 100})
+    spec = make_spec("life", versions={"stable": "a", "candidate": "b"}, traffic={"stable": 100})
+    desired = build_desired(spec, local_provider)
+    wait(local_provider.create_version(desired, desired.versions["candidate"]))
+    with pytest.raises(ProviderError):
+        local_provider.set_traffic("life", {"stable": 50, "ghost": 50}, {})
+    with pytest.raises(ProviderError):
+        local_provider.set_traffic("life", {"stable": 50, "candidate": 40}, {})
+    wait(local_provider.set_traffic("life", {"stable": 0, "candidate": 100}, {}))
+    with pytest.raises(Conflict):  # still has traffic: refused
+        local_provider.delete_version(desired, "candidate")
+    wait(local_provider.set_traffic("life", {"stable": 100, "candidate": 0}, {"candidate": 20}))
+    observed = local_provider.observe("life")
+    assert observed is not None and observed.mirror == {"candidate": 20}
+    wait(local_provider.set_traffic("life", {"stable": 100}, {}))
+    wait(local_provider.delete_version(desired, "candidate"))
+    observed = local_provider.observe("life")
+    assert observed is not None and set(observed.versions) == {"stable"}
+
+
+def test_missing_deployment_errors(local_provider: LocalProvider) -> None:
+    assert local_provider.observe("nothing") is None
+    with pytest.raises(NotFound):
+        local_provider.delete_endpoint("nothing")
+    with pytest.raises(NotFound):
+        local_provider.set_traffic("nothing", {"a": 100}, {})
+
+
+def test_capabilities_declare_every_feature() -> None:
+    caps = LocalProvider(LocalSettings()).capabilities()
+    assert set(caps) == set(Feature)
+    assert caps[Feature.AUTOSCALE].support is Support.UNSUPPORTED
+    assert "one process" in caps[Feature.AUTOSCALE].reason
+    assert caps[Feature.TRAFFIC_SPLIT].support is Support.NATIVE
+    assert caps[Feature.ROLLOUT].support is Support.EMULATED
+
+
+def test_validate_bind_address_and_models(
+    make_spec: MakeSpec, state_root: Path, tmp_path: Path
+) -> None:
+    spec = make_spec("val", versions={"stable": "a"}, traffic={"stable": 100})
+    provider = LocalProvider(LocalSettings(state_dir=str(state_root)))
+    assert provider.validate(build_desired(spec, provider)) == []
+    exposed = LocalProvider(LocalSettings(host="0.0.0.0", state_dir=str(state_root)))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert exposed.validate(build_desired(spec, exposed)) == []
+    assert any("reachable from other machines" in str(w.message) for w in caught)
+    low = LocalProvider(LocalSettings(port=80, state_dir=str(state_root)))
+    if os.geteuid() != 0:
+        assert any("below 1024" in p for p in low.validate(build_desired(spec, low)))
+    spec.spec.versions["stable"].model.uri = "s3://bucket/model.joblib"  # type: ignore[union-attr]
+    assert any("download" in p for p in provider.validate(build_desired(spec, provider)))
+    spec.spec.versions["stable"].model.uri = str(tmp_path / "missing.joblib")  # type: ignore[union-attr]
+    assert any("does not exist" in p for p in provider.validate(build_desired(spec, provider)))
+
+
+def test_state_dir_comes_from_settings_then_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLOUDSERVE_LOCAL_STATE_DIR", str(tmp_path / "env"))
+    assert LocalProvider(None).root == tmp_path / "env"
+    assert LocalProvider({"state_dir": str(tmp_path / "set")}).root == tmp_path / "set"
+    monkeypatch.delenv("CLOUDSERVE_LOCAL_STATE_DIR")
+    assert LocalProvider(None).root == (Path.home() / ".cloudserve" / "local").resolve()
+
+
+def test_import_stays_light() -> None:
+    code = (
+        "import sys, cloudserve.local.provider;"
+        "heavy = {'sklearn', 'uvicorn', 'numpy', 'requests'} & set(sys.modules);"
+        "assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
