@@ -128,11 +128,8 @@ def model_spec(
     return spec
 
 
-def run(settings: CloudSettings, spec: dict[str, Any], log_level: str = "warning") -> None:
-    """Load the model, then listen; returns when the server stops."""
-    import sys
-
-    from cloudserve.serving import runner
+def build_app(settings: CloudSettings, spec: dict[str, Any]) -> Any:
+    """The serving app for one model at 100% under the settings' routes."""
     from cloudserve.serving.app import ServingApp
     from cloudserve.serving.loaders import load_model
     from cloudserve.serving.metrics import PrometheusMetrics
@@ -143,11 +140,21 @@ def run(settings: CloudSettings, spec: dict[str, Any], log_level: str = "warning
     name = settings.version
     endpoint.versions[name] = Version(name, {"model": spec}, endpoint.stats_for(name), model=model)
     endpoint.set_traffic({name: 100}, {})
-    app = ServingApp(
+    return ServingApp(
         endpoint,
         predict_paths=tuple(dict.fromkeys(settings.predict_paths)),
         health_paths=tuple(dict.fromkeys(settings.health_paths)),
     )
+
+
+def run(settings: CloudSettings, spec: dict[str, Any], log_level: str = "warning") -> None:
+    """Load the model, then listen; returns when the server stops."""
+    import sys
+
+    from cloudserve.serving import runner
+
+    app = build_app(settings, spec)
+    model = app.endpoint.versions[settings.version].model
     sock = runner.bind(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
 

@@ -30,7 +30,8 @@ def predict(model, instances):
 def data() -> tuple[Any, Any]:
     from sklearn.datasets import make_classification
 
-    return make_classification(n_samples=200, n_features=N_FEATURES, random_state=0)
+    x, y = make_classification(n_samples=200, n_features=N_FEATURES, random_state=0)
+    return x, y
 
 
 @pytest.fixture(scope="session")
@@ -42,9 +43,7 @@ def logreg(data: tuple[Any, Any]) -> Any:
 
 
 @pytest.fixture(scope="session")
-def models_dir(
-    tmp_path_factory: pytest.TempPathFactory, data: tuple[Any, Any], logreg: Any
-) -> Path:
+def models_dir(tmp_path_factory: pytest.TempPathFactory, data: tuple[Any, Any], logreg: Any) -> Path:
     """One directory per format, each holding exactly one model."""
     import joblib
     import skops.io as sio
@@ -86,7 +85,7 @@ def write_mlflow_dir(path: Path, model: Any, fmt: str) -> None:
         sio.dump(model, path / "model.skops")
         file = "model.skops"
     else:
-        import cloudpickle
+        import cloudpickle  # type: ignore[import-untyped]
 
         (path / "model.pkl").write_bytes(cloudpickle.dumps(model))
         file = "model.pkl"
@@ -123,7 +122,8 @@ def write_mlflow_dir(path: Path, model: Any, fmt: str) -> None:
 @pytest.fixture(scope="session")
 def rows(data: tuple[Any, Any]) -> list[list[float]]:
     x, _ = data
-    return np.asarray(x[:5]).tolist()
+    out: list[list[float]] = np.asarray(x[:5]).tolist()
+    return out
 
 
 class ServerThread:
@@ -157,3 +157,9 @@ class ServerThread:
     def __exit__(self, *exc: object) -> None:
         self.stop()
         self.thread.join(30)
+
+
+@pytest.fixture(scope="session")
+def server_thread() -> type[ServerThread]:
+    """The ServerThread class, handed out as a fixture (test modules import nothing)."""
+    return ServerThread

@@ -46,9 +46,7 @@ def test_pickle_needs_trust(models_dir: Path, logreg: Any, rows: list[list[float
     assert loaded.predict(rows) == expected(logreg, rows)
 
 
-def test_mlflow_cloudpickle_needs_trust(
-    models_dir: Path, logreg: Any, rows: list[list[float]]
-) -> None:
+def test_mlflow_cloudpickle_needs_trust(models_dir: Path, logreg: Any, rows: list[list[float]]) -> None:
     with pytest.raises(LoaderError, match="cloudpickle"):
         load_model({"uri": str(models_dir / "mlflow-cloudpickle")})
     loaded = load_model({"uri": str(models_dir / "mlflow-cloudpickle"), "trust_pickle": True})
@@ -62,9 +60,7 @@ def test_mlflow_without_sklearn_flavor(tmp_path: Path) -> None:
         load_model({"uri": str(tmp_path)})
 
 
-def test_xgboost_classifier_returns_labels(
-    models_dir: Path, data: Any, rows: list[list[float]]
-) -> None:
+def test_xgboost_classifier_returns_labels(models_dir: Path, data: Any, rows: list[list[float]]) -> None:
     import xgboost as xgb
 
     ref = xgb.XGBClassifier()
@@ -136,9 +132,7 @@ def test_unknown_and_ambiguous_artifacts(tmp_path: Path, models_dir: Path) -> No
 
 def test_nested_single_folder_is_found(tmp_path: Path, models_dir: Path) -> None:
     (tmp_path / "churn").mkdir()
-    (tmp_path / "churn" / "m.joblib").write_bytes(
-        (models_dir / "joblib" / "model.joblib").read_bytes()
-    )
+    (tmp_path / "churn" / "m.joblib").write_bytes((models_dir / "joblib" / "model.joblib").read_bytes())
     assert load_model({"uri": str(tmp_path)}).format == "joblib"
 
 

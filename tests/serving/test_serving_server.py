@@ -16,7 +16,6 @@ import requests
 from cloudserve.serving.admin import Admin
 from cloudserve.serving.app import ServingApp
 from cloudserve.serving.local_server import build_endpoint
-from tests.serving.conftest import ServerThread
 
 TOKEN = "t0ken"
 AUTH = {"X-Cloudserve-Token": TOKEN}
@@ -33,7 +32,7 @@ def version(uri: Path, **model: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def server(tmp_path: Path, models_dir: Path) -> Iterator[ServerThread]:
+def server(tmp_path: Path, models_dir: Path, server_thread: Any) -> Iterator[Any]:
     document = {
         "name": "demo",
         "versions": {"a": version(models_dir / "joblib"), "b": version(models_dir / "skops")},
@@ -45,16 +44,16 @@ def server(tmp_path: Path, models_dir: Path) -> Iterator[ServerThread]:
     endpoint = build_endpoint(document, tmp_path)
     admin = Admin(endpoint, TOKEN, tmp_path)
     app = ServingApp(endpoint, admin=admin)
-    with ServerThread(app) as running:
-        running.state_dir = tmp_path  # type: ignore[attr-defined]
+    with server_thread(app) as running:
+        running.state_dir = tmp_path
         yield running
 
 
-def predict(server: ServerThread, body: Any, **headers: str) -> requests.Response:
+def predict(server: Any, body: Any, **headers: str) -> requests.Response:
     return requests.post(f"{server.url}/invocations", json=body, headers=headers, timeout=10)
 
 
-def test_predictions_match_the_model(server: ServerThread, logreg: Any, rows: list[Any]) -> None:
+def test_predictions_match_the_model(server: Any, logreg: Any, rows: list[Any]) -> None:
     want = logreg.predict(np.asarray(rows)).tolist()
     for path in ("/invocations", "/predict"):
         answer = requests.post(server.url + path, json={"instances": rows}, timeout=10)
@@ -64,7 +63,7 @@ def test_predictions_match_the_model(server: ServerThread, logreg: Any, rows: li
     assert predict(server, rows).json()["predictions"] == want  # a bare list
 
 
-def test_csv_in_and_out(server: ServerThread, logreg: Any, rows: list[Any]) -> None:
+def test_csv_in_and_out(server: Any, logreg: Any, rows: list[Any]) -> None:
     body = "\n".join(",".join(repr(v) for v in row) for row in rows)
     answer = requests.post(
         server.url + "/invocations",
@@ -90,9 +89,7 @@ def test_csv_in_and_out(server: ServerThread, logreg: Any, rows: list[Any]) -> N
         (b"\xff\xfe", "text/csv", 400),
     ],
 )
-def test_bad_input_is_a_json_4xx(
-    server: ServerThread, body: bytes, ctype: str, status: int
-) -> None:
+def test_bad_input_is_a_json_4xx(server: Any, body: bytes, ctype: str, status: int) -> None:
     answer = requests.post(
         server.url + "/invocations", data=body, timeout=10, headers={"Content-Type": ctype}
     )
@@ -101,14 +98,14 @@ def test_bad_input_is_a_json_4xx(
     assert isinstance(answer.json()["error"], str)
 
 
-def test_routes_and_health(server: ServerThread) -> None:
+def test_routes_and_health(server: Any) -> None:
     assert requests.get(server.url + "/ping", timeout=10).status_code == 200
     assert requests.get(server.url + "/", timeout=10).text == "Healthy"
     assert requests.get(server.url + "/nope", timeout=10).status_code == 404
     assert requests.get(server.url + "/invocations", timeout=10).status_code == 405
 
 
-def test_forced_version(server: ServerThread, rows: list[Any]) -> None:
+def test_forced_version(server: Any, rows: list[Any]) -> None:
     answer = predict(server, {"instances": rows}, **{"X-Cloudserve-Version": "b"})
     assert answer.headers["x-cloudserve-version"] == "b"
     answer = predict(server, {"instances": rows}, **{"X-Amzn-SageMaker-Target-Variant": "b"})
@@ -117,21 +114,17 @@ def test_forced_version(server: ServerThread, rows: list[Any]) -> None:
     assert answer.status_code == 404
 
 
-def admin(server: ServerThread, method: str, path: str, body: Any = None) -> requests.Response:
-    return requests.request(
-        method, f"{server.url}/_cloudserve/{path}", json=body, headers=AUTH, timeout=30
-    )
+def admin(server: Any, method: str, path: str, body: Any = None) -> requests.Response:
+    return requests.request(method, f"{server.url}/_cloudserve/{path}", json=body, headers=AUTH, timeout=30)
 
 
-def test_admin_needs_the_token(server: ServerThread) -> None:
+def test_admin_needs_the_token(server: Any) -> None:
     assert requests.get(server.url + "/_cloudserve/state", timeout=10).status_code == 401
     bad = {"X-Cloudserve-Token": "wrong"}
-    assert (
-        requests.get(server.url + "/_cloudserve/state", headers=bad, timeout=10).status_code == 401
-    )
+    assert requests.get(server.url + "/_cloudserve/state", headers=bad, timeout=10).status_code == 401
 
 
-def test_weighted_split_and_shift(server: ServerThread, rows: list[Any]) -> None:
+def test_weighted_split_and_shift(server: Any, rows: list[Any]) -> None:
     assert admin(server, "PUT", "traffic", {"traffic": {"a": 50, "b": 50}}).status_code == 200
     seen = Counter(
         predict(server, {"instances": rows[:1]}).headers["x-cloudserve-version"] for _ in range(200)
@@ -142,11 +135,11 @@ def test_weighted_split_and_shift(server: ServerThread, rows: list[Any]) -> None
         predict(server, {"instances": rows[:1]}).headers["x-cloudserve-version"] for _ in range(20)
     )
     assert seen == {"b": 20}
-    stored = json.loads((server.state_dir / "endpoint.json").read_text())  # type: ignore[attr-defined]
+    stored = json.loads((server.state_dir / "endpoint.json").read_text())
     assert stored["traffic"] == {"a": 0, "b": 100}
 
 
-def test_traffic_validation(server: ServerThread) -> None:
+def test_traffic_validation(server: Any) -> None:
     for body in (
         {"traffic": {"a": 60, "b": 60}},
         {"traffic": {"zzz": 100}},
@@ -157,13 +150,9 @@ def test_traffic_validation(server: ServerThread) -> None:
         assert answer.json()["error"]
 
 
-def test_mirror_is_recorded_never_returned(
-    server: ServerThread, rows: list[Any], tmp_path: Path
-) -> None:
+def test_mirror_is_recorded_never_returned(server: Any, rows: list[Any], tmp_path: Path) -> None:
     capture_dir = tmp_path / "cap"
-    assert admin(
-        server, "PUT", "capture", {"sample_percent": 100, "destination": str(capture_dir)}
-    ).ok
+    assert admin(server, "PUT", "capture", {"sample_percent": 100, "destination": str(capture_dir)}).ok
     assert admin(server, "PUT", "traffic", {"traffic": {"a": 100}, "mirror": {"b": 100}}).ok
     for _ in range(10):
         assert predict(server, {"instances": rows[:2]}).headers["x-cloudserve-version"] == "a"
@@ -195,7 +184,7 @@ def _wait(fetch: Any, done: Any, timeout: float = 10.0) -> Any:
 
 
 def test_put_version_swaps_and_bad_model_leaves_serving_untouched(
-    server: ServerThread, models_dir: Path, tmp_path: Path, rows: list[Any]
+    server: Any, models_dir: Path, tmp_path: Path, rows: list[Any]
 ) -> None:
     (tmp_path / "broken.joblib").write_bytes(b"nope")
     answer = admin(server, "PUT", "versions/a", version(tmp_path / "broken.joblib"))
@@ -211,22 +200,18 @@ def test_put_version_swaps_and_bad_model_leaves_serving_untouched(
     assert state["tags"] == {"team": "x"}
 
 
-def test_delete_version(server: ServerThread) -> None:
+def test_delete_version(server: Any) -> None:
     assert admin(server, "DELETE", "versions/a").status_code == 409
     assert admin(server, "DELETE", "versions/b").status_code == 200
     assert admin(server, "DELETE", "versions/b").status_code == 404
     assert "b" not in admin(server, "GET", "state").json()["versions"]
 
 
-def test_tags(server: ServerThread) -> None:
-    assert admin(server, "PATCH", "tags", {"lease": "me", "team": None}).json() == {
-        "tags": {"lease": "me"}
-    }
+def test_tags(server: Any) -> None:
+    assert admin(server, "PATCH", "tags", {"lease": "me", "team": None}).json() == {"tags": {"lease": "me"}}
 
 
-def test_failing_handler_counts_errors(
-    server: ServerThread, tmp_path: Path, models_dir: Path
-) -> None:
+def test_failing_handler_counts_errors(server: Any, tmp_path: Path, models_dir: Path) -> None:
     model_dir = tmp_path / "failing"
     model_dir.mkdir()
     (model_dir / "handler.py").write_text((models_dir / "handler" / "handler.py").read_text())
@@ -241,7 +226,7 @@ def test_failing_handler_counts_errors(
     assert 'cloudserve_request_latency_seconds_bucket{le="+Inf",version="bad"} 1.0' in text
 
 
-def test_admin_shutdown_stops_the_server(server: ServerThread) -> None:
+def test_admin_shutdown_stops_the_server(server: Any) -> None:
     assert admin(server, "POST", "shutdown").json() == {"stopping": True}
     server.thread.join(10)
     assert not server.thread.is_alive()
