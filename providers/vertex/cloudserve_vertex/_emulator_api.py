@@ -94,7 +94,11 @@ class VertexState:
             return self.projects[project]
         if project in self.projects.values():
             return project
-        raise RuleError(403, "PERMISSION_DENIED", f"Permission denied on resource project {project} (or it may not exist).")
+        raise RuleError(
+            403,
+            "PERMISSION_DENIED",
+            f"Permission denied on resource project {project} (or it may not exist).",
+        )
 
     def parent(self, g: dict[str, str]) -> str:
         return f"projects/{self.number(g['project'])}/locations/{g['location']}"
@@ -104,7 +108,9 @@ class VertexState:
         return str(10 ** (digits - 1) + n * 7919 % (9 * 10 ** (digits - 1)))
 
     # --- operations -------------------------------------------------------------------------
-    def operation(self, resource: str, response: Any | None, error: tuple[int, str] | None = None) -> dict[str, Any]:
+    def operation(
+        self, resource: str, response: Any | None, error: tuple[int, str] | None = None
+    ) -> dict[str, Any]:
         name = f"{resource}/operations/{self._new_id(19)}"
         op: dict[str, Any] = {"name": name, "done": False, "_polls_left": self.operation_polls}
         if error is not None:
@@ -169,17 +175,24 @@ class VertexState:
         parent = self.parent(g)
         wanted = dict(re.findall(r'labels\.([a-z0-9_-]+)\s*=\s*"([^"]*)"', q.get("filter", "")))
         found = [
-            to_json(m) for n, m in sorted(self.models.items())
+            to_json(m)
+            for n, m in sorted(self.models.items())
             if n.startswith(parent + "/") and all(m.labels.get(k) == v for k, v in wanted.items())
         ]
         return {"models": found}
 
     def delete_model(self, g: dict[str, str], q: dict[str, str], body: bytes) -> dict[str, Any]:
         model = self._model(g)
-        users = [e.name for e in self.endpoints.values() if any(d.model == model.name for d in e.deployed_models)]
+        users = [
+            e.name for e in self.endpoints.values() if any(d.model == model.name for d in e.deployed_models)
+        ]
         if users:
-            raise RuleError(400, "FAILED_PRECONDITION",
-                            f"The Model {model.name} is deployed or being deployed at the following Endpoint(s): {', '.join(users)}.")
+            raise RuleError(
+                400,
+                "FAILED_PRECONDITION",
+                f"The Model {model.name} is deployed or being deployed at the following "
+                f"Endpoint(s): {', '.join(users)}.",
+            )
         del self.models[model.name]
         return self.operation(model.name, None)
 
@@ -198,8 +211,10 @@ class VertexState:
             raise invalid("deployed_models and traffic_split are output only at creation.")
         endpoint_id = q.get("endpointId") or q.get("endpoint_id") or self._new_id(9)
         if not rules.ENDPOINT_ID_RE.match(endpoint_id):
-            raise invalid(f"endpoint_id {endpoint_id!r} is invalid: a letter then up to 62 of [a-z0-9-] "
-                          "ending in a letter or digit, or up to 9 digits without a leading zero.")
+            raise invalid(
+                f"endpoint_id {endpoint_id!r} is invalid: a letter then up to 62 of [a-z0-9-] "
+                "ending in a letter or digit, or up to 9 digits without a leading zero."
+            )
         endpoint.name = f"{self.parent(g)}/endpoints/{endpoint_id}"
         if endpoint.name in self.endpoints:
             raise RuleError(409, "ALREADY_EXISTS", f"Endpoint {endpoint.name} already exists.")
@@ -212,7 +227,9 @@ class VertexState:
 
     def list_endpoints(self, g: dict[str, str], q: dict[str, str], body: bytes) -> dict[str, Any]:
         parent = self.parent(g)
-        return {"endpoints": [to_json(e) for n, e in sorted(self.endpoints.items()) if n.startswith(parent + "/")]}
+        return {
+            "endpoints": [to_json(e) for n, e in sorted(self.endpoints.items()) if n.startswith(parent + "/")]
+        }
 
     def patch_endpoint(self, g: dict[str, str], q: dict[str, str], body: bytes) -> dict[str, Any]:
         endpoint = self._endpoint(g)
@@ -220,8 +237,16 @@ class VertexState:
         paths = [p for p in (q.get("updateMask") or q.get("update_mask") or "").split(",") if p]
         if not paths:
             raise invalid("update_mask is required.")
-        allowed = {"display_name", "displayName", "description", "labels", "traffic_split", "trafficSplit",
-                   "predict_request_response_logging_config", "predictRequestResponseLoggingConfig"}
+        allowed = {
+            "display_name",
+            "displayName",
+            "description",
+            "labels",
+            "traffic_split",
+            "trafficSplit",
+            "predict_request_response_logging_config",
+            "predictRequestResponseLoggingConfig",
+        }
         for path in paths:
             if path not in allowed:
                 raise invalid(f"update_mask path {path!r} is not updatable.")
@@ -244,8 +269,11 @@ class VertexState:
     def delete_endpoint(self, g: dict[str, str], q: dict[str, str], body: bytes) -> dict[str, Any]:
         endpoint = self._endpoint(g)
         if endpoint.deployed_models:
-            raise RuleError(400, "FAILED_PRECONDITION",
-                            f"Endpoint {endpoint.name} has deployed models; undeploy them before deleting it.")
+            raise RuleError(
+                400,
+                "FAILED_PRECONDITION",
+                f"Endpoint {endpoint.name} has deployed models; undeploy them before deleting it.",
+            )
         del self.endpoints[endpoint.name]
         return self.operation(endpoint.name, None)
 
@@ -264,7 +292,9 @@ class VertexState:
         if deployed.id and not rules.DEPLOYED_MODEL_ID_RE.match(deployed.id):
             raise invalid(f"DeployedModel.id {deployed.id!r} must be 1-10 characters of [0-9].")
         if deployed.id in ids:
-            raise RuleError(409, "ALREADY_EXISTS", f"DeployedModel {deployed.id} already exists on the Endpoint.")
+            raise RuleError(
+                409, "ALREADY_EXISTS", f"DeployedModel {deployed.id} already exists on the Endpoint."
+            )
         rules.check_traffic(dict(req.traffic_split), ids, allow_new=True)
         if self.deploy_failures:
             code, message = self.deploy_failures.pop(0)
@@ -283,15 +313,20 @@ class VertexState:
         req = parse("UndeployModelRequest", body)
         ids = [d.id for d in endpoint.deployed_models]
         if req.deployed_model_id not in ids:
-            raise RuleError(404, "NOT_FOUND", f"DeployedModel {req.deployed_model_id} not found on {endpoint.name}.")
+            raise RuleError(
+                404, "NOT_FOUND", f"DeployedModel {req.deployed_model_id} not found on {endpoint.name}."
+            )
         remaining = set(ids) - {req.deployed_model_id}
         split = dict(req.traffic_split) if req.traffic_split else dict(endpoint.traffic_split)
         if remaining:
             rules.check_traffic(dict(req.traffic_split), set(ids))
             if split.get(req.deployed_model_id, 0):
-                raise RuleError(400, "FAILED_PRECONDITION",
-                                f"DeployedModel {req.deployed_model_id} still receives traffic; move it "
-                                "off first or pass a traffic_split that unassigns it.")
+                raise RuleError(
+                    400,
+                    "FAILED_PRECONDITION",
+                    f"DeployedModel {req.deployed_model_id} still receives traffic; move it "
+                    "off first or pass a traffic_split that unassigns it.",
+                )
         split = {k: v for k, v in split.items() if k in remaining and v}
         endpoint.traffic_split.clear()
         endpoint.traffic_split.update(split)
@@ -306,9 +341,13 @@ class VertexState:
         target = next((d for d in endpoint.deployed_models if d.id == req.deployed_model.id), None)
         if target is None:
             raise RuleError(404, "NOT_FOUND", f"DeployedModel {req.deployed_model.id} not found.")
-        allowed = {"dedicated_resources.min_replica_count", "dedicated_resources.max_replica_count",
-                   "dedicated_resources.autoscaling_metric_specs", "disable_container_logging",
-                   "dedicated_resources.required_replica_count"}
+        allowed = {
+            "dedicated_resources.min_replica_count",
+            "dedicated_resources.max_replica_count",
+            "dedicated_resources.autoscaling_metric_specs",
+            "disable_container_logging",
+            "dedicated_resources.required_replica_count",
+        }
         new = req.deployed_model.dedicated_resources
         for path in req.update_mask.paths:
             if path not in allowed:
@@ -328,7 +367,11 @@ class VertexState:
         req = parse("PredictRequest", body)
         split = {k: v for k, v in endpoint.traffic_split.items() if v}
         if not split:
-            raise RuleError(400, "FAILED_PRECONDITION", f"Endpoint {endpoint.name} has no traffic split; no model serves it.")
+            raise RuleError(
+                400,
+                "FAILED_PRECONDITION",
+                f"Endpoint {endpoint.name} has no traffic split; no model serves it.",
+            )
         chosen = self._rng.choices(list(split), weights=list(split.values()))[0]
         deployed = next(d for d in endpoint.deployed_models if d.id == chosen)
         model = self.models.get(deployed.model)

@@ -63,7 +63,9 @@ def check_traffic(split: Mapping[str, int], deployed_ids: set[str], allow_new: b
     known = deployed_ids | ({"0"} if allow_new else set())
     unknown = sorted(set(split) - known)
     if unknown:
-        raise invalid(f"traffic_split names DeployedModel id(s) {unknown} that are not deployed on the Endpoint.")
+        raise invalid(
+            f"traffic_split names DeployedModel id(s) {unknown} that are not deployed on the Endpoint."
+        )
     if any(v < 0 or v > 100 for v in split.values()):
         raise invalid("traffic_split values must be between 0 and 100.")
     total = sum(split.values())
@@ -95,6 +97,6 @@ def check_dedicated_resources(resources: object) -> None:
     for metric in resources.autoscaling_metric_specs:  # type: ignore[attr-defined]
         if metric.metric_name not in AUTOSCALE_METRICS.values():
             raise invalid(f"Unsupported autoscaling metric {metric.metric_name!r}.")
-        if "utilization" in metric.metric_name or "duty_cycle" in metric.metric_name:
-            if not 1 <= metric.target <= 100:
-                raise invalid("autoscaling_metric_specs.target must be between 1 and 100 (percent).")
+        percent = "utilization" in metric.metric_name or "duty_cycle" in metric.metric_name
+        if percent and not 1 <= metric.target <= 100:
+            raise invalid("autoscaling_metric_specs.target must be between 1 and 100 (percent).")

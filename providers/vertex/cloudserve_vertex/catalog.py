@@ -127,7 +127,9 @@ def choose(deployment: Deployment) -> Choice:
             count = accel.count if accel else 0
         price = _price(machine, accel_type, count) if machine else None
         return Choice(override, accel_type, count, price)
-    return smallest_fit(compute.cpu, compute.memory, accel.type if accel else None, accel.count if accel else 1)
+    return smallest_fit(
+        compute.cpu, compute.memory, accel.type if accel else None, accel.count if accel else 1
+    )
 
 
 def container_image(model: ModelSpec) -> str | None:

@@ -50,7 +50,7 @@ class VertexClient:
         if self.emulator:
             from google.auth.credentials import AnonymousCredentials
 
-            return AnonymousCredentials(), None
+            return AnonymousCredentials(), None  # type: ignore[no-untyped-call]
         import google.auth
 
         creds, project = google.auth.default(scopes=SCOPES)
@@ -104,14 +104,14 @@ class VertexClient:
     def session(self) -> Any:
         from google.auth.transport.requests import AuthorizedSession
 
-        return AuthorizedSession(self.credentials)
+        return AuthorizedSession(self.credentials)  # type: ignore[no-untyped-call]
 
     def _http(self, method: str, url: str, **kw: Any) -> Any:
         from google.api_core import exceptions as gexc
 
         response = self.session.request(method, url, timeout=HTTP_TIMEOUT, **kw)
         if response.status_code >= 400:
-            raise gexc.from_http_response(response)
+            raise gexc.from_http_response(response)  # type: ignore[no-untyped-call]
         return response
 
     def endpoint_name(self, endpoint_id: str) -> str:

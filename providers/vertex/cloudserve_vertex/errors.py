@@ -62,7 +62,9 @@ def translate(exc: BaseException, *, context: str = "") -> neutral.CloudServeErr
     if cls is neutral.QuotaExceeded:
         kw["hint"] = "request a quota increase for Vertex AI in this region, or lower replicas/size"
     elif cls is neutral.AuthError:
-        kw["hint"] = "check Application Default Credentials (gcloud auth application-default login) and IAM roles"
+        kw["hint"] = (
+            "check Application Default Credentials (gcloud auth application-default login) and IAM roles"
+        )
     if cls in (neutral.Throttled, neutral.Unavailable):
         kw["retry_after"] = _retry_after(exc)
     return cls(message, **kw)
@@ -78,8 +80,14 @@ def _neutral_class(exc: BaseException, gexc: Any) -> type[neutral.CloudServeErro
         return by_status
     if isinstance(exc, gexc.TooManyRequests | gexc.ResourceExhausted):
         return neutral.QuotaExceeded if _is_quota(getattr(exc, "message", str(exc))) else neutral.Throttled
-    if isinstance(exc, gexc.ServiceUnavailable | gexc.InternalServerError | gexc.GatewayTimeout
-                  | gexc.DeadlineExceeded | gexc.RetryError):
+    if isinstance(
+        exc,
+        gexc.ServiceUnavailable
+        | gexc.InternalServerError
+        | gexc.GatewayTimeout
+        | gexc.DeadlineExceeded
+        | gexc.RetryError,
+    ):
         return neutral.Unavailable
     if isinstance(exc, gexc.NotFound):
         return neutral.NotFound

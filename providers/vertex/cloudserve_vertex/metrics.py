@@ -65,7 +65,9 @@ def latencies(series: list[dict[str, Any]]) -> dict[str, tuple[float | None, flo
             options, acc = merged.get(dm, (dist.get("bucketOptions", {}), []))
             acc = [a + b for a, b in zip(_pad(acc, len(counts_)), _pad(counts_, len(acc)), strict=True)]
             merged[dm] = (options, acc)
-    return {dm: (percentile(opts, acc, 0.5), percentile(opts, acc, 0.99)) for dm, (opts, acc) in merged.items()}
+    return {
+        dm: (percentile(opts, acc, 0.5), percentile(opts, acc, 0.99)) for dm, (opts, acc) in merged.items()
+    }
 
 
 def _pad(values: list[float], n: int) -> list[float]:
@@ -83,7 +85,7 @@ def bounds(options: dict[str, Any], n: int) -> list[float]:
         width, offset = float(b["width"]), float(b.get("offset", 0))
         return [offset + width * i for i in range(n - 1)] + [math.inf]
     explicit = [float(x) for x in options.get("explicitBuckets", {}).get("bounds", [])]
-    return (explicit + [math.inf])[:n] if explicit else [math.inf] * n
+    return [*explicit, math.inf][:n] if explicit else [math.inf] * n
 
 
 def percentile(options: dict[str, Any], bucket_counts: list[float], q: float) -> float | None:
@@ -101,9 +103,13 @@ def percentile(options: dict[str, Any], bucket_counts: list[float], q: float) ->
     return upper[-2] if len(upper) > 1 else None
 
 
-def combine(requests: dict[str, float], errors: dict[str, float],
-            latency: dict[str, tuple[float | None, float | None]], ids: dict[str, str],
-            versions: list[str]) -> dict[str, VersionMetrics]:
+def combine(
+    requests: dict[str, float],
+    errors: dict[str, float],
+    latency: dict[str, tuple[float | None, float | None]],
+    ids: dict[str, str],
+    versions: list[str],
+) -> dict[str, VersionMetrics]:
     """Per version name (``ids`` maps version -> deployed model id)."""
     out = {}
     for version in versions:

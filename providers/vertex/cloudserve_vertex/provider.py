@@ -8,8 +8,9 @@ splits are looked up here and never returned.
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from cloudserve import tags as T
@@ -38,18 +39,31 @@ from cloudserve_vertex.validation import problems as validation_problems
 
 CAPABILITIES = {
     Feature.TRAFFIC_SPLIT: (Support.NATIVE, "Endpoint.trafficSplit across deployed models"),
-    Feature.MIRROR: (Support.UNSUPPORTED, "a Vertex AI endpoint sends each request to exactly one deployed "
-                     "model chosen by trafficSplit; it cannot copy (shadow) requests to another"),
+    Feature.MIRROR: (
+        Support.UNSUPPORTED,
+        "a Vertex AI endpoint sends each request to exactly one deployed "
+        "model chosen by trafficSplit; it cannot copy (shadow) requests to another",
+    ),
     Feature.AUTOSCALE: (Support.NATIVE, "dedicatedResources min/max replicas with autoscalingMetricSpecs"),
-    Feature.SERVERLESS: (Support.UNSUPPORTED, "dedicated resources keep at least one replica "
-                         "(minReplicaCount >= 1); the v1 API has no scale to zero"),
+    Feature.SERVERLESS: (
+        Support.UNSUPPORTED,
+        "dedicated resources keep at least one replica "
+        "(minReplicaCount >= 1); the v1 API has no scale to zero",
+    ),
     Feature.ACCELERATOR: (Support.NATIVE, "machineSpec acceleratorType and acceleratorCount"),
-    Feature.CAPTURE: (Support.NATIVE, "request-response logging to BigQuery "
-                      "(predictRequestResponseLoggingConfig)"),
-    Feature.DRIFT_MONITORING: (Support.UNSUPPORTED, "not yet: model deployment monitoring jobs come with "
-                               "the drift-monitoring work"),
-    Feature.ROLLOUT: (Support.EMULATED, "Vertex AI has no canary: cloudserve moves trafficSplit step by "
-                      "step and reads Cloud Monitoring for the gates"),
+    Feature.CAPTURE: (
+        Support.NATIVE,
+        "request-response logging to BigQuery (predictRequestResponseLoggingConfig)",
+    ),
+    Feature.DRIFT_MONITORING: (
+        Support.UNSUPPORTED,
+        "not yet: model deployment monitoring jobs come with the drift-monitoring work",
+    ),
+    Feature.ROLLOUT: (
+        Support.EMULATED,
+        "Vertex AI has no canary: cloudserve moves trafficSplit step by "
+        "step and reads Cloud Monitoring for the gates",
+    ),
 }
 
 
@@ -99,17 +113,33 @@ class VertexProvider(Provider):
         deploy = [f"models.upload {desired.name}-{subject}", f"endpoints.deployModel {subject}"]
         stage = ["storage.objects.insert (stage artifact, once per content)"]
         table = {
-            "create_endpoint": stage + ["models.upload (one per version)", f"endpoints.create {desired.name}",
-                                        "endpoints.deployModel (one per version)", "endpoints.patch trafficSplit"],
+            "create_endpoint": [
+                *stage,
+                "models.upload (one per version)",
+                f"endpoints.create {desired.name}",
+                "endpoints.deployModel (one per version)",
+                "endpoints.patch trafficSplit",
+            ],
             "create_version": stage + deploy,
-            "replace_version": [*stage, *deploy[:1], f"endpoints.deployModel {subject} (takes over its traffic)",
-                                f"endpoints.undeployModel old {subject}", "models.delete old model"],
+            "replace_version": [
+                *stage,
+                *deploy[:1],
+                f"endpoints.deployModel {subject} (takes over its traffic)",
+                f"endpoints.undeployModel old {subject}",
+                "models.delete old model",
+            ],
             "update_version": [f"endpoints.mutateDeployedModel {subject} (replicas, autoscaling)"],
             "delete_version": [f"endpoints.undeployModel {subject}", "models.delete"],
             "set_traffic": [f"endpoints.patch {desired.name} trafficSplit"],
-            "update_endpoint": [f"endpoints.patch {desired.name} labels, predictRequestResponseLoggingConfig"],
-            "delete_endpoint": ["endpoints.patch trafficSplit={}", "endpoints.undeployModel (each)",
-                                f"endpoints.delete {desired.name}", "models.delete (each cloudserve model)"],
+            "update_endpoint": [
+                f"endpoints.patch {desired.name} labels, predictRequestResponseLoggingConfig"
+            ],
+            "delete_endpoint": [
+                "endpoints.patch trafficSplit={}",
+                "endpoints.undeployModel (each)",
+                f"endpoints.delete {desired.name}",
+                "models.delete (each cloudserve model)",
+            ],
         }
         return table.get(action, [])
 
@@ -124,8 +154,10 @@ class VertexProvider(Provider):
         """version name -> deployed model id; with two of one name (mid-replace), the one
         with traffic, else the newest, is the version."""
         split = dict(endpoint.traffic_split)
-        ranked = sorted(endpoint.deployed_models,
-                        key=lambda d: (split.get(d.id, 0), d.create_time.timestamp() if d.create_time else 0))
+        ranked = sorted(
+            endpoint.deployed_models,
+            key=lambda d: (split.get(d.id, 0), d.create_time.timestamp() if d.create_time else 0),
+        )
         return {d.display_name: d.id for d in ranked}
 
     def observe(self, name: str) -> EndpointState | None:
@@ -146,8 +178,9 @@ class VertexProvider(Provider):
             traffic=traffic,
             tags=dict(endpoint.labels),
             capture_percent=round(logging.sampling_rate * 100) if logging.enabled else None,
-            url=None if self.client.emulator else
-            f"https://{self.settings.location}-aiplatform.googleapis.com/v1/{endpoint.name}:predict",
+            url=None
+            if self.client.emulator
+            else f"https://{self.settings.location}-aiplatform.googleapis.com/v1/{endpoint.name}:predict",
         )
 
     def _version_state(self, version: str, deployed: Any) -> VersionState:
@@ -179,13 +212,17 @@ class VertexProvider(Provider):
         body = translate.build_endpoint(desired, client.project)
         steps.append(("create endpoint", lambda ctx: client.create_endpoint(body, desired.name)))
         for i, version in enumerate(desired.versions):
-            first = i == 0
-            steps.append(deploy_step(client, desired, version, lambda ctx, first=first: {"0": 100} if first else None))
+            # The first deployed model takes all traffic ("0" = the model being deployed);
+            # the rest join at 0% and the final patch sets the spec's split.
+            steps.append(deploy_step(client, desired, version, _all_traffic if i == 0 else _no_traffic))
         steps.append(("set traffic", lambda ctx: self._patch_traffic(desired.name, desired.traffic)))
         return Chain(f"create Vertex AI endpoint {desired.name}", steps)
 
     def create_version(self, desired: DesiredEndpoint, version: DesiredVersion) -> Operation:
-        steps = [*upload_steps(self.client, desired, version.name), deploy_step(self.client, desired, version.name)]
+        steps = [
+            *upload_steps(self.client, desired, version.name),
+            deploy_step(self.client, desired, version.name),
+        ]
         return Chain(f"deploy version {version.name}", steps)
 
     def replace_version(self, desired: DesiredEndpoint, version: DesiredVersion) -> Operation:
@@ -200,7 +237,10 @@ class VertexProvider(Provider):
             share = split.pop(old_id, 0) if old_id else 0
             return {**{k: v for k, v in split.items() if v}, "0": share} if share else None
 
-        steps = [*upload_steps(client, desired, version.name), deploy_step(client, desired, version.name, traffic)]
+        steps = [
+            *upload_steps(client, desired, version.name),
+            deploy_step(client, desired, version.name, traffic),
+        ]
         if old is not None:
             name = client.endpoint_name(desired.name)
             steps.append(("undeploy old", lambda ctx: client.undeploy_model(name, old.id, None)))
@@ -223,10 +263,15 @@ class VertexProvider(Provider):
             autoscaling_metric_specs=translate.autoscaling_specs(version.scaling),
         )
         deployed = types.DeployedModel(id=deployed_id, dedicated_resources=resources)
-        paths = [f"dedicated_resources.{p}" for p in ("min_replica_count", "max_replica_count", "autoscaling_metric_specs")]
+        paths = [
+            f"dedicated_resources.{p}"
+            for p in ("min_replica_count", "max_replica_count", "autoscaling_metric_specs")
+        ]
         name = self.client.endpoint_name(desired.name)
-        return Chain(f"rescale version {version.name}",
-                     [("mutate", lambda ctx: self.client.mutate_deployed_model(name, deployed, paths))])
+        return Chain(
+            f"rescale version {version.name}",
+            [("mutate", lambda ctx: self.client.mutate_deployed_model(name, deployed, paths))],
+        )
 
     def delete_version(self, desired: DesiredEndpoint, name: str) -> Operation:
         endpoint = self._require(desired.name)
@@ -235,10 +280,13 @@ class VertexProvider(Provider):
             return Done(f"version {name} is not deployed")
         deployed = next(d for d in endpoint.deployed_models if d.id == deployed_id)
         ep_name = self.client.endpoint_name(desired.name)
-        return Chain(f"remove version {name}", [
-            ("undeploy", lambda ctx: self.client.undeploy_model(ep_name, deployed_id, None)),
-            ("delete model", lambda ctx: self._delete_model(deployed.model)),
-        ])
+        return Chain(
+            f"remove version {name}",
+            [
+                ("undeploy", lambda ctx: self.client.undeploy_model(ep_name, deployed_id, None)),
+                ("delete model", lambda ctx: self._delete_model(deployed.model)),
+            ],
+        )
 
     def _patch_traffic(self, name: str, traffic: Mapping[str, int]) -> None:
         from cloudserve_vertex.client import v1
@@ -264,7 +312,8 @@ class VertexProvider(Provider):
             name=endpoint.name,
             labels={**translate.endpoint_labels(desired), **keep},
             predict_request_response_logging_config=translate.logging_config(
-                desired.deployment.spec.capture, self.client.project),
+                desired.deployment.spec.capture, self.client.project
+            ),
         )
         self.client.update_endpoint(body, ["labels", "predict_request_response_logging_config"])
         return Done(f"endpoint {desired.name} settings updated")
@@ -298,17 +347,19 @@ class VertexProvider(Provider):
         steps: list[Step] = []
         if endpoint is not None:
             if endpoint.labels.get(T.MANAGED_BY) != T.MANAGED_BY_VALUE:
-                raise Conflict(f"Vertex AI endpoint {name!r} was not created by cloudserve; not deleting it",
-                               target=self.name)
+                raise Conflict(
+                    f"Vertex AI endpoint {name!r} was not created by cloudserve; not deleting it",
+                    target=self.name,
+                )
             if endpoint.traffic_split:
                 steps.append(("clear traffic", lambda ctx: self._patch_traffic(name, {})))
             for deployed in endpoint.deployed_models:
-                steps.append((f"undeploy {deployed.display_name}",
-                              lambda ctx, d=deployed.id: client.undeploy_model(endpoint.name, d, None)))
+                undeploy = functools.partial(client.undeploy_model, endpoint.name, deployed.id, None)
+                steps.append((f"undeploy {deployed.display_name}", _ignore_context(undeploy)))
             steps.append(("delete endpoint", lambda ctx: client.delete_endpoint(endpoint.name)))
         steps.append(("list models", lambda ctx: self._owned_models(name)))
         chain = Chain(f"delete Vertex AI endpoint {name}", steps)
-        chain._steps.append(("delete models", lambda ctx: self._delete_models(chain, ctx["list models"])))
+        chain.then("delete models", lambda ctx: self._delete_models(chain, ctx["list models"]))
         return chain
 
     def _owned_models(self, name: str) -> list[str]:
@@ -317,7 +368,7 @@ class VertexProvider(Provider):
 
     def _delete_models(self, chain: Chain, names: list[str]) -> None:
         for model in names:
-            chain._steps.append((f"delete model {model}", lambda ctx, m=model: self._delete_model(m)))
+            chain.then(f"delete model {model}", _ignore_context(functools.partial(self._delete_model, model)))
 
     # --- data plane ---------------------------------------------------------------------------
     def invoke(self, name: str, payload: Any, *, version: str | None = None) -> InvokeResult:
@@ -329,7 +380,9 @@ class VertexProvider(Provider):
                 raise NotSupported(
                     f"Vertex AI's predict routes by the endpoint's traffic split and cannot address one "
                     f"deployed model; version {version!r} has {share}% of {name!r}",
-                    hint="invoke without a version, or move all traffic to it first", target=self.name)
+                    hint="invoke without a version, or move all traffic to it first",
+                    target=self.name,
+                )
         body = payload if isinstance(payload, dict) else {"instances": payload}
         start = time.perf_counter()
         response = self.client.predict(endpoint.name, list(body.get("instances", [])), body.get("parameters"))
@@ -341,17 +394,37 @@ class VertexProvider(Provider):
     def metrics(self, name: str, versions: list[str], window_seconds: float) -> dict[str, VersionMetrics]:
         endpoint = self._require(name)
         endpoint_id = endpoint.name.rsplit("/", 1)[1]
-        series = {m: self.client.time_series(metrics.query(endpoint_id, m, window_seconds))
-                  for m in (metrics.COUNT, metrics.ERRORS, metrics.LATENCY)}
+        series = {
+            m: self.client.time_series(metrics.query(endpoint_id, m, window_seconds))
+            for m in (metrics.COUNT, metrics.ERRORS, metrics.LATENCY)
+        }
         return metrics.combine(
-            metrics.counts(series[metrics.COUNT]), metrics.counts(series[metrics.ERRORS]),
-            metrics.latencies(series[metrics.LATENCY]), self._ids(endpoint), versions,
+            metrics.counts(series[metrics.COUNT]),
+            metrics.counts(series[metrics.ERRORS]),
+            metrics.latencies(series[metrics.LATENCY]),
+            self._ids(endpoint),
+            versions,
         )
 
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def _all_traffic(ctx: Context) -> dict[str, int] | None:
+    return {"0": 100}
+
+
+def _no_traffic(ctx: Context) -> dict[str, int] | None:
+    return None
+
+
+def _ignore_context(call: Callable[[], Any]) -> Callable[[Context], Any]:
+    def step(ctx: Context) -> Any:
+        return call()
+
+    return step
 
 
 def _plain(value: Any) -> Any:

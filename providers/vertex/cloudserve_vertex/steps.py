@@ -16,7 +16,8 @@ from cloudserve.artifacts import digest_path
 from cloudserve.provider import DesiredEndpoint, Operation
 from cloudserve_vertex import translate
 from cloudserve_vertex.client import VertexClient
-from cloudserve_vertex.errors import operation_failed, translate as translate_error
+from cloudserve_vertex.errors import operation_failed
+from cloudserve_vertex.errors import translate as translate_error
 
 Context = dict[str, Any]
 Step = tuple[str, Callable[[Context], Any]]
@@ -32,6 +33,10 @@ class Chain(Operation):
         self.context: Context = context if context is not None else {}
         self._steps = list(steps)
         self._running: tuple[str, Any] | None = None
+
+    def then(self, what: str, step: Callable[[Context], Any]) -> None:
+        """Append a step while the chain runs (e.g. one per model a listing step found)."""
+        self._steps.append((what, step))
 
     def poll(self) -> bool:
         while True:
@@ -79,8 +84,10 @@ def artifact_uri(client: VertexClient, desired: DesiredEndpoint, version: str) -
     if path is None:
         from cloudserve.errors import InvalidSpec
 
-        raise InvalidSpec(f"version {version}: Vertex AI reads models from gs:// or a local path, "
-                          f"not {spec.model.uri}", target="vertex")
+        raise InvalidSpec(
+            f"version {version}: Vertex AI reads models from gs:// or a local path, not {spec.model.uri}",
+            target="vertex",
+        )
     bucket = (desired.deployment.targets.vertex.staging_bucket or "").removeprefix("gs://").strip("/")
     uri = translate.staged_uri(bucket, digest_path(path))
     prefix = uri.removeprefix(f"gs://{bucket}/")

@@ -50,9 +50,19 @@ from cloudserve_vertex.client import ENDPOINT_ENV
 __all__ = ["Fault", "VertexEmulator"]
 
 PREBUILT_PREFIX = "us-docker.pkg.dev/vertex-ai/prediction/"
-PREBUILT_FILES = {"sklearn": ("model.joblib", "model.pkl"), "xgboost": ("model.bst", "model.joblib", "model.pkl")}
-HTTP_STATUS_NAMES = {429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE", 500: "INTERNAL", 403: "PERMISSION_DENIED",
-                     404: "NOT_FOUND", 409: "ALREADY_EXISTS", 400: "INVALID_ARGUMENT"}
+PREBUILT_FILES = {
+    "sklearn": ("model.joblib", "model.pkl"),
+    "xgboost": ("model.bst", "model.joblib", "model.pkl"),
+}
+HTTP_STATUS_NAMES = {
+    429: "RESOURCE_EXHAUSTED",
+    503: "UNAVAILABLE",
+    500: "INTERNAL",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ALREADY_EXISTS",
+    400: "INVALID_ARGUMENT",
+}
 # Exponential buckets like Cloud Monitoring's latency distributions (milliseconds).
 BUCKETS = {"numFiniteBuckets": 40, "growthFactor": 1.4, "scale": 1.0}
 
@@ -63,7 +73,9 @@ class Fault:
 
     match: str
     status: int = 429
-    message: str = "Quota exceeded for aiplatform.googleapis.com/online_prediction_requests_per_base_model per minute."
+    message: str = (
+        "Quota exceeded for aiplatform.googleapis.com/online_prediction_requests_per_base_model per minute."
+    )
     times: int = 1
     retry_after_s: float | None = None
 
@@ -82,7 +94,9 @@ class VertexEmulator:
         self.state = VertexState(projects or {"test-project": "123456789012"}, operation_polls, seed)
         self.state.load_predictor = self._predictor
         self.state.check_artifacts = self._check_artifacts  # type: ignore[method-assign]
-        self.buckets: dict[str, dict[str, bytes]] = {b.removeprefix("gs://"): {} for b in buckets or ["cloudserve-test"]}
+        self.buckets: dict[str, dict[str, bytes]] = {
+            b.removeprefix("gs://"): {} for b in buckets or ["cloudserve-test"]
+        }
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str]] = []  # (method, path) of every call, for counting
         self.images: dict[str, Callable[[list[Any]], list[Any]]] = {}  # custom image -> predict fn
@@ -124,8 +138,15 @@ class VertexEmulator:
         return ENDPOINT_ENV, self.url
 
     # --- test controls ----------------------------------------------------------------------
-    def inject_fault(self, match: str, status: int = 429, message: str | None = None, *,
-                     times: int = 1, retry_after_s: float | None = None) -> None:
+    def inject_fault(
+        self,
+        match: str,
+        status: int = 429,
+        message: str | None = None,
+        *,
+        times: int = 1,
+        retry_after_s: float | None = None,
+    ) -> None:
         """The next ``times`` calls whose "METHOD path" contains ``match`` (e.g. "deployModel",
         "GET /v1/", "timeSeries") fail with ``status`` (429 RESOURCE_EXHAUSTED, 503 ...)."""
         fault = Fault(match, status, times=times, retry_after_s=retry_after_s)
@@ -135,17 +156,31 @@ class VertexEmulator:
             fault.message = "The service is currently unavailable."
         self.faults.append(fault)
 
-    def fail_next_deploy(self, message: str = "Model server never became ready. Please validate that "
-                         "your model file or container configuration are valid.", code: int = 3) -> None:
+    def fail_next_deploy(
+        self,
+        message: str = "Model server never became ready. Please validate that "
+        "your model file or container configuration are valid.",
+        code: int = 3,
+    ) -> None:
         """The next deployModel operation ends with this error (google.rpc code 3 = INVALID_ARGUMENT)."""
         self.state.deploy_failures.append((code, message))
 
-    def record_predictions(self, endpoint_id: str, version: str, *, count: int, errors: int = 0,
-                           latency_ms: float = 10.0, at: float | None = None) -> None:
+    def record_predictions(
+        self,
+        endpoint_id: str,
+        version: str,
+        *,
+        count: int,
+        errors: int = 0,
+        latency_ms: float = 10.0,
+        at: float | None = None,
+    ) -> None:
         """Feed Cloud Monitoring as if ``count`` predictions reached the deployed model whose
         display name is ``version`` (``errors`` of them failed)."""
         with self.state.lock:
-            endpoint = next((e for n, e in self.state.endpoints.items() if n.endswith(f"/endpoints/{endpoint_id}")), None)
+            endpoint = next(
+                (e for n, e in self.state.endpoints.items() if n.endswith(f"/endpoints/{endpoint_id}")), None
+            )
             if endpoint is None:
                 raise KeyError(f"no endpoint {endpoint_id!r}")
             deployed = next(d for d in endpoint.deployed_models if d.display_name == version)
@@ -158,7 +193,12 @@ class VertexEmulator:
         self.buckets.setdefault(bucket, {})[name] = data
 
     def objects(self, prefix: str = "gs://") -> list[str]:
-        return sorted(f"gs://{b}/{n}" for b, objs in self.buckets.items() for n in objs if f"gs://{b}/{n}".startswith(prefix))
+        return sorted(
+            f"gs://{b}/{n}"
+            for b, objs in self.buckets.items()
+            for n in objs
+            if f"gs://{b}/{n}".startswith(prefix)
+        )
 
     @property
     def models(self) -> dict[str, Any]:
@@ -189,8 +229,12 @@ class VertexEmulator:
                 fault.times -= 1
                 body = _error(fault.status, HTTP_STATUS_NAMES.get(fault.status, "UNKNOWN"), fault.message)
                 if fault.retry_after_s is not None:
-                    body["error"]["details"].append({"@type": "type.googleapis.com/google.rpc.RetryInfo",
-                                                     "retryDelay": f"{fault.retry_after_s}s"})
+                    body["error"]["details"].append(
+                        {
+                            "@type": "type.googleapis.com/google.rpc.RetryInfo",
+                            "retryDelay": f"{fault.retry_after_s}s",
+                        }
+                    )
                 return fault.status, body
         return None
 
@@ -235,15 +279,17 @@ class VertexEmulator:
         names = set(self._files_under(model.artifact_uri))
         found = [f for f in PREBUILT_FILES.get(framework, ()) if f in names]
         if len(found) != 1:
-            raise invalid(f"Model directory {model.artifact_uri} is expected to contain exactly one of: "
-                          f"[{', '.join(PREBUILT_FILES.get(framework, ()))}].")
+            raise invalid(
+                f"Model directory {model.artifact_uri} is expected to contain exactly one of: "
+                f"[{', '.join(PREBUILT_FILES.get(framework, ()))}]."
+            )
 
     def _files_under(self, uri: str) -> dict[str, bytes]:
         bucket, _, prefix = uri.removeprefix("gs://").partition("/")
         if bucket not in self.buckets:
             raise invalid(f"Artifact URI {uri}: bucket {bucket} does not exist or is not accessible.")
         prefix = prefix.rstrip("/") + "/" if prefix else ""
-        return {n[len(prefix):]: d for n, d in self.buckets[bucket].items() if n.startswith(prefix)}
+        return {n[len(prefix) :]: d for n, d in self.buckets[bucket].items() if n.startswith(prefix)}
 
     # --- predict ------------------------------------------------------------------------------
     def _predictor(self, model: Any) -> Callable[[list[Any]], list[Any]]:
@@ -260,16 +306,27 @@ class VertexEmulator:
 
         image = model.container_spec.image_uri
         if not model.artifact_uri:
-            raise RuleError(400, "FAILED_PRECONDITION", f"the emulator cannot run image {image}; "
-                            "register a predict function in VertexEmulator.images")
+            raise RuleError(
+                400,
+                "FAILED_PRECONDITION",
+                f"the emulator cannot run image {image}; "
+                "register a predict function in VertexEmulator.images",
+            )
         folder = self._cache_dir / uuid.uuid4().hex
         for rel, data in self._files_under(model.artifact_uri).items():
             target = folder / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
-        framework = image.removeprefix(PREBUILT_PREFIX).split("-", 1)[0] if image.startswith(PREBUILT_PREFIX) else "sklearn"
-        spec = {"uri": str(folder), "framework": framework if framework in ("sklearn", "xgboost") else "sklearn",
-                "trust_pickle": (folder / "model.pkl").exists()}  # the prebuilt container loads pickles
+        framework = (
+            image.removeprefix(PREBUILT_PREFIX).split("-", 1)[0]
+            if image.startswith(PREBUILT_PREFIX)
+            else "sklearn"
+        )
+        spec = {
+            "uri": str(folder),
+            "framework": framework if framework in ("sklearn", "xgboost") else "sklearn",
+            "trust_pickle": (folder / "model.pkl").exists(),
+        }  # the prebuilt container loads pickles
         return load_model(spec).predict
 
     # --- Cloud Monitoring ------------------------------------------------------------------------
@@ -282,8 +339,11 @@ class VertexEmulator:
             raise invalid("filter must name a metric.type.")
         start = _rfc3339(query.get("interval.startTime")) or 0.0
         end = _rfc3339(query.get("interval.endTime")) or time.time()
-        samples = [s for s in self.state.samples
-                   if (endpoint_id is None or s.endpoint_id == endpoint_id) and start <= s.at <= end]
+        samples = [
+            s
+            for s in self.state.samples
+            if (endpoint_id is None or s.endpoint_id == endpoint_id) and start <= s.at <= end
+        ]
         by_model: dict[str, list[Sample]] = {}
         for s in samples:
             by_model.setdefault(s.deployed_model_id, []).append(s)
@@ -292,7 +352,9 @@ class VertexEmulator:
         return {"timeSeries": [s for s in series if s is not None]}
 
 
-def _series(metric: str, kind: str, deployed_id: str, group: list[Sample], start: float, end: float) -> dict[str, Any] | None:
+def _series(
+    metric: str, kind: str, deployed_id: str, group: list[Sample], start: float, end: float
+) -> dict[str, Any] | None:
     interval = {"startTime": _iso(start), "endTime": _iso(end)}
     labels = {"deployed_model_id": deployed_id}
     if kind == "prediction_count":
@@ -309,7 +371,10 @@ def _series(metric: str, kind: str, deployed_id: str, group: list[Sample], start
         return None
     return {
         "metric": {"type": metric, "labels": labels},
-        "resource": {"type": "aiplatform.googleapis.com/Endpoint", "labels": {"endpoint_id": group[0].endpoint_id}},
+        "resource": {
+            "type": "aiplatform.googleapis.com/Endpoint",
+            "labels": {"endpoint_id": group[0].endpoint_id},
+        },
         "metricKind": "DELTA",
         "valueType": "DISTRIBUTION" if kind == "prediction_latencies" else "INT64",
         "points": [{"interval": interval, "value": value}],
@@ -322,8 +387,12 @@ def _distribution(values: list[float]) -> dict[str, Any]:
     for v in values:
         index = 0 if v < scale else min(int(math.log(v / scale, g)) + 1, int(n) + 1)
         counts[index] += 1
-    return {"count": str(len(values)), "mean": sum(values) / len(values),
-            "bucketOptions": {"exponentialBuckets": BUCKETS}, "bucketCounts": [str(c) for c in counts]}
+    return {
+        "count": str(len(values)),
+        "mean": sum(values) / len(values),
+        "bucketOptions": {"exponentialBuckets": BUCKETS},
+        "bucketCounts": [str(c) for c in counts],
+    }
 
 
 def _filter_value(flt: str, key: str) -> str | None:
@@ -342,14 +411,26 @@ def _rfc3339(value: str | None) -> float | None:
 
 
 def _object(bucket: str, name: str, data: bytes) -> dict[str, Any]:
-    return {"kind": "storage#object", "bucket": bucket, "name": name, "size": str(len(data)),
-            "id": f"{bucket}/{name}", "selfLink": f"https://www.googleapis.com/storage/v1/b/{bucket}/o/{name}"}
+    return {
+        "kind": "storage#object",
+        "bucket": bucket,
+        "name": name,
+        "size": str(len(data)),
+        "id": f"{bucket}/{name}",
+        "selfLink": f"https://www.googleapis.com/storage/v1/b/{bucket}/o/{name}",
+    }
 
 
 def _error(status: int, code: str, message: str) -> dict[str, Any]:
     request_id = uuid.uuid4().hex[:16]
-    return {"error": {"code": status, "message": message, "status": code,
-                      "details": [{"@type": "type.googleapis.com/google.rpc.RequestInfo", "requestId": request_id}]}}
+    return {
+        "error": {
+            "code": status,
+            "message": message,
+            "status": code,
+            "details": [{"@type": "type.googleapis.com/google.rpc.RequestInfo", "requestId": request_id}],
+        }
+    }
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -55,11 +55,15 @@ def label_problems(labels: Mapping[str, str], what: str) -> list[str]:
         problems.append(f"{what}: {len(labels)} labels; Vertex AI allows at most {MAX_LABELS}")
     for key, value in labels.items():
         if not LABEL_KEY_RE.match(key):
-            problems.append(f"{what}: label key {key!r} must start with a lowercase letter and use "
-                            "only lowercase letters, digits, '_' or '-' (at most 63 characters)")
+            problems.append(
+                f"{what}: label key {key!r} must start with a lowercase letter and use "
+                "only lowercase letters, digits, '_' or '-' (at most 63 characters)"
+            )
         if not LABEL_VALUE_RE.match(value):
-            problems.append(f"{what}: label {key}={value!r}: values use only lowercase letters, "
-                            "digits, '_' or '-' (at most 63 characters)")
+            problems.append(
+                f"{what}: label {key}={value!r}: values use only lowercase letters, "
+                "digits, '_' or '-' (at most 63 characters)"
+            )
     return problems
 
 
@@ -136,7 +140,7 @@ def autoscaling_specs(scaling: Scaling) -> list[Any]:
     return [
         types.AutoscalingMetricSpec(
             metric_name=AUTOSCALE_METRICS[scaling.autoscale_metric],
-            target=int(round(scaling.autoscale_target or 60)),
+            target=round(scaling.autoscale_target or 60),
         )
     ]
 

@@ -17,8 +17,10 @@ def problems(desired: DesiredEndpoint) -> list[str]:
     if not settings.project:
         out.append("targets.vertex.project is required (the Google Cloud project to deploy into)")
     if spec.compute.replicas.min < 1:
-        out.append("compute.replicas.min must be at least 1: Vertex AI dedicated resources keep one "
-                   "replica running (no scale to zero)")
+        out.append(
+            "compute.replicas.min must be at least 1: Vertex AI dedicated resources keep one "
+            "replica running (no scale to zero)"
+        )
     try:
         catalog.choose(deployment)
     except InvalidSpec as exc:
@@ -26,8 +28,10 @@ def problems(desired: DesiredEndpoint) -> list[str]:
     out += translate.label_problems(desired.tags, "metadata.labels")
     capture = spec.capture
     if capture and capture.destination and not capture.destination.startswith("bq://"):
-        out.append(f"capture.destination {capture.destination!r}: Vertex AI logs requests and responses "
-                   "to BigQuery; use bq://project[.dataset[.table]] or leave it empty")
+        out.append(
+            f"capture.destination {capture.destination!r}: Vertex AI logs requests and responses "
+            "to BigQuery; use bq://project[.dataset[.table]] or leave it empty"
+        )
     for name, version in desired.versions.items():
         out += _version_problems(desired, name, version.spec)
     return out
@@ -43,10 +47,12 @@ def _version_problems(desired: DesiredEndpoint, name: str, spec: object) -> list
         model = spec.model
         if catalog.container_image(model) is None:
             known = ", ".join(catalog.container_versions(model.framework)) or "none"
-            out.append(f"{where}: Vertex AI has no prebuilt prediction container for {model.framework} "
-                       f"{model.framework_version or '(no framework_version)'} (prebuilt versions: {known}); "
-                       "set framework_version to one of them, or image: to a container speaking the "
-                       "Vertex AI contract (cloudserve's serving runtime does)")
+            out.append(
+                f"{where}: Vertex AI has no prebuilt prediction container for {model.framework} "
+                f"{model.framework_version or '(no framework_version)'} (prebuilt versions: {known}); "
+                "set framework_version to one of them, or image: to a container speaking the "
+                "Vertex AI contract (cloudserve's serving runtime does)"
+            )
         else:
             out += _artifact_problems(desired, where, model)
     if spec.model is not None:
@@ -81,5 +87,7 @@ def _artifact_problems(desired: DesiredEndpoint, where: str, model: object) -> l
     if ok:
         return []
     wanted = ", ".join(f"model{s}" for s in suffixes)
-    return [f"{where}: the prebuilt {model.framework} container loads exactly one of {wanted}; "
-            f"{path} does not provide it (skops files need a custom image)"]
+    return [
+        f"{where}: the prebuilt {model.framework} container loads exactly one of {wanted}; "
+        f"{path} does not provide it (skops files need a custom image)"
+    ]

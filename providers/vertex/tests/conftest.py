@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from cloudserve.spec.models import Deployment
 from cloudserve_vertex.provider import VertexProvider
 from cloudserve_vertex.testing import VertexEmulator
+
+from cloudserve.spec.models import Deployment
 
 PROJECT, NUMBER, BUCKET = "test-project", "123456789012", "cloudserve-test"
 
@@ -45,7 +45,9 @@ def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[VertexEmulator]:
         yield emu
 
 
-def spec_doc(name: str, versions: dict[str, Path | str], traffic: dict[str, int], **spec: Any) -> dict[str, Any]:
+def spec_doc(
+    name: str, versions: dict[str, Path | str], traffic: dict[str, int], **spec: Any
+) -> dict[str, Any]:
     return {
         "metadata": {"name": name, "labels": {"team": "tests"}},
         "spec": {
@@ -57,7 +59,9 @@ def spec_doc(name: str, versions: dict[str, Path | str], traffic: dict[str, int]
             "traffic": traffic,
             **spec,
         },
-        "targets": {"vertex": {"project": PROJECT, "location": "us-central1", "staging_bucket": f"gs://{BUCKET}"}},
+        "targets": {
+            "vertex": {"project": PROJECT, "location": "us-central1", "staging_bucket": f"gs://{BUCKET}"}
+        },
     }
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from cloudserve_vertex.provider import VertexProvider
+from cloudserve_vertex.testing import VertexEmulator
 
 from cloudserve import tags as T
 from cloudserve.errors import NotSupported
@@ -16,8 +18,6 @@ from cloudserve.testing.conformance import (
     apply_spec,
     wait,
 )
-from cloudserve_vertex.provider import VertexProvider
-from cloudserve_vertex.testing import VertexEmulator
 
 
 class TestVertexConformance(ProviderConformance):
@@ -51,8 +51,9 @@ class TestVertexConformance(ProviderConformance):
     ) -> None:
         """Vertex AI's predict has no per-deployed-model address: a version is invoked by
         name only while it holds all the traffic, and otherwise the call says so."""
-        spec = make_spec(name, versions={"stable": "a", "candidate": "b"},
-                         traffic={"stable": 90, "candidate": 10})
+        spec = make_spec(
+            name, versions={"stable": "a", "candidate": "b"}, traffic={"stable": 90, "candidate": 10}
+        )
         apply_spec(provider, spec)
         with pytest.raises(NotSupported, match="traffic split"):
             provider.invoke(name, {"instances": instances}, version="candidate")

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 import requests
+from cloudserve_vertex.client import VertexClient, v1
+from cloudserve_vertex.provider import VertexProvider
+from cloudserve_vertex.testing import VertexEmulator
 
 from cloudserve import errors
 from cloudserve.desired import build_desired
 from cloudserve.spec.models import Deployment
 from cloudserve.testing.conformance import wait
-from cloudserve_vertex.client import VertexClient, v1
-from cloudserve_vertex.provider import VertexProvider
-from cloudserve_vertex.testing import VertexEmulator
 
 from .conftest import NUMBER, PROJECT
 
@@ -60,7 +60,9 @@ def test_unknown_fields_in_a_body_are_rejected(emulator: VertexEmulator) -> None
         v1().Endpoint(display_nam="x")  # the SDK's own types refuse a misspelt field
 
 
-def test_traffic_split_must_sum_to_100_and_name_deployed_models(deployed: Deployment, client: VertexClient) -> None:
+def test_traffic_split_must_sum_to_100_and_name_deployed_models(
+    deployed: Deployment, client: VertexClient
+) -> None:
     endpoint = _endpoint(client)
     ids = [d.id for d in endpoint.deployed_models]
     for split, message in (({ids[0]: 50}, "add up to 100"), ({"99": 100}, "not deployed")):
@@ -72,9 +74,15 @@ def test_traffic_split_must_sum_to_100_and_name_deployed_models(deployed: Deploy
 
 @pytest.mark.parametrize(
     ("labels", "message"),
-    [({"Team": "x"}, "label key"), ({"team": "Growth"}, "values use only"), ({f"k{i}": "v" for i in range(65)}, "at most 64")],
+    [
+        ({"Team": "x"}, "label key"),
+        ({"team": "Growth"}, "values use only"),
+        ({f"k{i}": "v" for i in range(65)}, "at most 64"),
+    ],
 )
-def test_label_rules(deployed: Deployment, client: VertexClient, labels: dict[str, str], message: str) -> None:
+def test_label_rules(
+    deployed: Deployment, client: VertexClient, labels: dict[str, str], message: str
+) -> None:
     body = v1().Endpoint(name=_endpoint(client).name, labels=labels)
     with pytest.raises(errors.ProviderError, match=message):
         client.update_endpoint(body, ["labels"])
@@ -98,7 +106,9 @@ def test_deployed_model_id_format(deployed: Deployment, client: VertexClient) ->
         client.deploy_model(endpoint.name, deployed_model, None)
 
 
-def test_undeploy_refuses_a_model_with_traffic_and_delete_refuses_deployed(deployed: Deployment, client: VertexClient) -> None:
+def test_undeploy_refuses_a_model_with_traffic_and_delete_refuses_deployed(
+    deployed: Deployment, client: VertexClient
+) -> None:
     endpoint = _endpoint(client)
     busy = max(endpoint.traffic_split, key=lambda k: endpoint.traffic_split[k])
     with pytest.raises(errors.Conflict, match="still receives traffic"):
@@ -110,7 +120,9 @@ def test_undeploy_refuses_a_model_with_traffic_and_delete_refuses_deployed(deplo
         client.delete_endpoint(endpoint.name)
 
 
-def test_throttled_with_retry_after(deployed: Deployment, provider: VertexProvider, emulator: VertexEmulator) -> None:
+def test_throttled_with_retry_after(
+    deployed: Deployment, provider: VertexProvider, emulator: VertexEmulator
+) -> None:
     emulator.inject_fault("GET /v1/", status=429, retry_after_s=2)
     with pytest.raises(errors.Throttled) as info:
         provider.observe("churn")
@@ -120,8 +132,12 @@ def test_throttled_with_retry_after(deployed: Deployment, provider: VertexProvid
     assert provider.observe("churn") is not None  # the fault was one-shot
 
 
-def test_quota_and_unavailable(deployed: Deployment, provider: VertexProvider, emulator: VertexEmulator) -> None:
-    emulator.inject_fault("PATCH", status=429, message="Quota exceeded for quota metric custom_model_serving_cpus.")
+def test_quota_and_unavailable(
+    deployed: Deployment, provider: VertexProvider, emulator: VertexEmulator
+) -> None:
+    emulator.inject_fault(
+        "PATCH", status=429, message="Quota exceeded for quota metric custom_model_serving_cpus."
+    )
     with pytest.raises(errors.QuotaExceeded):
         provider.set_traffic("churn", {"stable": 100}, {})
     emulator.inject_fault("PATCH", status=503)
@@ -129,14 +145,18 @@ def test_quota_and_unavailable(deployed: Deployment, provider: VertexProvider, e
         provider.set_traffic("churn", {"stable": 100}, {})
 
 
-def test_failed_deploy_reaches_the_user(provider: VertexProvider, make_spec: MakeSpec, emulator: VertexEmulator) -> None:
+def test_failed_deploy_reaches_the_user(
+    provider: VertexProvider, make_spec: MakeSpec, emulator: VertexEmulator
+) -> None:
     emulator.fail_next_deploy("Model server never became ready: boom")
     spec = make_spec("churn", {"stable": "a"}, {"stable": 100})
     with pytest.raises(errors.DeploymentFailed, match="never became ready: boom"):
         wait(provider.create_endpoint(build_desired(spec, provider)))
 
 
-def test_operations_that_need_polling(emulator: VertexEmulator, provider: VertexProvider, make_spec: MakeSpec) -> None:
+def test_operations_that_need_polling(
+    emulator: VertexEmulator, provider: VertexProvider, make_spec: MakeSpec
+) -> None:
     emulator.state.operation_polls = 2
     spec = make_spec("churn", {"stable": "a"}, {"stable": 100})
     op = provider.create_endpoint(build_desired(spec, provider))

@@ -9,6 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cloudserve_vertex import catalog
+from cloudserve_vertex.client import v1
+from cloudserve_vertex.provider import VertexProvider
+from cloudserve_vertex.testing import VertexEmulator
 
 from cloudserve import errors
 from cloudserve import tags as T
@@ -17,10 +21,6 @@ from cloudserve.provider import Feature, Support
 from cloudserve.registry import provider_class
 from cloudserve.spec.models import Deployment
 from cloudserve.testing.conformance import wait
-from cloudserve_vertex import catalog
-from cloudserve_vertex.client import v1
-from cloudserve_vertex.provider import VertexProvider
-from cloudserve_vertex.testing import VertexEmulator
 
 from .conftest import BUCKET, spec_doc
 
@@ -40,7 +40,10 @@ def test_entry_point_and_capabilities() -> None:
 
 
 def test_importing_the_provider_imports_no_sdk() -> None:
-    code = "import sys, cloudserve_vertex.provider; print(any(m.startswith('google.cloud.aiplatform') for m in sys.modules))"
+    code = (
+        "import sys, cloudserve_vertex.provider; "
+        "print(any(m.startswith('google.cloud.aiplatform') for m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -48,15 +51,24 @@ def test_importing_the_provider_imports_no_sdk() -> None:
 def test_request_bodies_are_sdk_types(provider: VertexProvider, make_spec: MakeSpec) -> None:
     from cloudserve_vertex import translate
 
-    spec = make_spec("churn", {"stable": "a"}, {"stable": 100},
-                     capture={"sample_percent": 20},
-                     compute={"replicas": {"min": 1, "max": 3}, "autoscale": {"metric": "cpu_utilization", "target": 70}})
+    spec = make_spec(
+        "churn",
+        {"stable": "a"},
+        {"stable": 100},
+        capture={"sample_percent": 20},
+        compute={"replicas": {"min": 1, "max": 3}, "autoscale": {"metric": "cpu_utilization", "target": 70}},
+    )
     desired = build_desired(spec, provider)
     endpoint = translate.build_endpoint(desired, "test-project")
     assert isinstance(endpoint, v1().Endpoint)
     assert endpoint.predict_request_response_logging_config.sampling_rate == 0.2
-    assert endpoint.predict_request_response_logging_config.bigquery_destination.output_uri == "bq://test-project"
-    deployed = translate.deployed_model(desired, desired.versions["stable"], "projects/p/locations/l/models/1")
+    assert (
+        endpoint.predict_request_response_logging_config.bigquery_destination.output_uri
+        == "bq://test-project"
+    )
+    deployed = translate.deployed_model(
+        desired, desired.versions["stable"], "projects/p/locations/l/models/1"
+    )
     assert isinstance(deployed, v1().DeployedModel)
     assert deployed.display_name == "stable"
     resources = deployed.dedicated_resources
@@ -76,7 +88,9 @@ def test_staging_is_content_addressed_and_gs_is_used_as_is(
     _apply(provider, make_spec("two", {"stable": "a"}, {"stable": 100}))
     assert emulator.objects(f"gs://{BUCKET}/cloudserve/artifacts/") == staged
     assert sum(1 for m, p in emulator.requests if p.startswith("/upload/")) == uploads  # not again
-    emulator.put_object("gs://cloudserve-test/mine/model.joblib", (Path(models["b_path"]) / "model.joblib").read_bytes())
+    emulator.put_object(
+        "gs://cloudserve-test/mine/model.joblib", (Path(models["b_path"]) / "model.joblib").read_bytes()
+    )
     doc = spec_doc("three", {"stable": "gs://cloudserve-test/mine"}, {"stable": 100})
     _apply(provider, Deployment.model_validate(doc))
     model = next(m for m in emulator.models.values() if m.labels[T.DEPLOYMENT] == "three")
@@ -87,9 +101,16 @@ def test_staging_is_content_addressed_and_gs_is_used_as_is(
 
 def test_scaling_capture_and_tags_round_trip(provider: VertexProvider, make_spec: MakeSpec) -> None:
     _apply(provider, make_spec("churn", {"stable": "a"}, {"stable": 100}))
-    spec = make_spec("churn", {"stable": "a"}, {"stable": 100}, capture={"sample_percent": 25},
-                     compute={"replicas": {"min": 2, "max": 5},
-                              "autoscale": {"metric": "requests_per_replica", "target": 50}})
+    spec = make_spec(
+        "churn",
+        {"stable": "a"},
+        {"stable": 100},
+        capture={"sample_percent": 25},
+        compute={
+            "replicas": {"min": 2, "max": 5},
+            "autoscale": {"metric": "requests_per_replica", "target": 50},
+        },
+    )
     desired = build_desired(spec, provider)
     provider.write_tags("churn", {T.LEASE: "me-123"})
     wait(provider.update_version(desired, desired.versions["stable"]))
@@ -133,7 +154,9 @@ def test_mirror_is_unsupported(provider: VertexProvider, make_spec: MakeSpec) ->
         provider.set_traffic("churn", {"stable": 100}, {"candidate": 10})
 
 
-def test_metrics_from_cloud_monitoring(provider: VertexProvider, make_spec: MakeSpec, emulator: VertexEmulator) -> None:
+def test_metrics_from_cloud_monitoring(
+    provider: VertexProvider, make_spec: MakeSpec, emulator: VertexEmulator
+) -> None:
     _apply(provider, make_spec("churn", {"stable": "a", "candidate": "b"}, {"stable": 90, "candidate": 10}))
     emulator.record_predictions("churn", "stable", count=200, errors=2, latency_ms=20)
     emulator.record_predictions("churn", "candidate", count=100, errors=10, latency_ms=300)
@@ -146,11 +169,20 @@ def test_metrics_from_cloud_monitoring(provider: VertexProvider, make_spec: Make
     assert sum(1 for _, p in emulator.requests if p.endswith("/timeSeries")) == 3
 
 
-def test_validate_finds_vertex_problems(provider: VertexProvider, make_spec: MakeSpec, tmp_path: Path) -> None:
+def test_validate_finds_vertex_problems(
+    provider: VertexProvider, make_spec: MakeSpec, tmp_path: Path
+) -> None:
     (tmp_path / "model.skops").write_bytes(b"x")
-    doc = spec_doc("churn", {"stable": tmp_path}, {"stable": 100}, capture={"destination": "gs://x"},
-                   compute={"replicas": {"min": 0, "max": 2}})
-    doc["spec"]["versions"]["old"] = {"model": {"uri": str(tmp_path), "framework": "sklearn", "framework_version": "0.19"}}
+    doc = spec_doc(
+        "churn",
+        {"stable": tmp_path},
+        {"stable": 100},
+        capture={"destination": "gs://x"},
+        compute={"replicas": {"min": 0, "max": 2}},
+    )
+    doc["spec"]["versions"]["old"] = {
+        "model": {"uri": str(tmp_path), "framework": "sklearn", "framework_version": "0.19"}
+    }
     doc["spec"]["traffic"]["old"] = 0
     problems = provider.validate(build_desired(Deployment.model_validate(doc), provider))
     text = "\n".join(problems)
@@ -167,7 +199,9 @@ def test_catalog_smallest_fit_override_and_plan_note(make_spec: MakeSpec) -> Non
     assert catalog.smallest_fit(4, 8192, "nvidia-l4", 1).machine_type.startswith("g2-")
     with pytest.raises(errors.InvalidSpec, match="not offered"):
         catalog.smallest_fit(2, 1024, "nvidia-a10g", 1)
-    spec = make_spec("churn", {"stable": "a"}, {"stable": 100}, compute={"instance_type": {"vertex": "n1-highmem-4"}})
+    spec = make_spec(
+        "churn", {"stable": "a"}, {"stable": 100}, compute={"instance_type": {"vertex": "n1-highmem-4"}}
+    )
     provider = VertexProvider(spec.targets.vertex)
     desired = build_desired(spec, provider)
     note = provider.plan_note(desired.versions["stable"])
