@@ -60,7 +60,9 @@ def read_metrics(aws: AwsClients, endpoint: str, versions: list[str], window_sec
     if not versions:
         return {}
     period = max(60, int(math.ceil(window_seconds / 60.0)) * 60)
-    end = datetime.now(UTC)
+    # End on the next whole minute: CloudWatch aligns periods to minutes, and the
+    # datapoints of the current minute would otherwise fall outside the window.
+    end = (datetime.now(UTC) + timedelta(minutes=1)).replace(second=0, microsecond=0)
     start = end - timedelta(seconds=max(window_seconds, 60.0))
     values: dict[str, list[float]] = {}
     queries = metric_queries(endpoint, versions, period)
