@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from cloudserve.monitor.engine import DriftOptions, choose_method, compare, evaluate
     from cloudserve.monitor.profile import BaselineProfile, load_or_build, profile_baseline
     from cloudserve.monitor.readers import open_table
+    from cloudserve.monitor.report import write_report
     from cloudserve.monitor.result import DriftResult, FeatureResult
 
 _EXPORTS = {
@@ -34,6 +35,7 @@ _EXPORTS = {
     "load_or_build": "profile",
     "profile_baseline": "profile",
     "open_table": "readers",
+    "write_report": "report",
     "DriftResult": "result",
     "FeatureResult": "result",
 }
@@ -51,6 +53,7 @@ __all__ = [
     "open_table",
     "parse_duration",
     "profile_baseline",
+    "write_report",
 ]
 
 

@@ -66,9 +66,7 @@ class DriftConfig:
         if explicit is not None and "threshold" not in explicit:
             threshold = None
         alert = get("alert")
-        webhook = (
-            alert.get("webhook") if isinstance(alert, Mapping) else getattr(alert, "webhook", None)
-        )
+        webhook = alert.get("webhook") if isinstance(alert, Mapping) else getattr(alert, "webhook", None)
         features = get("features")
         return cls(
             baseline=str(get("baseline")),

@@ -130,9 +130,7 @@ def compare(
     options = options or DriftOptions()
     watched = list(options.features) if options.features is not None else list(profile.columns)
     present = set(table.names)
-    extra = (
-        [] if options.features is not None else [n for n in table.names if n not in profile.columns]
-    )
+    extra = [] if options.features is not None else [n for n in table.names if n not in profile.columns]
 
     def one(name: str) -> FeatureResult:
         return compare_feature(name, profile, table, present, options)
@@ -184,9 +182,7 @@ def _bare(name: str, status: Status, message: str, kind: str = "") -> FeatureRes
 
 
 def _no_data(name: str, kind: str, rows: int, base: FeatureResult) -> FeatureResult:
-    message = (
-        "no rows in the current window" if rows == 0 else f"all {rows} current values are missing"
-    )
+    message = "no rows in the current window" if rows == 0 else f"all {rows} current values are missing"
     return FeatureResult(
         name=name,
         kind=kind,
@@ -232,9 +228,7 @@ def _categorical(
     current_total = sum(data.counts.values())
     if current_total == 0:
         return _no_data(name, "categorical", data.rows, base)
-    new = sorted(
-        (k for k in data.counts if k not in baseline.counts), key=lambda k: -data.counts[k]
-    )
+    new = sorted((k for k in data.counts if k not in baseline.counts), key=lambda k: -data.counts[k])
     keys = [*baseline.counts, *new]
     expected_counts = np.array([baseline.counts.get(k, 0) for k in keys], dtype=np.int64)
     actual_counts = np.array([data.counts.get(k, 0) for k in keys], dtype=np.int64)

@@ -81,6 +81,7 @@ class BaselineProfile:
     max_points: int = DEFAULT_MAX_POINTS
     skipped: dict[str, str] = field(default_factory=dict)
     created_at: str = ""
+    column_order: tuple[str, ...] = ()
 
     def save(self, path: str | Path) -> Path:
         """Write the profile atomically, so a reader never sees half a file."""
@@ -113,6 +114,7 @@ class BaselineProfile:
             "max_points": self.max_points,
             "skipped": self.skipped,
             "created_at": self.created_at,
+            "column_order": list(self.column_order),
             "columns": columns,
         }
         arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
@@ -129,9 +131,7 @@ class BaselineProfile:
         with np.load(Path(path), allow_pickle=False) as stored:
             header = json.loads(stored["header"].tobytes().decode())
             if header.get("format") != FORMAT or header.get("version") != FORMAT_VERSION:
-                raise ValueError(
-                    f"{path}: not a cloudserve drift profile (version {FORMAT_VERSION})"
-                )
+                raise ValueError(f"{path}: not a cloudserve drift profile (version {FORMAT_VERSION})")
             columns: dict[str, ColumnProfile] = {}
             for index, entry in enumerate(header["columns"]):
                 if entry["kind"] == "numeric":
@@ -146,9 +146,7 @@ class BaselineProfile:
                     )
                 else:
                     counts = {str(k): int(v) for k, v in entry["counts"].items()}
-                    columns[entry["name"]] = CategoricalProfile(
-                        counts=counts, nulls=int(entry["nulls"])
-                    )
+                    columns[entry["name"]] = CategoricalProfile(counts=counts, nulls=int(entry["nulls"]))
         features = header.get("features")
         return cls(
             columns=columns,
@@ -159,11 +157,16 @@ class BaselineProfile:
             max_points=int(header.get("max_points", DEFAULT_MAX_POINTS)),
             skipped=dict(header.get("skipped") or {}),
             created_at=str(header.get("created_at", "")),
+            column_order=tuple(header.get("column_order") or columns),
         )
 
     def input_columns(self) -> list[str]:
-        """The order positional request instances are read in: features, else columns."""
-        return list(self.features) if self.features is not None else list(self.columns)
+        """The order positional request instances (``[[1.5, "a"]]``) are read in.
+
+        It is the baseline file's own column order, whichever features are watched:
+        the model's input order does not change because fewer columns are watched.
+        """
+        return list(self.column_order or self.columns)
 
 
 def _numeric_header(name: str, column: NumericProfile) -> dict[str, Any]:
@@ -190,9 +193,7 @@ def profile_numeric(data: NumericColumn, max_points: int = DEFAULT_MAX_POINTS) -
     n = int(ordered.size)
     if n == 0:
         empty = np.empty(0, dtype=np.float64)
-        return NumericProfile(
-            0, data.nulls, float("nan"), float("nan"), empty, empty, np.zeros(1, np.int64)
-        )
+        return NumericProfile(0, data.nulls, float("nan"), float("nan"), empty, empty, np.zeros(1, np.int64))
     edges = decile_edges(ordered)
     return NumericProfile(
         count=n,
@@ -258,6 +259,7 @@ def profile_table(
         max_points=max_points,
         skipped=skipped,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        column_order=tuple(present),
     )
 
 

@@ -28,6 +28,9 @@ CountArray = NDArray[np.int64]
 #: asymptotic one above it; we switch at the same point so p-values agree.
 KS_EXACT_MAX_N = 10_000
 
+#: Elements of the larger sample handled per step of the Wasserstein walk (fits in cache).
+WASSERSTEIN_CHUNK = 65_536
+
 #: Proportions are floored at this value in PSI so an empty bin gives a large but
 #: finite contribution instead of an infinite one (the usual PSI convention).
 PSI_EPSILON = 1e-4
@@ -84,21 +87,27 @@ def wasserstein(a: FloatArray, b: FloatArray) -> float:
 
     W1 is also the integral over u in [0, 1] of |Q_a(u) - Q_b(u)|, and for sorted samples
     the quantile functions are just the arrays, stepping at i/n_a and j/n_b. Walking the
-    steps of the larger sample with integer arithmetic costs a few vector operations and
-    no merge or search, which matters for million-row windows.
+    steps of the larger sample with integer arithmetic needs no merge and no search;
+    doing it in cache-sized chunks keeps it at memory speed on million-row windows.
     """
     if a.size > b.size:
         a, b = b, a
     na, nb = a.size, b.size
-    start = np.arange(nb, dtype=np.int64) * na  # steps of b, in units of 1 / (na * nb)
-    first = start // nb  # the step of a where each step of b begins
-    boundary = (first + 1) * nb
-    split = boundary < start + na  # a step of a ends inside this step of b
-    len_first = np.where(split, boundary - start, na)
-    second = np.minimum(first + 1, na - 1)
-    total = np.dot(np.abs(a[first] - b), len_first)
-    total += np.dot(np.abs(a[second] - b), np.where(split, start + na - boundary, 0))
-    return float(total / (na * nb))
+    total = 0.0
+    for lo in range(0, nb, WASSERSTEIN_CHUNK):
+        part = b[lo : lo + WASSERSTEIN_CHUNK]
+        # Steps of b in units of 1 / (na * nb), and the step of a each one begins in.
+        start = np.arange(lo, lo + part.size, dtype=np.int64) * na
+        first = start // nb
+        boundary = (first + 1) * nb
+        end = start + na
+        split = boundary < end  # a step of a ends inside this step of b
+        total += float(np.dot(np.abs(a[first] - part), np.where(split, boundary - start, na)))
+        crossing = np.flatnonzero(split)
+        if crossing.size:
+            later = a[np.minimum(first[crossing] + 1, na - 1)]
+            total += float(np.dot(np.abs(later - part[crossing]), (end - boundary)[crossing]))
+    return total / (na * nb)
 
 
 def bin_counts(sorted_values: FloatArray, edges: FloatArray) -> CountArray:

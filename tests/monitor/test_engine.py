@@ -19,9 +19,7 @@ from cloudserve.monitor.result import FeatureResult
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 
-def frame(
-    n: int, seed: int, shift: float = 0.0, cats: tuple[str, ...] = ("a", "b", "c")
-) -> RecordsTable:
+def frame(n: int, seed: int, shift: float = 0.0, cats: tuple[str, ...] = ("a", "b", "c")) -> RecordsTable:
     rng = np.random.default_rng(seed)
     return RecordsTable(
         data={

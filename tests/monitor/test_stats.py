@@ -31,7 +31,7 @@ samples = st.lists(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(samples, samples)
 def test_ks_and_wasserstein_match_scipy_on_any_samples(a: list[float], b: list[float]) -> None:
     x, y = np.sort(np.array(a)), np.sort(np.array(b))

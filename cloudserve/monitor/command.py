@@ -1,0 +1,191 @@
+"""``cloudserve monitor``: drift reports and one-shot drift checks from the command line.
+
+``report`` writes ``report.json`` and a self-contained ``report.html``; ``run`` judges
+one window now, prints a summary (or JSON), and exits 3 when anything drifted, 0 when
+nothing did, so a CI job or a scheduler can branch on it. Settings come from options,
+or from a spec's ``monitoring.drift`` with ``--spec`` (options still win).
+
+Only click is imported at module level: the CLI lists this group on every start, and
+numpy and scipy load only when a subcommand actually runs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from cloudserve.monitor.config import DriftConfig
+    from cloudserve.monitor.result import DriftResult
+
+#: Exit status of ``run`` when drift is found (the CLI's shared "gate failed" code).
+EXIT_DRIFT = 3
+METHOD_CHOICES = ["auto", "psi", "ks", "chi2", "js", "wasserstein"]
+
+
+def _window_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by ``report`` and ``run``: what to compare and how to judge it."""
+    options = [
+        click.option(
+            "--spec", "spec", type=click.Path(exists=True), help="Read monitoring.drift from this spec."
+        ),
+        click.option("--env", "env", help="Environment overlay of --spec."),
+        click.option("--baseline", help="Training data (CSV/Parquet) or a stored profile (.npz)."),
+        click.option("--current", required=True, help="Capture logs (.jsonl or a folder), CSV or Parquet."),
+        click.option("--features", help="Comma-separated columns to watch (default: all)."),
+        click.option("--method", type=click.Choice(METHOD_CHOICES), help="Drift statistic [default: auto]."),
+        click.option("--threshold", type=float, help="Drift threshold (per method default when omitted)."),
+        click.option(
+            "--feature-threshold",
+            "feature_thresholds",
+            multiple=True,
+            metavar="NAME=VALUE",
+            help="Per-feature threshold; repeatable.",
+        ),
+        click.option("--profile", "profile_path", help="Where the baseline profile is stored."),
+        click.option("--version", "version", help="Only capture records of this model version."),
+        click.option(
+            "--window",
+            help="Only capture records from the last DURATION (30m, 1h, 1d); "
+            "with --spec, one schedule interval by default.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@click.group("monitor")
+def monitor() -> None:
+    """Drift monitoring: compare live traffic with the training data."""
+
+
+@monitor.command("report")
+@_window_options
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def report(out_dir: str, output: str, **window: Any) -> None:
+    """Write report.json and a self-contained report.html for one window."""
+    from cloudserve.monitor.report import write_report
+
+    result, _ = _evaluate(window)
+    json_path, html_path = write_report(result, out_dir)
+    if output == "json":
+        click.echo(json.dumps({"status": result.status, "json": str(json_path), "html": str(html_path)}))
+        return
+    for line in result.summary_lines():
+        click.echo(line)
+    click.echo(f"wrote {json_path} and {html_path}")
+
+
+@monitor.command("run")
+@_window_options
+@click.option("--webhook", help="POST a summary here when drift is found.")
+@click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def run(ctx: click.Context, /, webhook: str | None, output: str, **window: Any) -> None:
+    """Judge one window now; exit 3 on drift, 0 otherwise."""
+    result, config = _evaluate(window)
+    if output == "json":
+        click.echo(json.dumps(result.to_dict()))
+    else:
+        for line in result.summary_lines():
+            click.echo(line)
+    target = webhook or config.webhook
+    if result.drifted and target:
+        from cloudserve.monitor.alert import AlertError, send_webhook
+
+        try:
+            send_webhook(target, result)
+        except AlertError as exc:
+            click.echo(f"warning: drift alert not delivered: {exc}", err=True)
+    if result.drifted:
+        ctx.exit(EXIT_DRIFT)
+
+
+def _evaluate(window: dict[str, Any]) -> tuple[DriftResult, DriftConfig]:
+    """Resolve settings, profile the baseline if needed, and judge the window."""
+    from cloudserve.monitor.config import parse_duration
+    from cloudserve.monitor.engine import DriftOptions, evaluate
+    from cloudserve.monitor.readers import SourceError
+
+    config = _config(window)
+    since = None
+    if window["window"]:
+        duration = parse_duration(window["window"])
+        if duration is None:
+            raise click.BadParameter(f"not a duration: {window['window']}", param_hint="--window")
+        since = datetime.now(UTC) - duration
+    elif window["spec"] and config.window is not None:
+        since = datetime.now(UTC) - config.window  # one schedule interval, as a scheduled run
+    options = DriftOptions(
+        method=config.method,
+        threshold=config.threshold,
+        thresholds=config.thresholds,
+        features=config.features,
+    )
+    try:
+        result = evaluate(
+            config.baseline,
+            window["current"],
+            options,
+            store=window["profile_path"],
+            version=window["version"],
+            since=since,
+        )
+    except (SourceError, ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    return result, config
+
+
+def _config(window: dict[str, Any]) -> DriftConfig:
+    """Options over the spec's ``monitoring.drift`` over built-in defaults."""
+    from dataclasses import replace
+
+    from cloudserve.monitor.config import DriftConfig
+
+    config = _spec_config(window["spec"], window["env"]) if window["spec"] else None
+    baseline = window["baseline"] or (config.baseline if config else None)
+    if not baseline:
+        raise click.UsageError("--baseline is required (or a --spec with monitoring.drift)")
+    config = replace(config, baseline=baseline) if config else DriftConfig(baseline=baseline)
+    thresholds = dict(config.thresholds)
+    for item in window["feature_thresholds"]:
+        name, sep, value = item.partition("=")
+        try:
+            thresholds[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise click.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint="--feature-threshold")
+    features = window["features"]
+    return replace(
+        config,
+        features=tuple(f.strip() for f in features.split(",") if f.strip()) if features else config.features,
+        method=window["method"] or config.method,
+        threshold=window["threshold"] if window["threshold"] is not None else config.threshold,
+        thresholds=thresholds,
+    )
+
+
+def _spec_config(spec: str, env: str | None) -> DriftConfig:
+    from cloudserve.monitor.config import DriftConfig
+    from cloudserve.spec.loader import load_one
+
+    deployment = load_one(spec, env=env)
+    drift = deployment.spec.monitoring.drift
+    if drift is None:
+        raise click.UsageError(f"{spec} has no monitoring.drift section")
+    config = DriftConfig.from_spec(drift)
+    baseline = Path(config.baseline)
+    if not baseline.is_absolute():
+        base_dir = Path(spec) if Path(spec).is_dir() else Path(spec).parent
+        baseline = base_dir / baseline
+    from dataclasses import replace
+
+    return replace(config, baseline=str(baseline))

@@ -1,0 +1,176 @@
+"""``cloudserve monitor report|run`` end to end on files written by the test."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cloudserve.monitor.command import EXIT_DRIFT, monitor
+
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
+PLANS = ["basic", "plus", "pro"]
+
+
+def write_baseline(path: Path, rows: int = 3000) -> Path:
+    rng = np.random.default_rng(0)
+    lines = ["age,income,plan"]
+    for _ in range(rows):
+        lines.append(f"{rng.normal(40, 12):.2f},{rng.lognormal(10, 0.5):.2f},{rng.choice(PLANS)}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def write_capture(path: Path, rows: int, income_shift: float, minutes_ago: int = 5) -> Path:
+    rng = np.random.default_rng(1)
+    stamp = (datetime.now(UTC) - timedelta(minutes=minutes_ago)).isoformat()
+    with path.open("a") as handle:
+        for _ in range(rows):
+            instance = [
+                float(rng.normal(40, 12)),
+                float(rng.lognormal(10 + income_shift, 0.5)),
+                str(rng.choice(PLANS)),
+            ]
+            record = {"ts": stamp, "version": "stable", "request": {"instances": [instance]}, "response": {}}
+            handle.write(json.dumps(record) + "\n")
+    return path
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    return {
+        "baseline": write_baseline(tmp_path / "train.csv"),
+        "shifted": write_capture(tmp_path / "shifted.jsonl", 1500, 0.6),
+        "clean": write_capture(tmp_path / "clean.jsonl", 1500, 0.0),
+    }
+
+
+def invoke(*args: str) -> Any:
+    return CliRunner().invoke(monitor, list(args), catch_exceptions=False)
+
+
+def test_report_writes_json_and_a_self_contained_page(files: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    result = invoke(
+        "report", "--baseline", str(files["baseline"]), "--current", str(files["shifted"]), "--out", str(out)
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads((out / "report.json").read_text())
+    assert payload["drifted_features"] == ["income"]
+    assert payload["features"][0]["name"] == "income"
+    page = (out / "report.html").read_text()
+    for external in ("<script", "<link", "src=", "@import", "url("):
+        assert external not in page
+    assert page.count("<svg") == 3
+    assert page.index('id="f-income"') < page.index('id="f-age"')
+
+
+def test_run_exits_3_on_drift_and_0_otherwise(files: dict[str, Path]) -> None:
+    baseline = str(files["baseline"])
+    drifted = invoke("run", "--baseline", baseline, "--current", str(files["shifted"]))
+    assert drifted.exit_code == EXIT_DRIFT
+    assert "income: drift" in drifted.output
+    clean = invoke("run", "--baseline", baseline, "--current", str(files["clean"]), "--output", "json")
+    assert clean.exit_code == 0
+    assert json.loads(clean.output)["status"] == "ok"
+
+
+def test_run_options_narrow_and_override(files: dict[str, Path]) -> None:
+    common = ["run", "--baseline", str(files["baseline"]), "--current", str(files["shifted"])]
+    assert invoke(*common, "--feature-threshold", "income=50").exit_code == 0
+    assert invoke(*common, "--features", "age,plan").exit_code == 0
+    assert invoke(*common, "--version", "candidate", "-o", "json").exit_code == 0  # empty window
+    assert invoke(*common, "--window", "1m").exit_code == 0  # records are 5 minutes old
+    assert invoke(*common, "--window", "1h").exit_code == EXIT_DRIFT
+    assert invoke(*common, "--method", "psi").exit_code == EXIT_DRIFT
+
+
+def test_bad_input_is_an_error_message_not_a_traceback(files: dict[str, Path], tmp_path: Path) -> None:
+    missing = invoke("run", "--baseline", str(tmp_path / "nope.csv"), "--current", str(files["clean"]))
+    assert missing.exit_code == 1 and "no such file" in missing.output
+    bad = invoke(
+        "run",
+        "--baseline",
+        str(files["baseline"]),
+        "--current",
+        str(files["clean"]),
+        "--feature-threshold",
+        "x",
+    )
+    assert bad.exit_code == 2
+    assert invoke("run", "--current", str(files["clean"])).exit_code == 2
+
+
+def test_spec_supplies_baseline_thresholds_and_window(files: dict[str, Path], tmp_path: Path) -> None:
+    pytest.importorskip("cloudserve.spec.loader")
+    spec = tmp_path / "deploy.yaml"
+    spec.write_text(
+        "apiVersion: cloudserve/v1\nkind: Deployment\nmetadata: {name: churn}\n"
+        "spec:\n  versions:\n    stable:\n      model: {uri: ./model, framework: sklearn}\n"
+        "  monitoring:\n    drift: {baseline: ./train.csv, schedule: hourly, thresholds: {income: 50}}\n"
+    )
+    assert invoke("run", "--spec", str(spec), "--current", str(files["shifted"])).exit_code == 0
+    overridden = invoke(
+        "run", "--spec", str(spec), "--current", str(files["shifted"]), "--feature-threshold", "income=0.1"
+    )
+    assert overridden.exit_code == EXIT_DRIFT
+
+
+@pytest.fixture
+def hook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    received: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"])
+            received.append(json.loads(self.rfile.read(length)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/hook", received
+    server.shutdown()
+    server.server_close()
+
+
+def test_drift_is_posted_to_the_webhook(
+    files: dict[str, Path], hook: tuple[str, list[dict[str, Any]]]
+) -> None:
+    url, received = hook
+    common = ["run", "--baseline", str(files["baseline"]), "--webhook", url]
+    assert invoke(*common, "--current", str(files["clean"])).exit_code == 0
+    assert received == []
+    assert invoke(*common, "--current", str(files["shifted"])).exit_code == EXIT_DRIFT
+    assert [f["name"] for f in received[0]["drifted_features"]] == ["income"]
+    assert received[0]["text"].startswith("DRIFT")
+
+
+def test_an_unreachable_webhook_warns_but_keeps_the_verdict(files: dict[str, Path]) -> None:
+    result = CliRunner().invoke(
+        monitor,
+        [
+            "run",
+            "--baseline",
+            str(files["baseline"]),
+            "--current",
+            str(files["shifted"]),
+            "--webhook",
+            "ftp://x",
+        ],
+    )
+    assert result.exit_code == EXIT_DRIFT
+    assert "not delivered" in result.output
