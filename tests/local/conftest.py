@@ -1,35 +1,23 @@
 """Fixtures for the local target: models trained at test time, a provider whose state
 lives in a tmp dir, and a spec builder.
 
-The server is the real serving runtime (`cloudserve.serving.local_server`). While that
-module does not exist yet, a contract-following stand-in (fake_server.py) is used.
+Every test runs real server processes: the serving runtime's
+`python -m cloudserve.serving.local_server`, started by the provider.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cloudserve.local.process import SERVER_MODULE
 from cloudserve.local.provider import LocalProvider
 from cloudserve.local.state import ENV_STATE_DIR
 from cloudserve.spec.models import Deployment, LocalSettings
 from cloudserve.testing.conformance import MakeSpec
-
-HERE = Path(__file__).resolve().parent
-
-
-def _server_module() -> str:
-    try:
-        found = importlib.util.find_spec(SERVER_MODULE) is not None
-    except ModuleNotFoundError:
-        found = False
-    return SERVER_MODULE if found else "fake_server"
 
 
 @pytest.fixture(scope="session")
@@ -62,16 +50,12 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def state_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "state"
     monkeypatch.setenv(ENV_STATE_DIR, str(root))
-    if _server_module() == "fake_server":
-        monkeypatch.setenv("PYTHONPATH", str(HERE))
     return root
 
 
 @pytest.fixture
 def local_provider(state_root: Path) -> Iterator[LocalProvider]:
-    provider = LocalProvider(
-        LocalSettings(state_dir=str(state_root)), server_module=_server_module(), start_timeout=60
-    )
+    provider = LocalProvider(LocalSettings(state_dir=str(state_root)), start_timeout=60)
     yield provider
     # Never leave a server running behind a test.
     for child in state_root.iterdir() if state_root.exists() else ():

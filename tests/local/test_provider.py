@@ -37,17 +37,26 @@ def _create(provider: LocalProvider, make_spec: MakeSpec, name: str, **kw: Any) 
     return desired
 
 
-def test_state_dir_layout_and_token_mode(
-    local_provider: LocalProvider, make_spec: MakeSpec
-) -> None:
-    _create(local_provider, make_spec, "layout", versions={"stable": "a"}, traffic={"stable": 100})
+def test_state_dir_liveness_and_idempotent_create(local_provider: LocalProvider, make_spec: MakeSpec) -> None:
+    desired = _create(local_provider, make_spec, "layout", versions={"stable": "a"}, traffic={"stable": 100})
     folder = local_provider.root / "layout"
     assert {"endpoint.json", "token", "server.json", "logs"} <= {p.name for p in folder.iterdir()}
     assert stat.S_IMODE((folder / "token").stat().st_mode) == 0o600
-    server = json.loads((folder / "server.json").read_text())
-    assert server["host"] == "127.0.0.1" and server["port"] > 0
+    live = json.loads((folder / "server.json").read_text())
+    assert live["host"] == "127.0.0.1" and live["port"] > 0
     token = (folder / "token").read_text().strip()
     assert token not in (folder / "logs" / "server.log").read_text()
+    # create_endpoint on a running server converges it in place: same process.
+    pid = pid_of(local_provider, "layout")
+    wait(local_provider.create_endpoint(desired))
+    assert pid_of(local_provider, "layout") == pid
+    # server.json naming a live process that is not our server (a reused pid).
+    (folder / "server.json").write_text(json.dumps({**live, "pid": os.getpid()}))
+    observed = local_provider.observe("layout")
+    assert observed is not None and observed.status is Status.STOPPED
+    (folder / "server.json").write_text(json.dumps(live))
+    observed = local_provider.observe("layout")
+    assert observed is not None and observed.status is Status.READY
 
 
 def test_broken_model_at_create_fails_with_reason_and_leaves_no_endpoint(
@@ -84,77 +93,7 @@ def test_broken_version_fails_and_the_others_keep_serving(
     assert result.body["predictions"] == predictions("a", SAMPLE_INSTANCES)
 
 
-def test_create_endpoint_is_idempotent_on_a_running_server(
-    local_provider: LocalProvider, make_spec: MakeSpec
-) -> None:
-    desired = _create(
-        local_provider, make_spec, "idem", versions={"stable": "a"}, traffic={"stable": 100}
-    )
-    pid = pid_of(local_provider, "idem")
-    wait(local_provider.create_endpoint(desired))
-    assert pid_of(local_provider, "idem") == pid
-
-
-def test_a_reused_pid_is_not_taken_for_our_server(
-    local_provider: LocalProvider, make_spec: MakeSpec
-) -> None:
-    _create(local_provider, make_spec, "stale", versions={"stable": "a"}, traffic={"stable": 100})
-    folder = local_provider.root / "stale"
-    live = json.loads((folder / "server.json").read_text())
-    # server.json naming a live process that is not our server (a reused pid).
-    (folder / "server.json").write_text(json.dumps({**live, "pid": os.getpid()}))
-    observed = local_provider.observe("stale")
-    assert observed is not None and observed.status is Status.STOPPED
-    (folder / "server.json").write_text(json.dumps(live))
-    observed = local_provider.observe("stale")
-    assert observed is not None and observed.status is Status.READY
-
-
-def test_metrics_count_requests_per_version(
-    local_provider: LocalProvider, make_spec: MakeSpec
-) -> None:
-    _create(
-        local_provider,
-        make_spec,
-        "metrics",
-        versions={"stable": "a", "candidate": "b"},
-        traffic={"stable": 50, "candidate": 50},
-    )
-    for _ in range(5):
-        assert (
-            local_provider.invoke(
-                "metrics", {"instances": SAMPLE_INSTANCES}, version="candidate"
-            ).status_code
-            == 200
-        )
-    got = local_provider.metrics("metrics", ["stable", "candidate"], 300)
-    assert got["candidate"].requests >= 5
-    assert got["candidate"].errors == 0
-    assert got["stable"].requests == 0
-
-
-def test_tags_written_and_rollout_tags_survive_update_endpoint(
-    local_provider: LocalProvider, make_spec: MakeSpec
-) -> None:
-    desired = _create(
-        local_provider, make_spec, "tags", versions={"stable": "a"}, traffic={"stable": 100}
-    )
-    local_provider.write_tags("tags", {T.ROLLOUT: "step-1", "extra": "x"})
-    observed = local_provider.observe("tags")
-    assert observed is not None and observed.tags[T.ROLLOUT] == "step-1"
-    wait(local_provider.update_endpoint(desired))
-    observed = local_provider.observe("tags")
-    assert observed is not None
-    assert observed.tags[T.ROLLOUT] == "step-1"  # the core's rollout record stays
-    assert "extra" not in observed.tags  # not in the spec: removed
-    local_provider.write_tags("tags", {T.ROLLOUT: None})
-    observed = local_provider.observe("tags")
-    assert observed is not None and T.ROLLOUT not in observed.tags
-
-
-def test_version_lifecycle_and_traffic_refusals(
-    local_provider: LocalProvider, make_spec: MakeSpec
-) -> None:
+def test_version_lifecycle_and_traffic_refusals(local_provider: LocalProvider, make_spec: MakeSpec) -> None:
     _create(local_provider, make_spec, "life", versions={"stable": "a"}, traffic={"stable": 100})
     spec = make_spec("life", versions={"stable": "a", "candidate": "b"}, traffic={"stable": 100})
     desired = build_desired(spec, local_provider)
@@ -175,6 +114,34 @@ def test_version_lifecycle_and_traffic_refusals(
     assert observed is not None and set(observed.versions) == {"stable"}
 
 
+def test_metrics_and_tags(local_provider: LocalProvider, make_spec: MakeSpec) -> None:
+    desired = _create(
+        local_provider,
+        make_spec,
+        "tags",
+        versions={"stable": "a", "candidate": "b"},
+        traffic={"stable": 50, "candidate": 50},
+    )
+    for _ in range(5):
+        result = local_provider.invoke("tags", {"instances": SAMPLE_INSTANCES}, version="candidate")
+        assert result.status_code == 200
+    got = local_provider.metrics("tags", ["stable", "candidate"], 300)
+    assert got["candidate"].requests >= 5
+    assert got["candidate"].errors == 0
+    assert got["stable"].requests == 0
+    local_provider.write_tags("tags", {T.ROLLOUT: "step-1", "extra": "x"})
+    observed = local_provider.observe("tags")
+    assert observed is not None and observed.tags[T.ROLLOUT] == "step-1"
+    wait(local_provider.update_endpoint(desired))
+    observed = local_provider.observe("tags")
+    assert observed is not None
+    assert observed.tags[T.ROLLOUT] == "step-1"  # the core's rollout record stays
+    assert "extra" not in observed.tags  # not in the spec: removed
+    local_provider.write_tags("tags", {T.ROLLOUT: None})
+    observed = local_provider.observe("tags")
+    assert observed is not None and T.ROLLOUT not in observed.tags
+
+
 def test_missing_deployment_errors(local_provider: LocalProvider) -> None:
     assert local_provider.observe("nothing") is None
     with pytest.raises(NotFound):
@@ -192,9 +159,7 @@ def test_capabilities_declare_every_feature() -> None:
     assert caps[Feature.ROLLOUT].support is Support.EMULATED
 
 
-def test_validate_bind_address_and_models(
-    make_spec: MakeSpec, state_root: Path, tmp_path: Path
-) -> None:
+def test_validate_bind_address_and_models(make_spec: MakeSpec, state_root: Path, tmp_path: Path) -> None:
     spec = make_spec("val", versions={"stable": "a"}, traffic={"stable": 100})
     provider = LocalProvider(LocalSettings(state_dir=str(state_root)))
     assert provider.validate(build_desired(spec, provider)) == []

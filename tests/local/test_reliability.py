@@ -69,9 +69,7 @@ def test_load_through_traffic_shifts_has_zero_failures(
     done = [0]
     deadline = time.monotonic() + HARD_CAP_SECONDS
     threads = [
-        threading.Thread(
-            target=_client_loop, args=(observed.url + "/invocations", results, done, deadline)
-        )
+        threading.Thread(target=_client_loop, args=(observed.url + "/invocations", results, done, deadline))
         for _ in range(THREADS)
     ]
     for thread in threads:
