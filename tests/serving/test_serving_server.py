@@ -230,3 +230,35 @@ def test_admin_shutdown_stops_the_server(server: Any) -> None:
     assert admin(server, "POST", "shutdown").json() == {"stopping": True}
     server.thread.join(10)
     assert not server.thread.is_alive()
+
+
+def test_traffic_shifts_under_load_fail_no_request(server: Any, rows: list[Any]) -> None:
+    """100/0 -> 50/50 -> 0/100 -> 100/0 while 4 clients keep sending: zero failures."""
+    import threading
+
+    failures: list[str] = []
+    seen: Counter[str] = Counter()
+    stop = threading.Event()
+
+    def client() -> None:
+        with requests.Session() as session:
+            while not stop.is_set():
+                answer = session.post(server.url + "/invocations", json={"instances": rows[:1]}, timeout=10)
+                if answer.status_code != 200:
+                    failures.append(answer.text)
+                seen[answer.headers.get("x-cloudserve-version", "?")] += 1
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        for split in ({"a": 100, "b": 0}, {"a": 50, "b": 50}, {"a": 0, "b": 100}, {"a": 100, "b": 0}):
+            before = sum(seen.values())
+            assert admin(server, "PUT", "traffic", {"traffic": split}).ok
+            _wait(lambda: sum(seen.values()), lambda n, b=before: n >= b + 50)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+    assert failures == []
+    assert seen["a"] > 0 and seen["b"] > 0
