@@ -29,11 +29,7 @@ class AwsClients:
 
     def session(self) -> Any:
         if self._session is None:
-            import boto3
-
-            self._session = boto3.session.Session(
-                profile_name=self.profile, region_name=self.region
-            )
+            self._session = _shared_session(self.profile, self.region)
         return self._session
 
     def client(self, service: str) -> Any:
@@ -69,6 +65,20 @@ class AwsClients:
             if close is not None:
                 close()
         self._clients.clear()
+
+
+_SESSIONS: dict[tuple[str | None, str | None], Any] = {}
+
+
+def _shared_session(profile: str | None, region: str | None) -> Any:
+    """One boto3 session per profile and region in a process: loading the SageMaker
+    service model takes over a second, and a session caches it for all its clients."""
+    key = (profile, region)
+    if key not in _SESSIONS:
+        import boto3
+
+        _SESSIONS[key] = boto3.session.Session(profile_name=profile, region_name=region)
+    return _SESSIONS[key]
 
 
 def _pascal(snake: str) -> str:
