@@ -26,7 +26,6 @@ from moto.sagemaker.responses import SageMakerResponse
 # lacks. test_emulator fails when moto grows its own version, so ours can be dropped.
 ADDED_OPERATIONS = (
     "update_endpoint",
-    "list_endpoint_configs",
     "create_monitoring_schedule",
     "describe_monitoring_schedule",
     "update_monitoring_schedule",
@@ -188,21 +187,6 @@ def update_endpoint(self: SageMakerResponse) -> ActionResult:
     alarms = [a["AlarmName"] for a in deployment.get("AutoRollbackConfiguration", {}).get("Alarms", [])]
     begin(backend, name, "Updating", previous, alarms)
     return ActionResult({"EndpointArn": endpoint.arn})
-
-
-def list_endpoint_configs(self: SageMakerResponse) -> ActionResult:
-    backend = self.sagemaker_backend
-    contains = (self._get_param("NameContains") or "").lower()
-    configs = [
-        {
-            "EndpointConfigName": c.endpoint_config_name,
-            "EndpointConfigArn": c.endpoint_config_arn,
-            "CreationTime": c.creation_time,
-        }
-        for c in backend.endpoint_configs.values()
-        if contains in c.endpoint_config_name.lower()
-    ]
-    return ActionResult({"EndpointConfigs": sorted(configs, key=lambda c: c["EndpointConfigName"])})
 
 
 def _schedule_arn(backend: SageMakerModelBackend, name: str) -> str:

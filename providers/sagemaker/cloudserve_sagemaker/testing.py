@@ -14,7 +14,7 @@ What it adds to moto 5.2.5 (all through moto's own request dispatch, with state 
 moto's SageMaker backend so moto's reset clears it):
 
 - Operations moto lacks: UpdateEndpoint (with DeploymentConfig and auto-rollback
-  alarms), ListEndpointConfigs, and the monitoring-schedule calls (Create, Describe,
+  alarms) and the monitoring-schedule calls (Create, Describe,
   Update, Delete, List, Start, Stop). ``ADDED_OPERATIONS`` lists them; a test fails once
   moto ships its own, so ours can be dropped.
 - Real state transitions: Creating -> InService, Updating -> InService, and
