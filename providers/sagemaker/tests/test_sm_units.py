@@ -1,0 +1,88 @@
+"""Pure parts: catalog, names, weights, validation, error mapping, plan notes. No emulator."""
+
+from __future__ import annotations
+
+import pytest
+
+from cloudserve.desired import build_desired
+from cloudserve.errors import AlreadyExists, Conflict, NotFound, ProviderError, QuotaExceeded, Throttled, Unavailable
+from cloudserve.spec.models import Compute, SageMakerSettings
+from cloudserve_sagemaker import translate as tr
+from cloudserve_sagemaker.catalog import load_catalog
+from cloudserve_sagemaker.errors import translate_client_error
+from cloudserve_sagemaker.provider import SageMakerProvider
+
+
+def test_catalog_is_dated_sourced_and_real() -> None:
+    import botocore.session
+
+    catalog = load_catalog()
+    assert catalog.as_of and "aws.amazon.com/sagemaker/pricing" in catalog.source
+    valid = set(botocore.session.get_session().get_service_model("sagemaker").shape_for("ProductionVariantInstanceType").enum)
+    assert {i.type for i in catalog.instances} <= valid
+
+
+@pytest.mark.parametrize(
+    ("compute", "expected"),
+    [
+        ({}, "ml.c5.large"),
+        ({"cpu": 2, "memory": "8Gi"}, "ml.m5.large"),
+        ({"cpu": 4, "memory": "30Gi"}, "ml.r5.xlarge"),
+        ({"cpu": 2, "memory": "8Gi", "accelerator": {"type": "nvidia-t4"}}, "ml.g4dn.xlarge"),
+    ],
+)
+def test_smallest_fit(compute: dict[str, object], expected: str) -> None:
+    assert load_catalog().smallest_fit(Compute.model_validate(compute)).type == expected
+
+
+def test_names_stay_within_63_characters() -> None:
+    long = "e" * 63
+    name = tr.model_name(long, "v" * 32, "0123456789abcdef")
+    assert len(name) <= 63 and name.endswith("-01234567")
+    assert tr.model_name(long, "a" * 32, "0123456789abcdef") != tr.model_name(long, "b" * 32, "0123456789abcdef")
+
+
+def test_weights_round_trip() -> None:
+    assert tr.traffic_from_weights({"a": 90.0, "b": 10.0}) == {"a": 90, "b": 10}
+    assert tr.traffic_from_weights({"a": 1.0, "b": 1.0, "c": 1.0}) == {"a": 34, "b": 33, "c": 33}
+    assert tr.traffic_from_weights({"a": 0.0}) == {"a": 0}
+
+
+def _error(code: str, message: str = "m", status: int = 400) -> object:
+    class E(Exception):
+        response = {
+            "Error": {"Code": code, "Message": message},
+            "ResponseMetadata": {"RequestId": "req-1", "HTTPStatusCode": status, "HTTPHeaders": {}},
+        }
+
+    return E()
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "status", "cls"),
+    [
+        ("ThrottlingException", "Rate exceeded", 400, Throttled),
+        ("InternalFailure", "boom", 500, Unavailable),
+        ("ValidationException", 'Could not find endpoint "x".', 400, NotFound),
+        ("ValidationException", 'Cannot create already existing model "x".', 400, AlreadyExists),
+        ("ValidationException", 'Cannot update in-progress endpoint "x".', 400, Conflict),
+        ("ResourceLimitExceeded", "quota", 400, QuotaExceeded),
+        ("ValidationException", "something else", 400, ProviderError),
+    ],
+)
+def test_error_mapping_keeps_request_id(code: str, message: str, status: int, cls: type) -> None:
+    error = translate_client_error(_error(code, message, status), "DescribeEndpoint")
+    assert type(error) is cls and error.request_id == "req-1" and message in error.message
+
+
+def test_validate_and_plan_note(make_spec) -> None:  # type: ignore[no-untyped-def]
+    provider = SageMakerProvider(SageMakerSettings(region="us-east-1"), offline=True)
+    spec = make_spec("churn", versions={"stable": "a", "other": "b", "shadow": "b"}, traffic={"stable": 100}, mirror={"shadow": 10})
+    problems = provider.validate(build_desired(spec, provider))
+    assert any("role_arn" in p for p in problems) and any("bucket" in p for p in problems)
+    assert any("shadow" in p for p in problems)
+    ok = make_spec("churn", versions={"stable": "a"}, compute={"replicas": {"min": 2}})
+    desired = build_desired(ok, provider)
+    note = provider.plan_note(desired.versions["stable"])
+    assert note.instance_type == "ml.c5.large" and note.hourly_price_usd == pytest.approx(2 * 0.102)
+    assert provider.operations("set_traffic", desired, "stable") == ["sagemaker:UpdateEndpointWeightsAndCapacities"]
