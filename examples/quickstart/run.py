@@ -26,12 +26,12 @@ def cloudserve(*args: str) -> None:
 
 
 def show_split(requests: int = 200) -> None:
-    import cloudserve
+    from cloudserve import api
 
-    deployment = cloudserve.load(str(SPEC))[0]
+    deployment = api.load(str(SPEC))[0]
     answered: Counter[str] = Counter()
     for _ in range(requests):
-        result = cloudserve.invoke(deployment, {"instances": ROWS[:1]})
+        result = api.invoke(deployment, {"instances": ROWS[:1]})
         answered[result.version or "?"] += 1
     shares = ", ".join(f"{v}: {n}" for v, n in sorted(answered.items()))
     print(f"\n{requests} requests answered by -> {shares}", flush=True)
