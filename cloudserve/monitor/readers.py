@@ -111,6 +111,7 @@ class ArrowTable:
     def __init__(self, table: Any = None, parquet: Path | None = None) -> None:
         self._table = table
         self._parquet = parquet
+        self._kept: dict[str, Any] = {}
         if parquet is not None:
             import pyarrow.parquet as pq
 
@@ -129,18 +130,27 @@ class ArrowTable:
     def rows(self) -> int:
         return self._rows
 
-    def _raw(self, name: str) -> Any:
+    def _raw(self, name: str, keep: bool = False) -> Any:
+        """One column; kept after ``infer_kind`` so the following ``column`` call reuses it."""
+        if not keep and name in self._kept:
+            return self._kept.pop(name)
         if self._parquet is not None:
             import pyarrow.parquet as pq
 
-            return pq.read_table(self._parquet, columns=[name]).column(0)
-        return self._table.column(name)
+            # ParquetFile reads one column chunk directly; pq.read_table goes through the
+            # dataset layer, whose set-up costs more than reading a column.
+            raw = pq.ParquetFile(self._parquet).read(columns=[name]).column(0)
+        else:
+            raw = self._table.column(name)
+        if keep:
+            self._kept[name] = raw
+        return raw
 
     def infer_kind(self, name: str) -> Kind | None:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        raw = self._raw(name)
+        raw = self._raw(name, keep=True)
         kind = raw.type
         if pa.types.is_dictionary(kind):
             kind = kind.value_type
@@ -152,6 +162,7 @@ class ArrowTable:
             return "categorical"
         if pa.types.is_boolean(kind) or pa.types.is_string(kind) or pa.types.is_large_string(kind):
             return "categorical"
+        self._kept.pop(name, None)
         return None
 
     def column(self, name: str, kind: Kind) -> ColumnData:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from cloudserve.monitor.config import DriftConfig, parse_duration
 from cloudserve.monitor.engine import DriftOptions, choose_method, compare, threshold_for
-from cloudserve.monitor.profile import profile_table
+from cloudserve.monitor.profile import NumericProfile, profile_table
 from cloudserve.monitor.readers import RecordsTable
 from cloudserve.monitor.result import FeatureResult
 
@@ -178,3 +178,49 @@ def test_schedules_become_windows(text: str, seconds: float) -> None:
     duration = parse_duration(text)
     assert duration is not None and duration.total_seconds() == seconds
     assert parse_duration("0 * * * *") is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.floats(-1e3, 1e3) | st.just(float("nan")), min_size=12, max_size=300),
+    st.lists(st.floats(-1e3, 1e3) | st.just(float("nan")) | st.none(), min_size=1, max_size=300),
+)
+def test_result_statistics_match_scipy_on_the_raw_values(base: list[float], cur: list[object]) -> None:
+    from scipy import stats as sps
+
+    baseline = np.array(base)
+    profile = profile_table(RecordsTable(data={"v": baseline}))
+    if not isinstance(profile.columns["v"], NumericProfile):
+        return  # ten or fewer distinct values: judged as categories
+    feature = compare(profile, RecordsTable(data={"v": cur})).features[0]
+    finite_base = baseline[np.isfinite(baseline)]
+    finite_cur = np.array([v for v in cur if v is not None and np.isfinite(v)], dtype=float)
+    if finite_cur.size == 0:
+        assert feature.status == "no_data"
+        return
+    ks = sps.ks_2samp(finite_base, finite_cur)
+    assert math.isclose(feature.statistics["ks"], ks.statistic, rel_tol=1e-9, abs_tol=1e-9)
+    assert math.isclose(feature.statistics["ks_p_value"], ks.pvalue, rel_tol=1e-9, abs_tol=1e-9)
+    w = sps.wasserstein_distance(finite_base, finite_cur)
+    assert math.isclose(feature.statistics["wasserstein"], w, rel_tol=1e-9, abs_tol=1e-9)
+    assert feature.baseline_count == finite_base.size and feature.current_count == finite_cur.size
+
+
+def test_categorical_statistics_match_scipy_on_the_raw_values() -> None:
+    from scipy import stats as sps
+    from scipy.spatial import distance as spd
+
+    rng = np.random.default_rng(5)
+    base = list(rng.choice(["a", "b", "c", "d"], size=700, p=[0.4, 0.3, 0.2, 0.1]))
+    cur = list(rng.choice(["a", "b", "c", "e"], size=400, p=[0.3, 0.3, 0.3, 0.1]))
+    feature = compare(profile_table(RecordsTable(data={"c": base})), RecordsTable(data={"c": cur})).features[
+        0
+    ]
+    keys = ["a", "b", "c", "d", "e"]
+    table = np.array([[base.count(k) for k in keys], [cur.count(k) for k in keys]])
+    reference = sps.chi2_contingency(table)
+    assert math.isclose(feature.statistics["chi2"], reference.statistic, rel_tol=1e-9)
+    assert math.isclose(feature.statistics["chi2_p_value"], reference.pvalue, rel_tol=1e-9, abs_tol=1e-12)
+    js = spd.jensenshannon(table[0], table[1])
+    assert math.isclose(feature.statistics["js"], js, rel_tol=1e-9)
+    assert feature.method == "chi2" and feature.drifted and feature.new_categories == ["e"]
