@@ -194,7 +194,8 @@ def test_result_statistics_match_scipy_on_the_raw_values(base: list[float], cur:
         return  # ten or fewer distinct values: judged as categories
     feature = compare(profile, RecordsTable(data={"v": cur})).features[0]
     finite_base = baseline[np.isfinite(baseline)]
-    finite_cur = np.array([v for v in cur if v is not None and np.isfinite(v)], dtype=float)
+    present = np.array([v if isinstance(v, float) else np.nan for v in cur], dtype=np.float64)
+    finite_cur = present[np.isfinite(present)]
     if finite_cur.size == 0:
         assert feature.status == "no_data"
         return
