@@ -19,8 +19,9 @@ from typing import Any
 
 from moto.core.responses import ActionResult, EmptyResult
 from moto.sagemaker.exceptions import ValidationError
-from moto.sagemaker.models import SageMakerModelBackend, arn_formatter
+from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
+from moto.sagemaker.utils import arn_formatter
 
 # Operations the adapter (and the rollout/drift work built on it) uses that moto 5.2.5
 # lacks. test_emulator fails when moto grows its own version, so ours can be dropped.
@@ -91,7 +92,7 @@ def _endpoint_arn(backend: SageMakerModelBackend, name: str) -> str:
 def _endpoint(backend: SageMakerModelBackend, name: str) -> Any:
     endpoint = backend.endpoints.get(name)
     if endpoint is None:
-        raise ValidationError(f"Could not find endpoint \"{_endpoint_arn(backend, name)}\".")
+        raise ValidationError(f'Could not find endpoint "{_endpoint_arn(backend, name)}".')
     return endpoint
 
 
@@ -99,11 +100,17 @@ def _config(backend: SageMakerModelBackend, name: str) -> Any:
     config = backend.endpoint_configs.get(name)
     if config is None:
         arn = arn_formatter("endpoint-config", name, backend.account_id, backend.region_name)
-        raise ValidationError(f"Could not find endpoint configuration \"{arn}\".")
+        raise ValidationError(f'Could not find endpoint configuration "{arn}".')
     return config
 
 
-def begin(backend: SageMakerModelBackend, name: str, status: str, rollback_to: dict[str, Any] | None, alarms: list[str]) -> None:
+def begin(
+    backend: SageMakerModelBackend,
+    name: str,
+    status: str,
+    rollback_to: dict[str, Any] | None,
+    alarms: list[str],
+) -> None:
     """Put an endpoint into Creating/Updating; describes move it on (see :func:`advance`)."""
     state = state_of(backend)
     endpoint = backend.endpoints[name]
@@ -132,7 +139,7 @@ def advance(backend: SageMakerModelBackend, name: str, *, force: bool = False) -
     """One step of an endpoint's pending transition (all of it with ``force``)."""
     state = state_of(backend)
     transition = state.transitions.get(name)
-    endpoint = backend.endpoints.get(name)
+    endpoint: Any = backend.endpoints.get(name)
     if transition is None or endpoint is None:
         return
     firing = _alarm_firing(backend, transition.alarms) if endpoint.endpoint_status == "Updating" else None
@@ -176,7 +183,7 @@ def update_endpoint(self: SageMakerResponse) -> ActionResult:
     name = self._get_param("EndpointName")
     endpoint = _endpoint(backend, name)
     if endpoint.endpoint_status != "InService":
-        raise ValidationError(f"Cannot update in-progress endpoint \"{endpoint.arn}\".")
+        raise ValidationError(f'Cannot update in-progress endpoint "{endpoint.arn}".')
     config = _config(backend, self._get_param("EndpointConfigName"))
     previous = _snapshot(endpoint)
     deployment = self._get_param("DeploymentConfig") or {}
@@ -196,7 +203,9 @@ def _schedule_arn(backend: SageMakerModelBackend, name: str) -> str:
 def _schedule(backend: SageMakerModelBackend, name: str) -> dict[str, Any]:
     schedule = state_of(backend).schedules.get(name)
     if schedule is None:
-        raise _Fault("ResourceNotFound", f"Monitoring schedule {_schedule_arn(backend, name)} does not exist.")
+        raise _Fault(
+            "ResourceNotFound", f"Monitoring schedule {_schedule_arn(backend, name)} does not exist."
+        )
     return schedule
 
 
@@ -261,21 +270,36 @@ def list_monitoring_schedules(self: SageMakerResponse) -> ActionResult:
     endpoint = self._get_param("EndpointName")
     contains = (self._get_param("NameContains") or "").lower()
     summaries = [
-        {k: s[k] for k in ("MonitoringScheduleName", "MonitoringScheduleArn", "CreationTime", "LastModifiedTime", "MonitoringScheduleStatus", "MonitoringType")}
+        {
+            k: s[k]
+            for k in (
+                "MonitoringScheduleName",
+                "MonitoringScheduleArn",
+                "CreationTime",
+                "LastModifiedTime",
+                "MonitoringScheduleStatus",
+                "MonitoringType",
+            )
+        }
         | ({"EndpointName": s["EndpointName"]} if s.get("EndpointName") else {})
         for s in state_of(backend).schedules.values()
-        if (endpoint is None or s.get("EndpointName") == endpoint) and contains in s["MonitoringScheduleName"].lower()
+        if (endpoint is None or s.get("EndpointName") == endpoint)
+        and contains in s["MonitoringScheduleName"].lower()
     ]
     return ActionResult({"MonitoringScheduleSummaries": summaries})
 
 
 def start_monitoring_schedule(self: SageMakerResponse) -> EmptyResult:
-    _schedule(self.sagemaker_backend, self._get_param("MonitoringScheduleName"))["MonitoringScheduleStatus"] = "Scheduled"
+    _schedule(self.sagemaker_backend, self._get_param("MonitoringScheduleName"))[
+        "MonitoringScheduleStatus"
+    ] = "Scheduled"
     return EmptyResult()
 
 
 def stop_monitoring_schedule(self: SageMakerResponse) -> EmptyResult:
-    _schedule(self.sagemaker_backend, self._get_param("MonitoringScheduleName"))["MonitoringScheduleStatus"] = "Stopped"
+    _schedule(self.sagemaker_backend, self._get_param("MonitoringScheduleName"))[
+        "MonitoringScheduleStatus"
+    ] = "Stopped"
     return EmptyResult()
 
 

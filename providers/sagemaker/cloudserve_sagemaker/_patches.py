@@ -78,7 +78,10 @@ def _call_action(original: Callable[..., Any]) -> Callable[..., Any]:
             params = {}
         problems = _rules.shape_problems("sagemaker", action, params)
         if problems:
-            message = f"{len(problems)} validation error{'s' if len(problems) > 1 else ''} detected: " + "; ".join(problems)
+            message = (
+                f"{len(problems)} validation error{'s' if len(problems) > 1 else ''} detected: "
+                + "; ".join(problems)
+            )
             return ops.fault_response("ValidationException", 400, message)
         try:
             return original(self)
@@ -93,7 +96,9 @@ def _create_model(original: Callable[..., Any]) -> Callable[..., Any]:
     def create_model(self: SageMakerResponse) -> Any:
         name = self._get_param("ModelName")
         if name in self.sagemaker_backend._models:
-            raise ValidationError(f"Cannot create already existing model \"{self.sagemaker_backend._models[name].arn}\".")
+            raise ValidationError(
+                f'Cannot create already existing model "{self.sagemaker_backend._models[name].arn}".'
+            )
         return original(self)
 
     return create_model
@@ -102,12 +107,17 @@ def _create_model(original: Callable[..., Any]) -> Callable[..., Any]:
 def _create_endpoint_config(original: Callable[..., Any]) -> Callable[..., Any]:
     def create_endpoint_config(self: SageMakerResponse) -> Any:
         backend = self.sagemaker_backend
-        params = {k: self._get_param(k) for k in ("EndpointConfigName", "ProductionVariants", "ShadowProductionVariants")}
+        params = {
+            k: self._get_param(k)
+            for k in ("EndpointConfigName", "ProductionVariants", "ShadowProductionVariants")
+        }
         params = {k: v for k, v in params.items() if v is not None}
         _rules.check_endpoint_config(backend, params)
         result = original(self)
         if params.get("ShadowProductionVariants"):
-            ops.state_of(backend).shadow_variants[params["EndpointConfigName"]] = params["ShadowProductionVariants"]
+            ops.state_of(backend).shadow_variants[params["EndpointConfigName"]] = params[
+                "ShadowProductionVariants"
+            ]
         return result
 
     return create_endpoint_config
@@ -116,7 +126,9 @@ def _create_endpoint_config(original: Callable[..., Any]) -> Callable[..., Any]:
 def _describe_endpoint_config(original: Callable[..., Any]) -> Callable[..., Any]:
     def describe_endpoint_config(self: SageMakerResponse) -> Any:
         result = original(self)
-        shadow = ops.state_of(self.sagemaker_backend).shadow_variants.get(self._get_param("EndpointConfigName"))
+        shadow = ops.state_of(self.sagemaker_backend).shadow_variants.get(
+            self._get_param("EndpointConfigName")
+        )
         if shadow and isinstance(result, ActionResult):
             result.result["ShadowProductionVariants"] = shadow  # type: ignore[index]
         return result
@@ -138,7 +150,7 @@ def _create_endpoint(original: Callable[..., Any]) -> Callable[..., Any]:
         backend = self.sagemaker_backend
         name = self._get_param("EndpointName")
         if name in backend.endpoints:
-            raise ValidationError(f"Cannot create already existing endpoint \"{backend.endpoints[name].arn}\".")
+            raise ValidationError(f'Cannot create already existing endpoint "{backend.endpoints[name].arn}".')
         ops._config(backend, self._get_param("EndpointConfigName"))
         result = original(self)
         ops.begin(backend, name, "Creating", None, [])
@@ -185,7 +197,8 @@ def _update_weights(self: SageMakerResponse) -> Any:
     for update in updates:
         if update["VariantName"] not in known:
             raise ValidationError(
-                f"The variant name(s) \"{update['VariantName']}\" is/are not present within endpoint configuration \"{endpoint.endpoint_config_name}\"."
+                f'The variant name(s) "{update["VariantName"]}" is/are not present within '
+                f'endpoint configuration "{endpoint.endpoint_config_name}".'
             )
     _rules.check_weights_update(endpoint, updates)
     for update in updates:
@@ -193,7 +206,9 @@ def _update_weights(self: SageMakerResponse) -> Any:
         if "DesiredWeight" in update:
             variant["DesiredWeight"] = variant["CurrentWeight"] = float(update["DesiredWeight"])
         if "DesiredInstanceCount" in update:
-            variant["DesiredInstanceCount"] = variant["CurrentInstanceCount"] = int(update["DesiredInstanceCount"])
+            variant["DesiredInstanceCount"] = variant["CurrentInstanceCount"] = int(
+                update["DesiredInstanceCount"]
+            )
     ops.begin(backend, name, "Updating", None, [])
     return ActionResult({"EndpointArn": endpoint.arn})
 

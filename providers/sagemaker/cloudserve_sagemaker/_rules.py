@@ -14,8 +14,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import regex  # supports the \\p{L} classes AWS patterns use
-
+import regex  # type: ignore[import-untyped]  # supports the \\p{L} classes AWS patterns use
 from moto.sagemaker.exceptions import ValidationError
 
 
@@ -56,7 +55,9 @@ def _walk(shape: Any, value: Any, where: str, problems: list[str]) -> None:
                 _walk(member, value[name], f"{where}.{name[0].lower() + name[1:]}", problems)
     elif kind == "list" and isinstance(value, list):
         if "max" in meta and len(value) > meta["max"]:
-            problems.append(_constraint(value, where, f"Member must have length less than or equal to {meta['max']}"))
+            problems.append(
+                _constraint(value, where, f"Member must have length less than or equal to {meta['max']}")
+            )
         for index, item in enumerate(value, 1):
             _walk(shape.member, item, f"{where}.{index}.member", problems)
     elif kind == "map" and isinstance(value, dict):
@@ -64,14 +65,28 @@ def _walk(shape: Any, value: Any, where: str, problems: list[str]) -> None:
             _walk(shape.value, item, f"{where}.{key}", problems)
     elif kind == "string" and isinstance(value, str):
         if "max" in meta and len(value) > meta["max"]:
-            problems.append(_constraint(value, where, f"Member must have length less than or equal to {meta['max']}"))
+            problems.append(
+                _constraint(value, where, f"Member must have length less than or equal to {meta['max']}")
+            )
         if "pattern" in meta and not _compiled(meta["pattern"]).fullmatch(value):
-            problems.append(_constraint(value, where, f"Member must satisfy regular expression pattern: {meta['pattern']}"))
+            problems.append(
+                _constraint(
+                    value, where, f"Member must satisfy regular expression pattern: {meta['pattern']}"
+                )
+            )
         if shape.enum and value not in shape.enum:
-            problems.append(_constraint(value, where, f"Member must satisfy enum value set: [{', '.join(shape.enum)}]"))
-    elif kind in ("integer", "long", "float", "double") and isinstance(value, int | float):
-        if "max" in meta and value > meta["max"]:
-            problems.append(_constraint(value, where, f"Member must have value less than or equal to {meta['max']}"))
+            problems.append(
+                _constraint(value, where, f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
+            )
+    elif (
+        kind in ("integer", "long", "float", "double")
+        and isinstance(value, int | float)
+        and "max" in meta
+        and value > meta["max"]
+    ):
+        problems.append(
+            _constraint(value, where, f"Member must have value less than or equal to {meta['max']}")
+        )
 
 
 # --- semantic rules ----------------------------------------------------------------------
@@ -79,7 +94,7 @@ def check_endpoint_config(backend: Any, params: dict[str, Any]) -> None:
     name = params["EndpointConfigName"]
     if name in backend.endpoint_configs:
         arn = backend.endpoint_configs[name].endpoint_config_arn
-        raise ValidationError(f"Cannot create already existing endpoint configuration \"{arn}\".")
+        raise ValidationError(f'Cannot create already existing endpoint configuration "{arn}".')
     production = params.get("ProductionVariants", [])
     shadow = params.get("ShadowProductionVariants", []) or []
     names = [v["VariantName"] for v in production + shadow]
@@ -88,10 +103,13 @@ def check_endpoint_config(backend: Any, params: dict[str, Any]) -> None:
         raise ValidationError(f"Variant names must be unique; duplicated: {', '.join(duplicates)}.")
     if shadow and (len(shadow) > 1 or len(production) != 1):
         raise ValidationError(
-            "When ShadowProductionVariants are specified, exactly one ProductionVariant and one ShadowProductionVariant are allowed."
+            "When ShadowProductionVariants are specified, exactly one ProductionVariant and one "
+            "ShadowProductionVariant are allowed."
         )
     if production and sum(float(v.get("InitialVariantWeight", 1.0)) for v in production) <= 0:
-        raise ValidationError("The sum of InitialVariantWeight across ProductionVariants must be greater than 0.")
+        raise ValidationError(
+            "The sum of InitialVariantWeight across ProductionVariants must be greater than 0."
+        )
     for variant in production + shadow:
         _check_variant(backend, variant)
 
@@ -100,16 +118,20 @@ def _check_variant(backend: Any, variant: dict[str, Any]) -> None:
     name = variant["VariantName"]
     serverless = "ServerlessConfig" in variant
     if serverless and ("InstanceType" in variant or "InitialInstanceCount" in variant):
-        raise ValidationError(f"Variant {name}: ServerlessConfig cannot be combined with InstanceType or InitialInstanceCount.")
+        raise ValidationError(
+            f"Variant {name}: ServerlessConfig cannot be combined with InstanceType or InitialInstanceCount."
+        )
     if not serverless and ("InstanceType" not in variant or "InitialInstanceCount" not in variant):
-        raise ValidationError(f"Variant {name}: InstanceType and InitialInstanceCount are required for instance-based variants.")
+        raise ValidationError(
+            f"Variant {name}: InstanceType and InitialInstanceCount are required for instance-based variants."
+        )
     if variant["ModelName"] not in backend._models:
-        raise ValidationError(f"Could not find model \"{variant['ModelName']}\".")
+        raise ValidationError(f'Could not find model "{variant["ModelName"]}".')
 
 
 def check_weights_update(endpoint: Any, updates: list[dict[str, Any]]) -> None:
     if endpoint.endpoint_status != "InService":
-        raise ValidationError(f"Cannot update in-progress endpoint \"{endpoint.arn}\".")
+        raise ValidationError(f'Cannot update in-progress endpoint "{endpoint.arn}".')
     weights = {v["VariantName"]: float(v.get("CurrentWeight", 0.0)) for v in endpoint.production_variants}
     for update in updates:
         if "DesiredWeight" in update:

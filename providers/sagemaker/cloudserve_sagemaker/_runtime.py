@@ -34,7 +34,9 @@ def _load(account: str, url: str) -> Any:
     from cloudserve.serving.loaders import load_model
 
     bucket, _, key = url.removeprefix("s3://").partition("/")
-    data = s3_backends[account]["global"].get_object(bucket, key).value
+    stored = s3_backends[account]["global"].get_object(bucket, key)
+    assert stored is not None, url
+    data = stored.value
     target = Path(_TMP.name) / str(len(_MODELS))
     target.mkdir(parents=True)
     manifest = unpack_model(data, target)
@@ -60,7 +62,17 @@ def _pick(endpoint: Any, target: str | None) -> str:
     return best
 
 
-def record(account: str, region: str, endpoint: str, variant: str, *, invocations: float = 0, errors_4xx: float = 0, errors_5xx: float = 0, latencies_us: list[float] | None = None) -> None:
+def record(
+    account: str,
+    region: str,
+    endpoint: str,
+    variant: str,
+    *,
+    invocations: float = 0,
+    errors_4xx: float = 0,
+    errors_5xx: float = 0,
+    latencies_us: list[float] | None = None,
+) -> None:
     from moto.cloudwatch.models import cloudwatch_backends
 
     dims = [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": variant}]
@@ -70,7 +82,9 @@ def record(account: str, region: str, endpoint: str, variant: str, *, invocation
         {"MetricName": "Invocation5XXErrors", "Dimensions": dims, "Value": float(errors_5xx), "Unit": "None"},
     ]
     for value in latencies_us or []:
-        data.append({"MetricName": "ModelLatency", "Dimensions": dims, "Value": float(value), "Unit": "Microseconds"})
+        data.append(
+            {"MetricName": "ModelLatency", "Dimensions": dims, "Value": float(value), "Unit": "Microseconds"}
+        )
     cloudwatch_backends[account][region].put_metric_data("/aws/sagemaker/Endpoints", data)
 
 
@@ -79,7 +93,7 @@ def _run(account: str, region: str, endpoint: Any, variant: str, body: bytes) ->
 
     config = next(v for v in _variants_of(account, region, endpoint) if v["VariantName"] == variant)
     model = sagemaker_backends[account][region]._models[config["ModelName"]]
-    url = model.primary_container.get("ModelDataUrl")
+    url = str(model.primary_container.get("ModelDataUrl"))
     start = time.perf_counter()
     try:
         data = json.loads(body or b"null")
@@ -91,7 +105,16 @@ def _run(account: str, region: str, endpoint: Any, variant: str, body: bytes) ->
     except Exception as exc:
         status, answer = 500, {"error": f"{type(exc).__name__}: {exc}"}
     micros = (time.perf_counter() - start) * 1e6
-    record(account, region, endpoint.endpoint_name, variant, invocations=1, errors_4xx=status == 400, errors_5xx=status == 500, latencies_us=[micros])
+    record(
+        account,
+        region,
+        endpoint.endpoint_name,
+        variant,
+        invocations=1,
+        errors_4xx=status == 400,
+        errors_5xx=status == 500,
+        latencies_us=[micros],
+    )
     return status, answer
 
 
@@ -126,10 +149,16 @@ def invoke_endpoint(self: Any) -> tuple[int, dict[str, str], str]:
     if status != 200:
         message = json.dumps(answer)
         code, http = "ModelError", 424
-        _status, headers, body = ops.fault_response(code, http, f"Received client error ({status}) from primary with message \"{message}\".")
+        _status, headers, body = ops.fault_response(
+            code, http, f'Received client error ({status}) from primary with message "{message}".'
+        )
         payload = json.loads(body) | {"OriginalStatusCode": status, "OriginalMessage": message}
         return http, headers, json.dumps(payload)
-    headers = {"Content-Type": "application/json", "x-Amzn-Invoked-Production-Variant": variant, "x-amzn-RequestId": ops.request_id()}
+    headers = {
+        "Content-Type": "application/json",
+        "x-Amzn-Invoked-Production-Variant": variant,
+        "x-amzn-RequestId": ops.request_id(),
+    }
     return 200, headers, json.dumps(answer)
 
 

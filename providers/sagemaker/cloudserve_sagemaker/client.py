@@ -42,7 +42,7 @@ class AwsClients:
             retries: dict[str, Any] = {}
             if "AWS_RETRY_MODE" not in os.environ:
                 retries["mode"] = "standard"
-            config = Config(retries=retries, user_agent_extra="cloudserve")  # type: ignore[arg-type]
+            config = Config(retries=retries, user_agent_extra="cloudserve")
             with aws_errors(f"connect to {service}"):
                 self._clients[service] = self.session().client(service, config=config)
         return self._clients[service]

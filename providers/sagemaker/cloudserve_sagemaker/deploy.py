@@ -8,6 +8,7 @@ created and nothing else.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -16,7 +17,6 @@ from cloudserve.desired import base_dir_of
 from cloudserve.errors import AlreadyExists, InvalidSpec, NotFound
 from cloudserve.provider import DesiredEndpoint, DesiredVersion, Scaling
 from cloudserve.spec.models import SageMakerSettings
-
 from cloudserve_sagemaker import staging
 from cloudserve_sagemaker import translate as tr
 from cloudserve_sagemaker.client import AwsClients
@@ -36,7 +36,10 @@ class Deployer:
         if model.uri.startswith("s3://"):
             return model.uri
         if is_remote(model.uri):
-            raise InvalidSpec(f"version {version.name!r}: SageMaker reads models from s3:// or a local path, not {model.uri!r}")
+            raise InvalidSpec(
+                f"version {version.name!r}: SageMaker reads models from s3:// or a local path, not "
+                f"{model.uri!r}"
+            )
         source = resolve_local(model.uri, base_dir_of(desired.deployment))
         if not source.exists():
             raise InvalidSpec(f"version {version.name!r}: model path {source} does not exist")
@@ -46,7 +49,9 @@ class Deployer:
             self.aws.call("s3", "head_object", Bucket=bucket, Key=key)
         except NotFound:
             body = staging.pack_model(source, model)
-            self.aws.call("s3", "put_object", Bucket=bucket, Key=key, Body=body, ContentType="application/gzip")
+            self.aws.call(
+                "s3", "put_object", Bucket=bucket, Key=key, Body=body, ContentType="application/gzip"
+            )
         return f"s3://{bucket}/{key}"
 
     def _bucket(self) -> str:
@@ -62,7 +67,9 @@ class Deployer:
 
         model = version.spec.model
         assert model is not None
-        return framework_image(model.framework, model.framework_version, self.aws.region_name, version.instance_type), True
+        return framework_image(
+            model.framework, model.framework_version, self.aws.region_name, version.instance_type
+        ), True
 
     def ensure_model(self, desired: DesiredEndpoint, version: DesiredVersion) -> str:
         name = tr.model_name(desired.name, version.name, version.config_hash)
@@ -81,10 +88,8 @@ class Deployer:
             return name  # content-addressed: the same name is the same model
         except NotFound:
             pass
-        try:
+        with contextlib.suppress(AlreadyExists):
             self.aws.call("sagemaker", "create_model", **request)
-        except AlreadyExists:
-            pass
         return name
 
     # --- endpoint configs and the endpoint ------------------------------------------
@@ -96,17 +101,17 @@ class Deployer:
         capture: dict[str, Any] | None,
         tags: Mapping[str, str],
     ) -> str:
-        request = tr.endpoint_config_request(endpoint, production, shadow, capture, tags, self.settings.kms_key_id)
+        request = tr.endpoint_config_request(
+            endpoint, production, shadow, capture, tags, self.settings.kms_key_id
+        )
         name = str(request["EndpointConfigName"])
         try:
             self.aws.call("sagemaker", "describe_endpoint_config", EndpointConfigName=name)
             return name
         except NotFound:
             pass
-        try:
+        with contextlib.suppress(AlreadyExists):
             self.aws.call("sagemaker", "create_endpoint_config", **request)
-        except AlreadyExists:
-            pass
         return name
 
     def capture_destination(self, endpoint: str) -> str:
@@ -140,7 +145,7 @@ class Deployer:
             self._delete_policy(endpoint, variant)
 
     def _delete_policy(self, endpoint: str, variant: str) -> None:
-        try:
+        with contextlib.suppress(NotFound):
             self.aws.call(
                 "application-autoscaling",
                 "delete_scaling_policy",
@@ -149,14 +154,12 @@ class Deployer:
                 ResourceId=tr.resource_id(endpoint, variant),
                 ScalableDimension=tr.SCALABLE_DIMENSION,
             )
-        except NotFound:
-            pass
 
     def deregister_scaling(self, endpoint: str, variants: Iterable[str]) -> None:
         """Policies first, then the target: the order Application Auto Scaling requires."""
         for variant in variants:
             self._delete_policy(endpoint, variant)
-            try:
+            with contextlib.suppress(NotFound):
                 self.aws.call(
                     "application-autoscaling",
                     "deregister_scalable_target",
@@ -164,8 +167,6 @@ class Deployer:
                     ResourceId=tr.resource_id(endpoint, variant),
                     ScalableDimension=tr.SCALABLE_DIMENSION,
                 )
-            except NotFound:
-                pass
 
     # --- cleanup -------------------------------------------------------------------------
     def owned_configs(self, endpoint: str) -> list[str]:
@@ -183,7 +184,9 @@ class Deployer:
             if kind == "model":
                 arn = self.aws.call("sagemaker", "describe_model", ModelName=name)["ModelArn"]
             else:
-                arn = self.aws.call("sagemaker", "describe_endpoint_config", EndpointConfigName=name)["EndpointConfigArn"]
+                arn = self.aws.call("sagemaker", "describe_endpoint_config", EndpointConfigName=name)[
+                    "EndpointConfigArn"
+                ]
             tags = tr.tags_dict(self.aws.call("sagemaker", "list_tags", ResourceArn=arn).get("Tags"))
         except NotFound:
             return False
@@ -200,7 +203,5 @@ class Deployer:
                 self._delete("delete_model", ModelName=model)
 
     def _delete(self, operation: str, **params: Any) -> None:
-        try:
+        with contextlib.suppress(NotFound):
             self.aws.call("sagemaker", operation, **params)
-        except NotFound:
-            pass

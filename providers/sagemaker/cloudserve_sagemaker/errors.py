@@ -78,9 +78,7 @@ NOT_FOUND_CODES = frozenset(
         "404",
     }
 )
-QUOTA_CODES = frozenset(
-    {"ResourceLimitExceeded", "LimitExceededException", "ServiceQuotaExceededException"}
-)
+QUOTA_CODES = frozenset({"ResourceLimitExceeded", "LimitExceededException", "ServiceQuotaExceededException"})
 CONFLICT_CODES = frozenset({"ConflictException", "ConcurrentModificationException"})
 EXISTS_CODES = frozenset({"ResourceInUse", "ResourceInUseException", "BucketAlreadyOwnedByYou"})
 
@@ -136,9 +134,7 @@ def translate_client_error(exc: Any, operation: str) -> CloudServeError:
     code = str(error.get("Code", "Unknown"))
     message = str(error.get("Message", "")) or str(exc)
     status = meta.get("HTTPStatusCode")
-    request_id = meta.get("RequestId") or (meta.get("HTTPHeaders", {}) or {}).get(
-        "x-amzn-requestid"
-    )
+    request_id = meta.get("RequestId") or (meta.get("HTTPHeaders", {}) or {}).get("x-amzn-requestid")
     cls = _classify(code, message, status)
     retry_after = _retry_after(response) if cls in (Throttled, Unavailable) else None
     if cls is Throttled and retry_after is None:

@@ -14,7 +14,6 @@ from typing import Any
 from cloudserve.errors import NotFound
 from cloudserve.provider import EndpointState, Scaling, Status, VersionState
 from cloudserve.tags import CONFIG_HASH
-
 from cloudserve_sagemaker import translate as tr
 from cloudserve_sagemaker.client import AwsClients
 
@@ -80,7 +79,9 @@ def read_live(aws: AwsClients, name: str, *, with_details: bool = True) -> LiveE
     production = []
     for variant in config.get("ProductionVariants", []):
         clean = tr.clean_variant(variant)
-        clean["InitialVariantWeight"] = weights.get(clean["VariantName"], clean.get("InitialVariantWeight", 0.0))
+        clean["InitialVariantWeight"] = weights.get(
+            clean["VariantName"], clean.get("InitialVariantWeight", 0.0)
+        )
         if "InitialInstanceCount" in clean and clean["VariantName"] in counts:
             clean["InitialInstanceCount"] = max(counts[clean["VariantName"]], 1)
         production.append(clean)
@@ -148,7 +149,9 @@ def to_state(live: LiveEndpoint, region: str) -> EndpointState:
             failure_reason=live.failure_reason if status is Status.FAILED else None,
             details={"model": variant["ModelName"], "serverless": variant.get("ServerlessConfig")},
         )
-    traffic = tr.traffic_from_weights({v["VariantName"]: v.get("InitialVariantWeight", 0.0) for v in live.production})
+    traffic = tr.traffic_from_weights(
+        {v["VariantName"]: v.get("InitialVariantWeight", 0.0) for v in live.production}
+    )
     for variant in live.shadow:
         traffic[variant["VariantName"]] = 0
     base = sum(v.get("InitialVariantWeight", 0.0) for v in live.production) or 100.0

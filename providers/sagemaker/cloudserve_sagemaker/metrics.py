@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cloudserve.provider import VersionMetrics
-
 from cloudserve_sagemaker.client import AwsClients
 from cloudserve_sagemaker.translate import ENDPOINT_NAMESPACE
 
@@ -56,10 +55,12 @@ def metric_queries(endpoint: str, versions: list[str], period: int) -> list[dict
     return queries
 
 
-def read_metrics(aws: AwsClients, endpoint: str, versions: list[str], window_seconds: float) -> dict[str, VersionMetrics]:
+def read_metrics(
+    aws: AwsClients, endpoint: str, versions: list[str], window_seconds: float
+) -> dict[str, VersionMetrics]:
     if not versions:
         return {}
-    period = max(60, int(math.ceil(window_seconds / 60.0)) * 60)
+    period = max(60, math.ceil(window_seconds / 60.0) * 60)
     # End on the next whole minute: CloudWatch aligns periods to minutes, and the
     # datapoints of the current minute would otherwise fall outside the window.
     end = (datetime.now(UTC) + timedelta(minutes=1)).replace(second=0, microsecond=0)
@@ -100,4 +101,3 @@ def _version_metrics(values: dict[str, list[float]], index: int) -> VersionMetri
         latency_p50_ms=worst_ms("p50"),
         latency_p99_ms=worst_ms("p99"),
     )
-

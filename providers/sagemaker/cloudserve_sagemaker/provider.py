@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from cloudserve.errors import Conflict, DeploymentFailed, InvalidSpec, NotFound
+from cloudserve.errors import Conflict, DeploymentFailed, NotFound
 from cloudserve.provider import (
     CallbackOperation,
     Capability,
@@ -29,13 +29,11 @@ from cloudserve.provider import (
     Operation,
     PlanNote,
     Provider,
-    Scaling,
     Support,
     VersionMetrics,
 )
 from cloudserve.spec.models import Deployment, SageMakerSettings
 from cloudserve.tags import LEASE, ROLLOUT
-
 from cloudserve_sagemaker import translate as tr
 from cloudserve_sagemaker.catalog import load_catalog
 from cloudserve_sagemaker.client import AwsClients
@@ -45,14 +43,35 @@ from cloudserve_sagemaker.metrics import read_metrics
 from cloudserve_sagemaker.validation import validate_desired
 
 _OPERATIONS = {
-    "create_endpoint": ["s3:PutObject (staged model.tar.gz)", "sagemaker:CreateModel", "sagemaker:CreateEndpointConfig", "sagemaker:CreateEndpoint"],
+    "create_endpoint": [
+        "s3:PutObject (staged model.tar.gz)",
+        "sagemaker:CreateModel",
+        "sagemaker:CreateEndpointConfig",
+        "sagemaker:CreateEndpoint",
+    ],
     "create_version": ["sagemaker:CreateModel", "sagemaker:CreateEndpointConfig", "sagemaker:UpdateEndpoint"],
-    "replace_version": ["sagemaker:CreateModel", "sagemaker:CreateEndpointConfig", "sagemaker:UpdateEndpoint", "sagemaker:DeleteModel (old)"],
-    "update_version": ["application-autoscaling:RegisterScalableTarget", "application-autoscaling:PutScalingPolicy"],
+    "replace_version": [
+        "sagemaker:CreateModel",
+        "sagemaker:CreateEndpointConfig",
+        "sagemaker:UpdateEndpoint",
+        "sagemaker:DeleteModel (old)",
+    ],
+    "update_version": [
+        "application-autoscaling:RegisterScalableTarget",
+        "application-autoscaling:PutScalingPolicy",
+    ],
     "delete_version": ["sagemaker:CreateEndpointConfig", "sagemaker:UpdateEndpoint", "sagemaker:DeleteModel"],
     "set_traffic": ["sagemaker:UpdateEndpointWeightsAndCapacities"],
-    "update_endpoint": ["sagemaker:AddTags/DeleteTags", "sagemaker:CreateEndpointConfig + UpdateEndpoint (capture)"],
-    "delete_endpoint": ["application-autoscaling:DeregisterScalableTarget", "sagemaker:DeleteEndpoint", "sagemaker:DeleteEndpointConfig", "sagemaker:DeleteModel"],
+    "update_endpoint": [
+        "sagemaker:AddTags/DeleteTags",
+        "sagemaker:CreateEndpointConfig + UpdateEndpoint (capture)",
+    ],
+    "delete_endpoint": [
+        "application-autoscaling:DeregisterScalableTarget",
+        "sagemaker:DeleteEndpoint",
+        "sagemaker:DeleteEndpointConfig",
+        "sagemaker:DeleteModel",
+    ],
 }
 
 
@@ -73,10 +92,18 @@ class SageMakerProvider(Provider):
         c = Capability
         return {
             Feature.TRAFFIC_SPLIT: c(Feature.TRAFFIC_SPLIT, Support.NATIVE, "production variant weights"),
-            Feature.MIRROR: c(Feature.MIRROR, Support.NATIVE, "shadow variants; one live version and one shadow"),
-            Feature.AUTOSCALE: c(Feature.AUTOSCALE, Support.NATIVE, "Application Auto Scaling target tracking"),
-            Feature.SERVERLESS: c(Feature.SERVERLESS, Support.NATIVE, "serverless inference (no GPU, no capture)"),
-            Feature.ACCELERATOR: c(Feature.ACCELERATOR, Support.NATIVE, "GPU instance types from the catalog"),
+            Feature.MIRROR: c(
+                Feature.MIRROR, Support.NATIVE, "shadow variants; one live version and one shadow"
+            ),
+            Feature.AUTOSCALE: c(
+                Feature.AUTOSCALE, Support.NATIVE, "Application Auto Scaling target tracking"
+            ),
+            Feature.SERVERLESS: c(
+                Feature.SERVERLESS, Support.NATIVE, "serverless inference (no GPU, no capture)"
+            ),
+            Feature.ACCELERATOR: c(
+                Feature.ACCELERATOR, Support.NATIVE, "GPU instance types from the catalog"
+            ),
             Feature.CAPTURE: c(Feature.CAPTURE, Support.NATIVE, "DataCaptureConfig to S3"),
             Feature.DRIFT_MONITORING: c(
                 Feature.DRIFT_MONITORING,
@@ -109,7 +136,11 @@ class SageMakerProvider(Provider):
         count = max(version.scaling.min, 1)
         price = entry.price_per_hour * count if entry else None
         notes = [f"{count} x {version.instance_type}"] if count > 1 else []
-        notes.append(f"price: {catalog.region} on-demand, catalog of {catalog.as_of}" if entry else "price unknown: not in the catalog")
+        notes.append(
+            f"price: {catalog.region} on-demand, catalog of {catalog.as_of}"
+            if entry
+            else "price unknown: not in the catalog"
+        )
         return PlanNote(instance_type=version.instance_type, hourly_price_usd=price, notes=tuple(notes))
 
     def operations(self, action: str, desired: DesiredEndpoint, subject: str) -> list[str]:
@@ -132,7 +163,9 @@ class SageMakerProvider(Provider):
         return live
 
     # --- waiting ------------------------------------------------------------------------
-    def _wait(self, name: str, description: str, expect_config: str | None, then: Callable[[], None] | None = None) -> Operation:
+    def _wait(
+        self, name: str, description: str, expect_config: str | None, then: Callable[[], None] | None = None
+    ) -> Operation:
         """Poll DescribeEndpoint; run ``then`` once when in service on the expected config."""
         state = {"done": False}
 
@@ -143,14 +176,16 @@ class SageMakerProvider(Provider):
             status = ep["EndpointStatus"]
             if status == "Failed" or status == "UpdateRollbackFailed":
                 raise DeploymentFailed(
-                    f"SageMaker endpoint {name!r} is {status}: {ep.get('FailureReason') or 'no reason given'}",
+                    f"SageMaker endpoint {name!r} is {status}: "
+                    f"{ep.get('FailureReason') or 'no reason given'}",
                     target=self.name,
                 )
             if status != "InService":
                 return False
             if expect_config and ep["EndpointConfigName"] != expect_config:
                 raise DeploymentFailed(
-                    f"SageMaker rolled the update of {name!r} back: {ep.get('FailureReason') or 'no reason given'}",
+                    f"SageMaker rolled the update of {name!r} back: "
+                    f"{ep.get('FailureReason') or 'no reason given'}",
                     target=self.name,
                 )
             if then is not None:
@@ -165,9 +200,13 @@ class SageMakerProvider(Provider):
         auto = desired.deployment.spec.compute.autoscale
         return (auto.scale_in_cooldown, auto.scale_out_cooldown) if auto else (300.0, 60.0)
 
-    def _register_all(self, desired: DesiredEndpoint, names: list[str] | None = None, existing: set[str] | None = None) -> None:
+    def _register_all(
+        self, desired: DesiredEndpoint, names: list[str] | None = None, existing: set[str] | None = None
+    ) -> None:
         for version in desired.versions.values():
-            if desired.deployment.spec.compute.serverless is None and (names is None or version.name in names):
+            if desired.deployment.spec.compute.serverless is None and (
+                names is None or version.name in names
+            ):
                 self.deployer.register_scaling(
                     tr.config_tags(desired),
                     desired.name,
@@ -180,7 +219,9 @@ class SageMakerProvider(Provider):
     def create_endpoint(self, desired: DesiredEndpoint) -> Operation:
         models = {v.name: self.deployer.ensure_model(desired, v) for v in desired.versions.values()}
         production, shadow = tr.variant_sets(desired, models, desired.traffic, desired.mirror)
-        capture = tr.data_capture_config(desired.deployment.spec.capture, self.deployer.capture_destination(desired.name))
+        capture = tr.data_capture_config(
+            desired.deployment.spec.capture, self.deployer.capture_destination(desired.name)
+        )
         config = self.deployer.put_config(desired.name, production, shadow, capture, tr.config_tags(desired))
         self.aws.call(
             "sagemaker",
@@ -189,7 +230,12 @@ class SageMakerProvider(Provider):
             EndpointConfigName=config,
             Tags=tr.aws_tags(tr.endpoint_tags(desired)),
         )
-        return self._wait(desired.name, f"create SageMaker endpoint {desired.name}", config, lambda: self._register_all(desired))
+        return self._wait(
+            desired.name,
+            f"create SageMaker endpoint {desired.name}",
+            config,
+            lambda: self._register_all(desired),
+        )
 
     def _roll_config(
         self,
@@ -221,8 +267,11 @@ class SageMakerProvider(Provider):
 
         return self._wait(desired.name, description, config, finish)
 
-    def _rebuild(self, desired: DesiredEndpoint, live: LiveEndpoint, swap: Mapping[str, DesiredVersion], drop: set[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def _rebuild(
+        self, desired: DesiredEndpoint, live: LiveEndpoint, swap: Mapping[str, DesiredVersion], drop: set[str]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The live variants with some rebuilt from the spec (same weight) and some dropped."""
+
         def rebuilt(variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
             out = []
             for variant in variants:
@@ -231,7 +280,11 @@ class SageMakerProvider(Provider):
                     continue
                 if name in swap:
                     model = self.deployer.ensure_model(desired, swap[name])
-                    out.append(tr.production_variant(desired, swap[name], model, variant.get("InitialVariantWeight", 0.0)))
+                    out.append(
+                        tr.production_variant(
+                            desired, swap[name], model, variant.get("InitialVariantWeight", 0.0)
+                        )
+                    )
                 else:
                     out.append(dict(variant))
             return out
@@ -243,27 +296,46 @@ class SageMakerProvider(Provider):
         production, shadow = self._rebuild(desired, live, {}, set())
         model = self.deployer.ensure_model(desired, version)
         production.append(tr.production_variant(desired, version, model, 0.0))
-        return self._roll_config(desired, live, production, shadow, live.capture, f"add version {version.name} to {desired.name}")
+        return self._roll_config(
+            desired, live, production, shadow, live.capture, f"add version {version.name} to {desired.name}"
+        )
 
     def replace_version(self, desired: DesiredEndpoint, version: DesiredVersion) -> Operation:
         live = self._live(desired.name)
         production, shadow = self._rebuild(desired, live, {version.name: version}, set())
-        return self._roll_config(desired, live, production, shadow, live.capture, f"replace version {version.name} of {desired.name}")
+        return self._roll_config(
+            desired,
+            live,
+            production,
+            shadow,
+            live.capture,
+            f"replace version {version.name} of {desired.name}",
+        )
 
     def delete_version(self, desired: DesiredEndpoint, name: str) -> Operation:
         live = self._live(desired.name)
         production, shadow = self._rebuild(desired, live, {}, {name})
         if not production:
-            raise Conflict(f"cannot delete {name!r}: it is the endpoint's last live version", target=self.name)
-        return self._roll_config(desired, live, production, shadow, live.capture, f"delete version {name} of {desired.name}")
+            raise Conflict(
+                f"cannot delete {name!r}: it is the endpoint's last live version", target=self.name
+            )
+        return self._roll_config(
+            desired, live, production, shadow, live.capture, f"delete version {name} of {desired.name}"
+        )
 
     def update_version(self, desired: DesiredEndpoint, version: DesiredVersion) -> Operation:
         live = self._live(desired.name)
         variant = next((v for v in live.production if v["VariantName"] == version.name), None)
         if variant is None:
-            raise NotFound(f"version {version.name!r} is not a live variant of {desired.name!r}", target=self.name)
+            raise NotFound(
+                f"version {version.name!r} is not a live variant of {desired.name!r}", target=self.name
+            )
         count = max(version.scaling.min, 1)
-        if "InstanceType" in variant and not tr.needs_scalable_target(version.scaling) and variant.get("InitialInstanceCount") != count:
+        if (
+            "InstanceType" in variant
+            and not tr.needs_scalable_target(version.scaling)
+            and variant.get("InitialInstanceCount") != count
+        ):
             self.aws.call(
                 "sagemaker",
                 "update_endpoint_weights_and_capacities",
@@ -285,10 +357,17 @@ class SageMakerProvider(Provider):
         ]
         if all(current.traffic.get(k, 0) == v for k, v in traffic.items()):
             return Done(f"traffic of {name} already {dict(traffic)}")
-        self.aws.call("sagemaker", "update_endpoint_weights_and_capacities", EndpointName=name, DesiredWeightsAndCapacities=updates)
+        self.aws.call(
+            "sagemaker",
+            "update_endpoint_weights_and_capacities",
+            EndpointName=name,
+            DesiredWeightsAndCapacities=updates,
+        )
         return self._wait(name, f"set traffic of {name} to {dict(traffic)}", None)
 
-    def _set_mirror(self, live: LiveEndpoint, traffic: Mapping[str, int], mirror: Mapping[str, int]) -> Operation:
+    def _set_mirror(
+        self, live: LiveEndpoint, traffic: Mapping[str, int], mirror: Mapping[str, int]
+    ) -> Operation:
         """Moving a version into or out of the shadow slot needs a new endpoint config."""
         production, shadow = [], []
         for variant in live.variants:
@@ -308,7 +387,9 @@ class SageMakerProvider(Provider):
 
         def finish() -> None:
             for variant, scaling in targets.items():
-                self.deployer.register_scaling(_config_tags(live), live.name, variant, scaling, cooldowns.get(variant, (300.0, 60.0)))
+                self.deployer.register_scaling(
+                    _config_tags(live), live.name, variant, scaling, cooldowns.get(variant, (300.0, 60.0))
+                )
             self.deployer.collect_garbage(live.name, config, [v["ModelName"] for v in production + shadow])
 
         return self._wait(live.name, f"set mirror of {live.name} to {dict(mirror)}", config, finish)
@@ -316,9 +397,13 @@ class SageMakerProvider(Provider):
     def update_endpoint(self, desired: DesiredEndpoint) -> Operation:
         live = self._live(desired.name)
         self._sync_tags(live, tr.endpoint_tags(desired))
-        capture = tr.data_capture_config(desired.deployment.spec.capture, self.deployer.capture_destination(desired.name))
+        capture = tr.data_capture_config(
+            desired.deployment.spec.capture, self.deployer.capture_destination(desired.name)
+        )
         if _capture_key(capture) != _capture_key(live.capture):
-            return self._roll_config(desired, live, live.production, live.shadow, capture, f"update capture of {desired.name}")
+            return self._roll_config(
+                desired, live, live.production, live.shadow, capture, f"update capture of {desired.name}"
+            )
         return Done(f"update {desired.name}")
 
     def _sync_tags(self, live: LiveEndpoint, wanted: Mapping[str, str]) -> None:
@@ -346,7 +431,10 @@ class SageMakerProvider(Provider):
         if live is None:
             return Done(f"{name} does not exist")
         if not tr.is_owned(live.tags, name):
-            raise Conflict(f"SageMaker endpoint {name!r} was not created by cloudserve; not deleting it", target=self.name)
+            raise Conflict(
+                f"SageMaker endpoint {name!r} was not created by cloudserve; not deleting it",
+                target=self.name,
+            )
         self.deployer.deregister_scaling(name, [v["VariantName"] for v in live.production])
         self.aws.call("sagemaker", "delete_endpoint", EndpointName=name)
 
@@ -402,5 +490,8 @@ def _cooldowns_of(live: LiveEndpoint) -> dict[str, tuple[float, float]]:
 def _capture_key(capture: Mapping[str, Any] | None) -> Any:
     if not capture or not capture.get("EnableCapture", True):
         return None
-    return (capture.get("InitialSamplingPercentage"), capture.get("DestinationS3Uri"), json.dumps(capture.get("CaptureOptions"), sort_keys=True))
-
+    return (
+        capture.get("InitialSamplingPercentage"),
+        capture.get("DestinationS3Uri"),
+        json.dumps(capture.get("CaptureOptions"), sort_keys=True),
+    )

@@ -98,9 +98,10 @@ def _add_file(tar: tarfile.TarFile, name: str, path: Path) -> None:
 def pack_model(source: Path, spec: ModelSpec) -> bytes:
     """The model.tar.gz bytes: model files at the root, manifest, and code/ shim."""
     buffer = io.BytesIO()
-    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz, tarfile.open(
-        fileobj=gz, mode="w", format=tarfile.PAX_FORMAT
-    ) as tar:
+    with (
+        gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
         if source.is_file():
             _add_file(tar, source.name, source)
         else:

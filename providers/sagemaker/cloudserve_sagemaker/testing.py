@@ -64,7 +64,14 @@ class SageMakerEmulator:
 
     account = "123456789012"
 
-    def __init__(self, *, region: str = "us-east-1", describes_per_transition: int = 1, botocore_retries: bool = False, server: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        region: str = "us-east-1",
+        describes_per_transition: int = 1,
+        botocore_retries: bool = False,
+        server: bool = False,
+    ) -> None:
         self.region = region
         self.describes_per_transition = describes_per_transition
         self.botocore_retries = botocore_retries
@@ -162,12 +169,24 @@ class SageMakerEmulator:
         return str(self.backend.endpoints[endpoint].endpoint_status)
 
     # --- faults -------------------------------------------------------------------------------
-    def fail_next(self, operation: str = "*", *, code: str = "ThrottlingException", status: int = 400, times: int = 1, message: str | None = None) -> None:
+    def fail_next(
+        self,
+        operation: str = "*",
+        *,
+        code: str = "ThrottlingException",
+        status: int = 400,
+        times: int = 1,
+        message: str | None = None,
+    ) -> None:
         """The next ``times`` calls of ``operation`` (PascalCase, or "*") fail with ``code``."""
         text = message or ("Rate exceeded" if "Throttl" in code else f"injected {code}")
         self.state.faults.append(ops.Fault(operation, code, status, text, times))
 
-    def fail_endpoint(self, name: str, reason: str = "The primary container for production variant failed the ping health check.") -> None:
+    def fail_endpoint(
+        self,
+        name: str,
+        reason: str = "The primary container for production variant failed the ping health check.",
+    ) -> None:
         """The next create of ``name`` stays Creating, then ends Failed with ``reason``; the
         next update instead rolls back to the previous config with ``reason``."""
         self.state.doomed[name] = reason
@@ -177,14 +196,37 @@ class SageMakerEmulator:
         cloudwatch = self.client("cloudwatch")
         if not cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]:
             cloudwatch.put_metric_alarm(
-                AlarmName=name, MetricName="Invocation5XXErrors", Namespace="/aws/sagemaker/Endpoints",
-                Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1.0, ComparisonOperator="GreaterThanOrEqualToThreshold",
+                AlarmName=name,
+                MetricName="Invocation5XXErrors",
+                Namespace="/aws/sagemaker/Endpoints",
+                Statistic="Sum",
+                Period=60,
+                EvaluationPeriods=1,
+                Threshold=1.0,
+                ComparisonOperator="GreaterThanOrEqualToThreshold",
             )
         cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
 
-    def put_variant_metrics(self, endpoint: str, variant: str, *, invocations: float, errors_4xx: float = 0, errors_5xx: float = 0, latencies_ms: list[float] | None = None) -> None:
+    def put_variant_metrics(
+        self,
+        endpoint: str,
+        variant: str,
+        *,
+        invocations: float,
+        errors_4xx: float = 0,
+        errors_5xx: float = 0,
+        latencies_ms: list[float] | None = None,
+    ) -> None:
         """Record SageMaker's per-variant metrics as if ``invocations`` requests were served."""
         from cloudserve_sagemaker._runtime import record
 
-        record(self.account, self.region, endpoint, variant, invocations=invocations, errors_4xx=errors_4xx,
-               errors_5xx=errors_5xx, latencies_us=[ms * 1000.0 for ms in latencies_ms or []])
+        record(
+            self.account,
+            self.region,
+            endpoint,
+            variant,
+            invocations=invocations,
+            errors_4xx=errors_4xx,
+            errors_5xx=errors_5xx,
+            latencies_us=[ms * 1000.0 for ms in latencies_ms or []],
+        )

@@ -246,7 +246,9 @@ def resource_id(endpoint: str, variant: str) -> str:
     return f"endpoint/{endpoint}/variant/{variant}"
 
 
-def scalable_target_request(endpoint: str, variant: str, scaling: Scaling, tags: Mapping[str, str]) -> dict[str, Any]:
+def scalable_target_request(
+    endpoint: str, variant: str, scaling: Scaling, tags: Mapping[str, str]
+) -> dict[str, Any]:
     return {
         "ServiceNamespace": "sagemaker",
         "ResourceId": resource_id(endpoint, variant),
@@ -293,7 +295,9 @@ def scaling_policy_request(
     }
 
 
-def scaling_from_aws(target: Mapping[str, Any] | None, policy: Mapping[str, Any] | None, count: int) -> Scaling:
+def scaling_from_aws(
+    target: Mapping[str, Any] | None, policy: Mapping[str, Any] | None, count: int
+) -> Scaling:
     """Read a variant's scaling back: bounds from its scalable target, metric from its policy."""
     if target is None:
         return Scaling(min=count, max=count)

@@ -29,26 +29,46 @@ def validate_desired(desired: DesiredEndpoint, settings: SageMakerSettings) -> l
     spec = desired.deployment.spec
     problems: list[str] = []
     if not settings.role_arn:
-        problems.append("targets.sagemaker.role_arn is required: the execution role SageMaker assumes to serve the model")
+        problems.append(
+            "targets.sagemaker.role_arn is required: the execution role SageMaker assumes to serve the model"
+        )
     elif not _ROLE_ARN.match(settings.role_arn):
-        problems.append(f"targets.sagemaker.role_arn {settings.role_arn!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
-    local_models = [
-        n for n, v in spec.versions.items() if v.model is not None and not is_remote(v.model.uri)
-    ]
+        problems.append(
+            f"targets.sagemaker.role_arn {settings.role_arn!r} is not an IAM role ARN "
+            f"(arn:aws:iam::<account>:role/<name>)"
+        )
+    local_models = [n for n, v in spec.versions.items() if v.model is not None and not is_remote(v.model.uri)]
     for name, version in spec.versions.items():
-        if version.model is not None and is_remote(version.model.uri) and not version.model.uri.startswith("s3://"):
-            problems.append(f"versions.{name}.model.uri: SageMaker reads models from s3:// or a local path, not {version.model.uri!r}")
+        if (
+            version.model is not None
+            and is_remote(version.model.uri)
+            and not version.model.uri.startswith("s3://")
+        ):
+            problems.append(
+                f"versions.{name}.model.uri: SageMaker reads models from s3:// or a local path, not "
+                f"{version.model.uri!r}"
+            )
     if local_models and not settings.bucket:
-        problems.append(f"targets.sagemaker.bucket is required to stage local models ({', '.join(local_models)})")
+        problems.append(
+            f"targets.sagemaker.bucket is required to stage local models ({', '.join(local_models)})"
+        )
     if spec.capture is not None and spec.capture.destination is None and not settings.bucket:
         problems.append("capture needs capture.destination (s3://...) or targets.sagemaker.bucket")
-    if spec.capture is not None and spec.capture.destination and not spec.capture.destination.startswith("s3://"):
-        problems.append(f"capture.destination must be an s3:// URI on SageMaker, not {spec.capture.destination!r}")
+    if (
+        spec.capture is not None
+        and spec.capture.destination
+        and not spec.capture.destination.startswith("s3://")
+    ):
+        problems.append(
+            f"capture.destination must be an s3:// URI on SageMaker, not {spec.capture.destination!r}"
+        )
     problems += _variant_rules(desired)
     problems += _compute_rules(desired)
     for key, value in desired.tags.items():
         if not tag_value_ok(value):
-            problems.append(f"label {key}={value!r}: AWS tag values allow letters, digits, spaces and _ . : / = + - @")
+            problems.append(
+                f"label {key}={value!r}: AWS tag values allow letters, digits, spaces and _ . : / = + - @"
+            )
     return problems
 
 
@@ -66,7 +86,10 @@ def _variant_rules(desired: DesiredEndpoint) -> list[str]:
             )
     production = len(desired.versions) - len(mirrored)
     if production > MAX_PRODUCTION_VARIANTS:
-        problems.append(f"SageMaker endpoints hold at most {MAX_PRODUCTION_VARIANTS} production variants; this spec has {production}")
+        problems.append(
+            f"SageMaker endpoints hold at most {MAX_PRODUCTION_VARIANTS} production variants; this spec has "
+            f"{production}"
+        )
     return problems
 
 
@@ -75,12 +98,19 @@ def _compute_rules(desired: DesiredEndpoint) -> list[str]:
     problems = []
     explicit = compute.instance_type.get("sagemaker")
     if explicit and not _INSTANCE_TYPE.match(explicit):
-        problems.append(f"compute.instance_type.sagemaker {explicit!r} is not a SageMaker instance type (e.g. ml.c5.xlarge)")
+        problems.append(
+            f"compute.instance_type.sagemaker {explicit!r} is not a SageMaker instance type (e.g. "
+            f"ml.c5.xlarge)"
+        )
     if compute.serverless is not None:
         if compute.accelerator is not None:
-            problems.append("SageMaker serverless inference has no GPUs: drop compute.accelerator or compute.serverless")
+            problems.append(
+                "SageMaker serverless inference has no GPUs: drop compute.accelerator or compute.serverless"
+            )
         if compute.autoscale is not None or compute.replicas.min > 1 or compute.replicas.maximum > 1:
-            problems.append("SageMaker serverless endpoints scale by max_concurrency: drop compute.replicas/autoscale")
+            problems.append(
+                "SageMaker serverless endpoints scale by max_concurrency: drop compute.replicas/autoscale"
+            )
         if desired.deployment.spec.capture is not None:
             problems.append("SageMaker serverless endpoints do not support data capture")
         return problems
@@ -89,6 +119,10 @@ def _compute_rules(desired: DesiredEndpoint) -> list[str]:
             "SageMaker real-time variants run at least one instance (replicas.min >= 1); "
             "use compute.serverless to scale to zero"
         )
-    if compute.autoscale is not None and compute.autoscale.metric == "gpu_utilization" and compute.accelerator is None:
+    if (
+        compute.autoscale is not None
+        and compute.autoscale.metric == "gpu_utilization"
+        and compute.accelerator is None
+    ):
         problems.append("autoscale on gpu_utilization needs compute.accelerator")
     return problems

@@ -6,10 +6,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-
-from cloudserve.spec.models import Deployment, SageMakerSettings
 from cloudserve_sagemaker.provider import SageMakerProvider
 from cloudserve_sagemaker.testing import SageMakerEmulator
+
+from cloudserve.spec.models import Deployment, SageMakerSettings
 
 ROLE = "arn:aws:iam::123456789012:role/serving"
 BUCKET = "artifacts"
@@ -62,7 +62,9 @@ MakeSpec = Callable[..., Deployment]
 
 @pytest.fixture
 def make_spec(models: dict[str, Any]) -> MakeSpec:
-    def make(name: str, versions: dict[str, str], traffic: dict[str, int] | None = None, **spec: Any) -> Deployment:
+    def make(
+        name: str, versions: dict[str, str], traffic: dict[str, int] | None = None, **spec: Any
+    ) -> Deployment:
         doc: dict[str, Any] = {
             "apiVersion": "cloudserve/v1",
             "kind": "Deployment",
@@ -70,7 +72,13 @@ def make_spec(models: dict[str, Any]) -> MakeSpec:
             "spec": {
                 "target": "sagemaker",
                 "versions": {
-                    v: {"model": {"uri": str(models[k + "_path"]), "framework": "sklearn", "framework_version": "1.2"}}
+                    v: {
+                        "model": {
+                            "uri": str(models[k + "_path"]),
+                            "framework": "sklearn",
+                            "framework_version": "1.2",
+                        }
+                    }
                     for v, k in versions.items()
                 },
                 **({"traffic": traffic} if traffic else {}),

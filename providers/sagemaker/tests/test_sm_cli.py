@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from cloudserve_sagemaker.testing import SageMakerEmulator
 
 from cloudserve.cli import cli
-from cloudserve_sagemaker.testing import SageMakerEmulator
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "sagemaker"
 
@@ -47,7 +47,9 @@ def test_apply_plan_invoke_destroy_the_example(example: Path, monkeypatch: pytes
         assert again.exit_code == 0, again.output  # nothing left to change
 
         body = json.dumps({"instances": [[5.1, 3.5, 1.4, 0.2]]})
-        answer = runner.invoke(cli, ["invoke", str(example), "-d", body, "--version", "stable", "--output", "json"])
+        answer = runner.invoke(
+            cli, ["invoke", str(example), "-d", body, "--version", "stable", "--output", "json"]
+        )
         assert answer.exit_code == 0, answer.output
         assert json.loads(answer.output)["body"]["predictions"] == [0]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from cloudserve_sagemaker.provider import SageMakerProvider
+from cloudserve_sagemaker.testing import SageMakerEmulator
 
 from cloudserve.provider import Provider
 from cloudserve.testing.conformance import MakeSpec, Predictions, ProviderConformance
-from cloudserve_sagemaker.provider import SageMakerProvider
-from cloudserve_sagemaker.testing import SageMakerEmulator
 
 
 class TestSageMakerConformance(ProviderConformance):
@@ -35,5 +35,7 @@ class TestSageMakerConformance(ProviderConformance):
         assert name not in backend.endpoints
         assert not [c for c in backend.endpoint_configs if c.startswith(name)]
         assert not [m for m in backend._models if m.startswith(name)]
-        scaling = self.aws.client("application-autoscaling").describe_scalable_targets(ServiceNamespace="sagemaker")
+        scaling = self.aws.client("application-autoscaling").describe_scalable_targets(
+            ServiceNamespace="sagemaker"
+        )
         assert not [t for t in scaling["ScalableTargets"] if f"endpoint/{name}/" in t["ResourceId"]]

@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from moto.sagemaker.responses import SageMakerResponse
-
 from cloudserve_sagemaker.testing import ADDED_OPERATIONS, SageMakerEmulator
+from moto.sagemaker.responses import SageMakerResponse
 
 ROLE = "arn:aws:iam::123456789012:role/serving"
 
@@ -17,7 +16,15 @@ def _endpoint(sm: Any, name: str = "ep", *, weight: float = 1.0) -> None:
     sm.create_model(ModelName=f"{name}-m", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "img"})
     sm.create_endpoint_config(
         EndpointConfigName=f"{name}-c",
-        ProductionVariants=[{"VariantName": "a", "ModelName": f"{name}-m", "InstanceType": "ml.m5.large", "InitialInstanceCount": 1, "InitialVariantWeight": weight}],
+        ProductionVariants=[
+            {
+                "VariantName": "a",
+                "ModelName": f"{name}-m",
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 1,
+                "InitialVariantWeight": weight,
+            }
+        ],
     )
     sm.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-c")
 
@@ -35,7 +42,9 @@ def test_moto_still_lacks_percentile_statistics() -> None:
 
     stats = Statistics(["p99"], datetime.now(UTC))
     stats.metric_data = [MetricDatum("ns", "m", 1.0, [], datetime.now(UTC))]
-    assert stats.get_statistics_for_type("p99") is None, "moto computes percentiles now; drop _with_percentiles"
+    assert stats.get_statistics_for_type("p99") is None, (
+        "moto computes percentiles now; drop _with_percentiles"
+    )
 
 
 def test_patches_come_off_when_the_emulator_stops() -> None:
@@ -61,16 +70,24 @@ def test_client_side_validation_is_botocore_s(sm: Any) -> None:
     from botocore.exceptions import ParamValidationError
 
     with pytest.raises(ParamValidationError):
-        sm.create_endpoint_config(EndpointConfigName="c", ProductionVariants=[{"VariantName": "a", "ModelName": "m", "InitialInstanceCount": 0}])
+        sm.create_endpoint_config(
+            EndpointConfigName="c",
+            ProductionVariants=[{"VariantName": "a", "ModelName": "m", "InitialInstanceCount": 0}],
+        )
 
 
 def test_config_rules(sm: Any) -> None:
     sm.create_model(ModelName="m", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "img"})
     v = {"ModelName": "m", "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}
     with pytest.raises(ClientError, match="greater than 0"):
-        sm.create_endpoint_config(EndpointConfigName="c", ProductionVariants=[{"VariantName": "a", **v, "InitialVariantWeight": 0.0}])
+        sm.create_endpoint_config(
+            EndpointConfigName="c",
+            ProductionVariants=[{"VariantName": "a", **v, "InitialVariantWeight": 0.0}],
+        )
     with pytest.raises(ClientError, match="unique"):
-        sm.create_endpoint_config(EndpointConfigName="c", ProductionVariants=[{"VariantName": "a", **v}, {"VariantName": "a", **v}])
+        sm.create_endpoint_config(
+            EndpointConfigName="c", ProductionVariants=[{"VariantName": "a", **v}, {"VariantName": "a", **v}]
+        )
     with pytest.raises(ClientError, match="exactly one ProductionVariant"):
         sm.create_endpoint_config(
             EndpointConfigName="c",
@@ -78,9 +95,13 @@ def test_config_rules(sm: Any) -> None:
             ShadowProductionVariants=[{"VariantName": "s", **v}],
         )
     with pytest.raises(ClientError, match="enum value set"):
-        sm.create_endpoint_config(EndpointConfigName="c", ProductionVariants=[{"VariantName": "a", **v, "InstanceType": "ml.huge"}])
+        sm.create_endpoint_config(
+            EndpointConfigName="c", ProductionVariants=[{"VariantName": "a", **v, "InstanceType": "ml.huge"}]
+        )
     with pytest.raises(ClientError, match="Could not find model"):
-        sm.create_endpoint_config(EndpointConfigName="c", ProductionVariants=[{"VariantName": "a", **v, "ModelName": "nope"}])
+        sm.create_endpoint_config(
+            EndpointConfigName="c", ProductionVariants=[{"VariantName": "a", **v, "ModelName": "nope"}]
+        )
 
 
 def test_creating_then_in_service_and_no_update_in_progress(sm: Any, emulator: SageMakerEmulator) -> None:
@@ -103,7 +124,9 @@ def test_auto_rollback_alarm_rolls_an_update_back(sm: Any, emulator: SageMakerEm
     sm.create_model(ModelName="m2", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "img"})
     sm.create_endpoint_config(
         EndpointConfigName="c2",
-        ProductionVariants=[{"VariantName": "a", "ModelName": "m2", "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}],
+        ProductionVariants=[
+            {"VariantName": "a", "ModelName": "m2", "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}
+        ],
     )
     emulator.set_alarm("canary-5xx", "ALARM")
     sm.update_endpoint(
@@ -111,7 +134,11 @@ def test_auto_rollback_alarm_rolls_an_update_back(sm: Any, emulator: SageMakerEm
         EndpointConfigName="c2",
         DeploymentConfig={
             "BlueGreenUpdatePolicy": {
-                "TrafficRoutingConfiguration": {"Type": "CANARY", "WaitIntervalInSeconds": 60, "CanarySize": {"Type": "INSTANCE_COUNT", "Value": 1}},
+                "TrafficRoutingConfiguration": {
+                    "Type": "CANARY",
+                    "WaitIntervalInSeconds": 60,
+                    "CanarySize": {"Type": "INSTANCE_COUNT", "Value": 1},
+                },
             },
             "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "canary-5xx"}]},
         },
@@ -128,10 +155,16 @@ def test_weights_update_rules(sm: Any, emulator: SageMakerEmulator) -> None:
     _endpoint(sm)
     emulator.settle()
     with pytest.raises(ClientError, match="greater than 0"):
-        sm.update_endpoint_weights_and_capacities(EndpointName="ep", DesiredWeightsAndCapacities=[{"VariantName": "a", "DesiredWeight": 0.0}])
+        sm.update_endpoint_weights_and_capacities(
+            EndpointName="ep", DesiredWeightsAndCapacities=[{"VariantName": "a", "DesiredWeight": 0.0}]
+        )
     with pytest.raises(ClientError, match="not present"):
-        sm.update_endpoint_weights_and_capacities(EndpointName="ep", DesiredWeightsAndCapacities=[{"VariantName": "zz", "DesiredWeight": 1.0}])
-    sm.update_endpoint_weights_and_capacities(EndpointName="ep", DesiredWeightsAndCapacities=[{"VariantName": "a", "DesiredWeight": 3.0}])
+        sm.update_endpoint_weights_and_capacities(
+            EndpointName="ep", DesiredWeightsAndCapacities=[{"VariantName": "zz", "DesiredWeight": 1.0}]
+        )
+    sm.update_endpoint_weights_and_capacities(
+        EndpointName="ep", DesiredWeightsAndCapacities=[{"VariantName": "a", "DesiredWeight": 3.0}]
+    )
     variant = sm.describe_endpoint(EndpointName="ep")["ProductionVariants"][0]
     assert variant["CurrentWeight"] == 3.0 and variant["CurrentInstanceCount"] == 1  # count untouched
 
@@ -155,7 +188,9 @@ def test_stuck_creating_then_failed(sm: Any, emulator: SageMakerEmulator) -> Non
     _endpoint(sm)
     assert sm.describe_endpoint(EndpointName="ep")["EndpointStatus"] == "Creating"
     failed = sm.describe_endpoint(EndpointName="ep")
-    assert failed["EndpointStatus"] == "Failed" and failed["FailureReason"].startswith("InsufficientInstanceCapacity")
+    assert failed["EndpointStatus"] == "Failed" and failed["FailureReason"].startswith(
+        "InsufficientInstanceCapacity"
+    )
 
 
 def test_monitoring_schedule_lifecycle(sm: Any) -> None:
@@ -174,7 +209,9 @@ def test_monitoring_schedule_lifecycle(sm: Any) -> None:
     sm.update_monitoring_schedule(MonitoringScheduleName="churn-drift", MonitoringScheduleConfig=config)
     sm.stop_monitoring_schedule(MonitoringScheduleName="churn-drift")
     described = sm.describe_monitoring_schedule(MonitoringScheduleName="churn-drift")
-    assert described["MonitoringScheduleConfig"]["ScheduleConfig"]["ScheduleExpression"] == "cron(0 0 ? * * *)"
+    assert (
+        described["MonitoringScheduleConfig"]["ScheduleConfig"]["ScheduleExpression"] == "cron(0 0 ? * * *)"
+    )
     assert described["MonitoringScheduleStatus"] == "Stopped"
     assert len(sm.list_monitoring_schedules()["MonitoringScheduleSummaries"]) == 1
     sm.delete_monitoring_schedule(MonitoringScheduleName="churn-drift")

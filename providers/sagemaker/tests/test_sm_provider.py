@@ -6,14 +6,14 @@ import subprocess
 import sys
 
 import pytest
+from cloudserve_sagemaker.provider import SageMakerProvider
+from cloudserve_sagemaker.testing import SageMakerEmulator
 
 from cloudserve.desired import build_desired
 from cloudserve.errors import DeploymentFailed, Throttled, Unavailable
 from cloudserve.provider import Feature, Status, Support
 from cloudserve.tags import CONFIG_HASH, DEPLOYMENT, MANAGED_BY
 from cloudserve.testing.conformance import apply_spec, wait
-from cloudserve_sagemaker.provider import SageMakerProvider
-from cloudserve_sagemaker.testing import SageMakerEmulator
 
 
 def test_importing_the_provider_imports_no_sdk() -> None:
@@ -28,7 +28,9 @@ def test_importing_the_provider_imports_no_sdk() -> None:
 def test_every_feature_is_declared(provider: SageMakerProvider) -> None:
     caps = provider.capabilities()
     assert set(caps) == set(Feature)
-    assert caps[Feature.DRIFT_MONITORING].support is Support.EMULATED and caps[Feature.DRIFT_MONITORING].reason
+    assert (
+        caps[Feature.DRIFT_MONITORING].support is Support.EMULATED and caps[Feature.DRIFT_MONITORING].reason
+    )
 
 
 def test_client_keeps_botocore_validation(provider: SageMakerProvider, emulator: SageMakerEmulator) -> None:
@@ -36,7 +38,9 @@ def test_client_keeps_botocore_validation(provider: SageMakerProvider, emulator:
         assert provider.aws.client(service).meta.config.parameter_validation is True
 
 
-def test_create_translates_the_spec(provider: SageMakerProvider, emulator: SageMakerEmulator, make_spec) -> None:  # type: ignore[no-untyped-def]
+def test_create_translates_the_spec(
+    provider: SageMakerProvider, emulator: SageMakerEmulator, make_spec
+) -> None:  # type: ignore[no-untyped-def]
     spec = make_spec(
         "churn",
         versions={"stable": "a", "candidate": "b"},
@@ -68,47 +72,85 @@ def test_create_translates_the_spec(provider: SageMakerProvider, emulator: SageM
     }
     policy = scaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"][0]
     conf = policy["TargetTrackingScalingPolicyConfiguration"]
-    assert conf["PredefinedMetricSpecification"]["PredefinedMetricType"] == "SageMakerVariantInvocationsPerInstance"
+    assert (
+        conf["PredefinedMetricSpecification"]["PredefinedMetricType"]
+        == "SageMakerVariantInvocationsPerInstance"
+    )
     observed = provider.observe("churn")
     assert observed is not None and observed.capture_percent == 20
     assert observed.versions["stable"].scaling == desired.versions["stable"].scaling
 
 
-def test_traffic_only_change_moves_weights_in_place(provider: SageMakerProvider, emulator: SageMakerEmulator, make_spec) -> None:  # type: ignore[no-untyped-def]
-    apply_spec(provider, make_spec("churn", versions={"stable": "a", "candidate": "b"}, traffic={"stable": 90, "candidate": 10}))
+def test_traffic_only_change_moves_weights_in_place(
+    provider: SageMakerProvider, emulator: SageMakerEmulator, make_spec
+) -> None:  # type: ignore[no-untyped-def]
+    apply_spec(
+        provider,
+        make_spec(
+            "churn", versions={"stable": "a", "candidate": "b"}, traffic={"stable": 90, "candidate": 10}
+        ),
+    )
     before = dict(emulator.calls)
-    apply_spec(provider, make_spec("churn", versions={"stable": "a", "candidate": "b"}, traffic={"stable": 50, "candidate": 50}))
+    apply_spec(
+        provider,
+        make_spec(
+            "churn", versions={"stable": "a", "candidate": "b"}, traffic={"stable": 50, "candidate": 50}
+        ),
+    )
     delta = {k: v - before.get(k, 0) for k, v in emulator.calls.items() if v != before.get(k, 0)}
     assert delta.get("UpdateEndpointWeightsAndCapacities") == 1
-    assert "UpdateEndpoint" not in delta and "CreateEndpointConfig" not in delta and "CreateModel" not in delta
+    assert (
+        "UpdateEndpoint" not in delta and "CreateEndpointConfig" not in delta and "CreateModel" not in delta
+    )
     observed = provider.observe("churn")
     assert observed is not None and observed.traffic == {"stable": 50, "candidate": 50}
 
 
-def test_model_change_rolls_a_new_config_and_cleans_up(provider: SageMakerProvider, emulator: SageMakerEmulator, make_spec) -> None:  # type: ignore[no-untyped-def]
+def test_model_change_rolls_a_new_config_and_cleans_up(
+    provider: SageMakerProvider, emulator: SageMakerEmulator, make_spec
+) -> None:  # type: ignore[no-untyped-def]
     apply_spec(provider, make_spec("churn", versions={"stable": "a"}))
     old = emulator.client("sagemaker").describe_endpoint(EndpointName="churn")["EndpointConfigName"]
     before = dict(emulator.calls)
     apply_spec(provider, make_spec("churn", versions={"stable": "b"}))
     assert emulator.calls["UpdateEndpoint"] - before.get("UpdateEndpoint", 0) == 1
-    assert emulator.calls.get("UpdateEndpointWeightsAndCapacities", 0) == before.get("UpdateEndpointWeightsAndCapacities", 0)
+    assert emulator.calls.get("UpdateEndpointWeightsAndCapacities", 0) == before.get(
+        "UpdateEndpointWeightsAndCapacities", 0
+    )
     assert old not in emulator.backend.endpoint_configs  # the superseded config is gone
     assert len(emulator.backend._models) == 1  # and so is the superseded model
 
 
-def test_destroy_removes_only_what_cloudserve_created(provider: SageMakerProvider, emulator: SageMakerEmulator, make_spec) -> None:  # type: ignore[no-untyped-def]
+def test_destroy_removes_only_what_cloudserve_created(
+    provider: SageMakerProvider, emulator: SageMakerEmulator, make_spec
+) -> None:  # type: ignore[no-untyped-def]
     sm = emulator.client("sagemaker")
-    sm.create_model(ModelName="churn-someone-else", ExecutionRoleArn="arn:aws:iam::123456789012:role/x", PrimaryContainer={"Image": "img"})
-    apply_spec(provider, make_spec("churn", versions={"stable": "a"}, compute={"replicas": {"min": 1, "max": 3}, "autoscale": {"target": 10}}))
+    sm.create_model(
+        ModelName="churn-someone-else",
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/x",
+        PrimaryContainer={"Image": "img"},
+    )
+    apply_spec(
+        provider,
+        make_spec(
+            "churn",
+            versions={"stable": "a"},
+            compute={"replicas": {"min": 1, "max": 3}, "autoscale": {"target": 10}},
+        ),
+    )
     wait(provider.delete_endpoint("churn"))
     assert provider.observe("churn") is None
     assert list(emulator.backend._models) == ["churn-someone-else"]
     assert not emulator.backend.endpoint_configs
-    targets = emulator.client("application-autoscaling").describe_scalable_targets(ServiceNamespace="sagemaker")
+    targets = emulator.client("application-autoscaling").describe_scalable_targets(
+        ServiceNamespace="sagemaker"
+    )
     assert targets["ScalableTargets"] == []
 
 
-def test_destroy_refuses_an_endpoint_it_does_not_own(provider: SageMakerProvider, emulator: SageMakerEmulator, make_spec) -> None:  # type: ignore[no-untyped-def]
+def test_destroy_refuses_an_endpoint_it_does_not_own(
+    provider: SageMakerProvider, emulator: SageMakerEmulator, make_spec
+) -> None:  # type: ignore[no-untyped-def]
     apply_spec(provider, make_spec("churn", versions={"stable": "a"}))
     arn = emulator.client("sagemaker").describe_endpoint(EndpointName="churn")["EndpointArn"]
     emulator.client("sagemaker").delete_tags(ResourceArn=arn, TagKeys=[MANAGED_BY])
@@ -116,7 +158,9 @@ def test_destroy_refuses_an_endpoint_it_does_not_own(provider: SageMakerProvider
         provider.delete_endpoint("churn")
 
 
-def test_failed_endpoint_reason_reaches_the_user(provider: SageMakerProvider, emulator: SageMakerEmulator, make_spec) -> None:  # type: ignore[no-untyped-def]
+def test_failed_endpoint_reason_reaches_the_user(
+    provider: SageMakerProvider, emulator: SageMakerEmulator, make_spec
+) -> None:  # type: ignore[no-untyped-def]
     emulator.fail_endpoint("churn", "CannotStartContainerError: the primary container exited")
     desired = build_desired(make_spec("churn", versions={"stable": "a"}), provider)
     op = provider.create_endpoint(desired)
@@ -128,7 +172,9 @@ def test_failed_endpoint_reason_reaches_the_user(provider: SageMakerProvider, em
     assert "CannotStartContainerError" in (observed.failure_reason or "")
 
 
-def test_failed_update_rolls_back_and_says_why(provider: SageMakerProvider, emulator: SageMakerEmulator, make_spec) -> None:  # type: ignore[no-untyped-def]
+def test_failed_update_rolls_back_and_says_why(
+    provider: SageMakerProvider, emulator: SageMakerEmulator, make_spec
+) -> None:  # type: ignore[no-untyped-def]
     apply_spec(provider, make_spec("churn", versions={"stable": "a"}))
     config = emulator.client("sagemaker").describe_endpoint(EndpointName="churn")["EndpointConfigName"]
     emulator.fail_endpoint("churn", "ping health check failed")
@@ -136,10 +182,14 @@ def test_failed_update_rolls_back_and_says_why(provider: SageMakerProvider, emul
     desired = build_desired(spec, provider)
     with pytest.raises(DeploymentFailed, match="ping health check failed"):
         wait(provider.replace_version(desired, desired.versions["stable"]))
-    assert emulator.client("sagemaker").describe_endpoint(EndpointName="churn")["EndpointConfigName"] == config
+    assert (
+        emulator.client("sagemaker").describe_endpoint(EndpointName="churn")["EndpointConfigName"] == config
+    )
 
 
-def test_throttling_and_5xx_become_retryable_errors_with_request_ids(provider: SageMakerProvider, emulator: SageMakerEmulator) -> None:
+def test_throttling_and_5xx_become_retryable_errors_with_request_ids(
+    provider: SageMakerProvider, emulator: SageMakerEmulator
+) -> None:
     emulator.fail_next("DescribeEndpoint", code="ThrottlingException")
     with pytest.raises(Throttled) as throttled:
         provider.observe("churn")
@@ -158,9 +208,23 @@ def test_botocore_retries_absorb_a_single_throttle(settings, make_spec) -> None:
         assert provider.observe("missing") is None  # retried once inside botocore, then NotFound
 
 
-def test_metrics_read_per_variant_cloudwatch(provider: SageMakerProvider, emulator: SageMakerEmulator, make_spec) -> None:  # type: ignore[no-untyped-def]
-    apply_spec(provider, make_spec("churn", versions={"stable": "a", "candidate": "b"}, traffic={"stable": 90, "candidate": 10}))
-    emulator.put_variant_metrics("churn", "candidate", invocations=200, errors_5xx=10, errors_4xx=2, latencies_ms=[float(i) for i in range(1, 101)])
+def test_metrics_read_per_variant_cloudwatch(
+    provider: SageMakerProvider, emulator: SageMakerEmulator, make_spec
+) -> None:  # type: ignore[no-untyped-def]
+    apply_spec(
+        provider,
+        make_spec(
+            "churn", versions={"stable": "a", "candidate": "b"}, traffic={"stable": 90, "candidate": 10}
+        ),
+    )
+    emulator.put_variant_metrics(
+        "churn",
+        "candidate",
+        invocations=200,
+        errors_5xx=10,
+        errors_4xx=2,
+        latencies_ms=[float(i) for i in range(1, 101)],
+    )
     emulator.put_variant_metrics("churn", "stable", invocations=1000, latencies_ms=[5.0] * 10)
     metrics = provider.metrics("churn", ["stable", "candidate"], 300)
     assert metrics["candidate"].requests == 200 and metrics["candidate"].errors == 12
@@ -170,8 +234,15 @@ def test_metrics_read_per_variant_cloudwatch(provider: SageMakerProvider, emulat
     assert metrics["stable"].errors == 0 and metrics["stable"].latency_p99_ms == pytest.approx(5.0)
 
 
-def test_invoke_records_metrics_and_honours_weights(provider: SageMakerProvider, emulator: SageMakerEmulator, make_spec) -> None:  # type: ignore[no-untyped-def]
-    apply_spec(provider, make_spec("churn", versions={"stable": "a", "candidate": "b"}, traffic={"stable": 80, "candidate": 20}))
+def test_invoke_records_metrics_and_honours_weights(
+    provider: SageMakerProvider, emulator: SageMakerEmulator, make_spec
+) -> None:  # type: ignore[no-untyped-def]
+    apply_spec(
+        provider,
+        make_spec(
+            "churn", versions={"stable": "a", "candidate": "b"}, traffic={"stable": 80, "candidate": 20}
+        ),
+    )
     seen = [provider.invoke("churn", {"instances": [[5.1, 3.5, 1.4, 0.2]]}).version for _ in range(10)]
     assert seen.count("stable") == 8 and seen.count("candidate") == 2
     metrics = provider.metrics("churn", ["stable", "candidate"], 60)
@@ -179,12 +250,18 @@ def test_invoke_records_metrics_and_honours_weights(provider: SageMakerProvider,
     assert metrics["stable"].latency_p50_ms is not None
 
 
-def test_mirror_uses_a_shadow_variant(provider: SageMakerProvider, emulator: SageMakerEmulator, make_spec) -> None:  # type: ignore[no-untyped-def]
-    spec = make_spec("churn", versions={"stable": "a", "shadow": "b"}, traffic={"stable": 100}, mirror={"shadow": 25})
+def test_mirror_uses_a_shadow_variant(
+    provider: SageMakerProvider, emulator: SageMakerEmulator, make_spec
+) -> None:  # type: ignore[no-untyped-def]
+    spec = make_spec(
+        "churn", versions={"stable": "a", "shadow": "b"}, traffic={"stable": 100}, mirror={"shadow": 25}
+    )
     assert provider.validate(build_desired(spec, provider)) == []
     apply_spec(provider, spec)
     config = emulator.client("sagemaker").describe_endpoint_config(
-        EndpointConfigName=emulator.client("sagemaker").describe_endpoint(EndpointName="churn")["EndpointConfigName"]
+        EndpointConfigName=emulator.client("sagemaker").describe_endpoint(EndpointName="churn")[
+            "EndpointConfigName"
+        ]
     )
     assert [v["VariantName"] for v in config["ShadowProductionVariants"]] == ["shadow"]
     observed = provider.observe("churn")

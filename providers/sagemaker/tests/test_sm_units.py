@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import pytest
-
-from cloudserve.desired import build_desired
-from cloudserve.errors import AlreadyExists, Conflict, NotFound, ProviderError, QuotaExceeded, Throttled, Unavailable
-from cloudserve.spec.models import Compute, SageMakerSettings
 from cloudserve_sagemaker import translate as tr
 from cloudserve_sagemaker.catalog import load_catalog
 from cloudserve_sagemaker.errors import translate_client_error
 from cloudserve_sagemaker.provider import SageMakerProvider
+
+from cloudserve.desired import build_desired
+from cloudserve.errors import (
+    AlreadyExists,
+    Conflict,
+    NotFound,
+    ProviderError,
+    QuotaExceeded,
+    Throttled,
+    Unavailable,
+)
+from cloudserve.spec.models import Compute, SageMakerSettings
 
 
 def test_catalog_is_dated_sourced_and_real() -> None:
@@ -18,7 +26,12 @@ def test_catalog_is_dated_sourced_and_real() -> None:
 
     catalog = load_catalog()
     assert catalog.as_of and "aws.amazon.com/sagemaker/pricing" in catalog.source
-    valid = set(botocore.session.get_session().get_service_model("sagemaker").shape_for("ProductionVariantInstanceType").enum)
+    valid = set(
+        botocore.session.get_session()
+        .get_service_model("sagemaker")
+        .shape_for("ProductionVariantInstanceType")
+        .enum
+    )
     assert {i.type for i in catalog.instances} <= valid
 
 
@@ -39,7 +52,9 @@ def test_names_stay_within_63_characters() -> None:
     long = "e" * 63
     name = tr.model_name(long, "v" * 32, "0123456789abcdef")
     assert len(name) <= 63 and name.endswith("-01234567")
-    assert tr.model_name(long, "a" * 32, "0123456789abcdef") != tr.model_name(long, "b" * 32, "0123456789abcdef")
+    assert tr.model_name(long, "a" * 32, "0123456789abcdef") != tr.model_name(
+        long, "b" * 32, "0123456789abcdef"
+    )
 
 
 def test_weights_round_trip() -> None:
@@ -77,7 +92,12 @@ def test_error_mapping_keeps_request_id(code: str, message: str, status: int, cl
 
 def test_validate_and_plan_note(make_spec) -> None:  # type: ignore[no-untyped-def]
     provider = SageMakerProvider(SageMakerSettings(region="us-east-1"), offline=True)
-    spec = make_spec("churn", versions={"stable": "a", "other": "b", "shadow": "b"}, traffic={"stable": 100}, mirror={"shadow": 10})
+    spec = make_spec(
+        "churn",
+        versions={"stable": "a", "other": "b", "shadow": "b"},
+        traffic={"stable": 100},
+        mirror={"shadow": 10},
+    )
     problems = provider.validate(build_desired(spec, provider))
     assert any("role_arn" in p for p in problems) and any("bucket" in p for p in problems)
     assert any("shadow" in p for p in problems)
@@ -85,4 +105,6 @@ def test_validate_and_plan_note(make_spec) -> None:  # type: ignore[no-untyped-d
     desired = build_desired(ok, provider)
     note = provider.plan_note(desired.versions["stable"])
     assert note.instance_type == "ml.c5.large" and note.hourly_price_usd == pytest.approx(2 * 0.102)
-    assert provider.operations("set_traffic", desired, "stable") == ["sagemaker:UpdateEndpointWeightsAndCapacities"]
+    assert provider.operations("set_traffic", desired, "stable") == [
+        "sagemaker:UpdateEndpointWeightsAndCapacities"
+    ]
