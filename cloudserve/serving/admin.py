@@ -21,7 +21,15 @@ import orjson
 
 from cloudserve.serving import codec
 from cloudserve.serving.app import ADMIN_PREFIX as PREFIX
-from cloudserve.serving.app import Receive, Scope, Send, read_body, respond, respond_error
+from cloudserve.serving.app import (
+    Receive,
+    Scope,
+    Send,
+    configure_frameworks,
+    read_body,
+    respond,
+    respond_error,
+)
 from cloudserve.serving.loaders import LoadedModel, LoaderError, load_model
 from cloudserve.serving.loaders.base import InputError
 from cloudserve.serving.state import Endpoint, StateError, Version
@@ -101,6 +109,7 @@ class Admin:
                 model = await asyncio.to_thread(load_version, config)
             except LoaderError as exc:
                 raise StateError(422, str(exc)) from exc
+            configure_frameworks()  # this model may have brought scikit-learn in first
             # One assignment: requests already running keep the object they picked.
             self.endpoint.versions[name] = Version(
                 name=name, config=config, stats=self.endpoint.stats_for(name), model=model

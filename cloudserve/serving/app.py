@@ -185,9 +185,7 @@ class ServingApp:
         version = self.endpoint.pick(forced)
         predictions, elapsed = await self._run(version, instances)
         payload, out_type = codec.encode(predictions, accept)
-        await respond(
-            send, 200, payload, out_type, [(b"x-cloudserve-version", version.name.encode())]
-        )
+        await respond(send, 200, payload, out_type, [(b"x-cloudserve-version", version.name.encode())])
         endpoint = self.endpoint
         if endpoint.capture is not None and endpoint.capture.sampled():
             endpoint.capture.record(
@@ -202,21 +200,15 @@ class ServingApp:
                 self._spawn(self._shadow(name, instances))
 
     async def _run(self, version: Version, instances: list[Any]) -> tuple[list[Any], float]:
-        model = version.model
-        assert model is not None
         start = time.perf_counter()
         try:
-            if version.offload:
-                loop = asyncio.get_running_loop()
-                predictions = await loop.run_in_executor(self.pool, model.predict, instances)
-            else:
-                predictions = model.predict(instances)
+            predictions = await version.batcher(self.pool).submit(instances)
         except InputError:
             version.observe(time.perf_counter() - start, True)
             raise
         except Exception as exc:
             version.observe(time.perf_counter() - start, True)
-            log.warning("version %s failed to predict: %s", version.name, exc, exc_info=True)
+            log.warning("version %s failed to predict: %s", version.name, exc, exc_info=exc)
             raise StateError(
                 500, f"model error in version {version.name!r}: {type(exc).__name__}: {exc}"
             ) from exc

@@ -32,9 +32,7 @@ class CaptureWriter:
         pct = self.sample_percent
         return pct >= 100 or (pct > 0 and random.random() * 100 < pct)
 
-    def record(
-        self, version: str, shadow: bool, request: Any, response: Any, latency_ms: float
-    ) -> None:
+    def record(self, version: str, shadow: bool, request: Any, response: Any, latency_ms: float) -> None:
         now = time.time()
         line = orjson.dumps(
             {

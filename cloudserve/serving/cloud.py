@@ -59,9 +59,7 @@ def detect(env: Mapping[str, str]) -> CloudSettings:
         settings.health_paths.append(env.get("AIP_HEALTH_ROUTE", "/health"))
         settings.version = env.get("AIP_DEPLOYED_MODEL_ID", "default")
     elif env.get("AZUREML_MODEL_DIR"):
-        settings = CloudSettings(
-            "azureml", "0.0.0.0", 5001, _platform_dir(env["AZUREML_MODEL_DIR"])
-        )
+        settings = CloudSettings("azureml", "0.0.0.0", 5001, _platform_dir(env["AZUREML_MODEL_DIR"]))
     elif env.get("SM_MODEL_DIR") or Path("/opt/ml/model").is_dir():
         port = int(env.get("SAGEMAKER_BIND_TO_PORT", "8080"))
         settings = CloudSettings(
@@ -95,9 +93,7 @@ def download_gcs(uri: str) -> Path:
     try:
         from google.cloud import storage
     except ImportError as exc:  # pragma: no cover - depends on the image
-        raise RuntimeError(
-            f"{uri}: install google-cloud-storage in the image to fetch the model"
-        ) from exc
+        raise RuntimeError(f"{uri}: install google-cloud-storage in the image to fetch the model") from exc
     bucket_name, _, prefix = uri.removeprefix("gs://").partition("/")
     target = Path(os.environ.get("TMPDIR", "/tmp")) / "cloudserve-model"
     client = storage.Client()
@@ -110,9 +106,7 @@ def download_gcs(uri: str) -> Path:
     return target
 
 
-def model_spec(
-    model_dir: Path, env: Mapping[str, str], overrides: Mapping[str, Any]
-) -> dict[str, Any]:
+def model_spec(model_dir: Path, env: Mapping[str, str], overrides: Mapping[str, Any]) -> dict[str, Any]:
     """ModelSpec fields for the served model: sidecar file, then env, then CLI options."""
     spec: dict[str, Any] = {"uri": str(model_dir)}
     sidecar = (model_dir if model_dir.is_dir() else model_dir.parent) / SIDECAR

@@ -23,16 +23,10 @@ FORMATS = ["joblib", "skops", "pickle", "xgboost", "mlflow", "handler"]
     default=None,
     help="Model file or directory (default: the platform's, e.g. /opt/ml/model).",
 )
-@click.option(
-    "--host", default=None, help="Bind address (default: 0.0.0.0 on a cloud, else 127.0.0.1)."
-)
-@click.option(
-    "--port", type=int, default=None, help="Port (default: the platform's; 0 picks a free one)."
-)
+@click.option("--host", default=None, help="Bind address (default: 0.0.0.0 on a cloud, else 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default: the platform's; 0 picks a free one).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Model format.")
-@click.option(
-    "--trust-pickle", is_flag=True, default=None, help="Allow pickle files (runs their code)."
-)
+@click.option("--trust-pickle", is_flag=True, default=None, help="Allow pickle files (runs their code).")
 @click.option("--handler", default=None, help="Python file defining load() and predict().")
 @click.option("--log-level", default="warning", show_default=True)
 def serve(
@@ -83,12 +77,8 @@ def serve(
     help="Directory to write the build context to (must be empty or absent).",
 )
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Model format.")
-@click.option(
-    "--trust-pickle", is_flag=True, default=False, help="Allow pickle files (runs their code)."
-)
-@click.option(
-    "--handler", default=None, help="Python file (in MODEL) defining load() and predict()."
-)
+@click.option("--trust-pickle", is_flag=True, default=False, help="Allow pickle files (runs their code).")
+@click.option("--handler", default=None, help="Python file (in MODEL) defining load() and predict().")
 @click.option("--base-image", default=None, help="Base image (default: python:<this Python>-slim).")
 @click.option("--no-model", is_flag=True, help="Do not bake the model in; the cloud mounts it.")
 def package(

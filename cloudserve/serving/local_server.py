@@ -56,11 +56,7 @@ def build_endpoint(document: dict[str, Any], state_dir: Path) -> Endpoint:
         # Keep the recorded split (the provider reads it back) but route only to what loaded.
         log.error("restored traffic cannot be served as recorded: %s", exc)
         endpoint.traffic, endpoint.mirror = traffic, mirror
-        ready = {
-            n: p
-            for n, p in traffic.items()
-            if n in endpoint.versions and endpoint.versions[n].ready
-        }
+        ready = {n: p for n, p in traffic.items() if n in endpoint.versions and endpoint.versions[n].ready}
         endpoint.table = RouteTable.build(ready)
     endpoint.tags = {str(k): str(v) for k, v in (document.get("tags") or {}).items()}
     capture = document.get("capture")

@@ -153,7 +153,5 @@ def _copy_model(model: Path, target: Path) -> None:
 
 def _copy_source(target: Path) -> None:
     package_dir = Path(cloudserve.__file__).resolve().parent
-    shutil.copytree(
-        package_dir, target / "cloudserve", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
-    )
+    shutil.copytree(package_dir, target / "cloudserve", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     (target / "pyproject.toml").write_text(PYPROJECT.format(version=cloudserve.__version__))

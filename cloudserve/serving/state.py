@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import bisect
 import random
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cloudserve.serving.batching import Batcher
 from cloudserve.serving.capture import CaptureWriter
 from cloudserve.serving.loaders import LoadedModel
 from cloudserve.serving.metrics import PrometheusMetrics, VersionStats
@@ -38,6 +40,14 @@ class Version:
     model: LoadedModel | None = None
     error: str | None = None
     avg_ms: float = 0.0  # moving average of model time, to decide offloading
+    _batcher: Batcher | None = None
+
+    def batcher(self, pool: Executor) -> Batcher:
+        """The version's batcher, made on first use (a Version is replaced, never reloaded)."""
+        if self._batcher is None:
+            assert self.model is not None
+            self._batcher = Batcher(self.model.predict, pool, lambda: self.offload)
+        return self._batcher
 
     @property
     def ready(self) -> bool:
@@ -74,9 +84,7 @@ class RouteTable:
             return self.names[0]
         if not self.names:
             return None
-        return self.names[
-            bisect.bisect_right(self.cumulative, random.random() * self.cumulative[-1])
-        ]
+        return self.names[bisect.bisect_right(self.cumulative, random.random() * self.cumulative[-1])]
 
 
 @dataclass(eq=False)
@@ -129,9 +137,7 @@ class Endpoint:
                 if not isinstance(pct, int | float) or not 0 <= pct <= 100:
                     raise StateError(422, f"{kind}[{name!r}] must be a percentage 0-100")
                 if pct > 0 and not self.versions[name].ready:
-                    raise StateError(
-                        422, f"version {name!r} is not loaded: {self.versions[name].error}"
-                    )
+                    raise StateError(422, f"version {name!r} is not loaded: {self.versions[name].error}")
         total = sum(traffic.values())
         if traffic and total != 100:
             raise StateError(422, f"traffic must sum to 100, not {total}")
@@ -140,9 +146,7 @@ class Endpoint:
         if name not in self.versions:
             raise StateError(404, f"no version {name!r}")
         if self.traffic.get(name, 0) > 0 or self.mirror.get(name, 0) > 0:
-            raise StateError(
-                409, f"version {name!r} still has traffic or mirror; move it off first"
-            )
+            raise StateError(409, f"version {name!r} still has traffic or mirror; move it off first")
         del self.versions[name]
         self.traffic.pop(name, None)
         self.mirror.pop(name, None)

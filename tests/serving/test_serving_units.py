@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -92,3 +93,39 @@ def test_route_table_weights() -> None:
     assert 2700 < picks["a"] < 3300 and set(picks) == {"a", "b"}
     assert RouteTable.build({}).pick() is None
     assert RouteTable.build({"a": 100}).pick() == "a"
+
+
+def test_batcher_coalesces_and_isolates_bad_requests() -> None:
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cloudserve.serving.batching import Batcher
+
+    calls: list[int] = []
+
+    def predict(rows: list[Any]) -> list[Any]:
+        calls.append(len(rows))
+        if any(not isinstance(r, list) or len(r) != 2 for r in rows):
+            raise InputError("each row needs 2 values")
+        return [sum(r) for r in rows]
+
+    async def scenario(offload: bool) -> list[Any]:
+        with ThreadPoolExecutor(1) as pool:
+            batcher = Batcher(predict, pool, lambda: offload)
+            requests_ = [[[1, 2]], [[3, 4], [5, 6]], [[7]], [[8, 9]]]
+            return await asyncio.gather(*(batcher.submit(r) for r in requests_), return_exceptions=True)
+
+    for offload in (False, True):
+        calls.clear()
+        out = asyncio.run(scenario(offload))
+        assert out[0] == [3] and out[1] == [7, 11] and out[3] == [17]
+        assert isinstance(out[2], InputError)
+        # One combined attempt over all 5 rows, then each request alone.
+        assert calls == [5, 1, 2, 1, 1]
+
+    async def lone() -> list[Any]:
+        with ThreadPoolExecutor(1) as pool:
+            return await Batcher(predict, pool, lambda: False).submit([[1, 1]])
+
+    calls.clear()
+    assert asyncio.run(lone()) == [2] and calls == [1]

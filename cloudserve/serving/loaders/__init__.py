@@ -76,9 +76,7 @@ FORMATS: dict[str, Callable[[Path, ModelSpec, Path], LoadedModel]] = {
 }
 
 
-def load_model(
-    spec: ModelSpec | Mapping[str, Any], base_dir: Path | str | None = None
-) -> LoadedModel:
+def load_model(spec: ModelSpec | Mapping[str, Any], base_dir: Path | str | None = None) -> LoadedModel:
     """Load the artifact ``spec`` points at; every failure is a :class:`LoaderError`."""
     if not isinstance(spec, ModelSpec):
         try:

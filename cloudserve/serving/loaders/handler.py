@@ -35,9 +35,7 @@ def load_handler(path: Path, model_dir: Path) -> LoadedModel:
         raise LoaderError(f"handler {path.name} failed to import ({why(exc)})") from exc
     load, predict = getattr(module, "load", None), getattr(module, "predict", None)
     if not callable(load) or not callable(predict):
-        raise LoaderError(
-            f"handler {path.name} must define load(model_dir) and predict(model, instances)"
-        )
+        raise LoaderError(f"handler {path.name} must define load(model_dir) and predict(model, instances)")
     try:
         model = load(str(model_dir))
     except Exception as exc:

@@ -55,9 +55,7 @@ def load_mlflow(model_dir: Path, trusted: bool) -> LoadedModel:
     pyfunc = flavors.get("python_function") or {}
     method = str(pyfunc.get("predict_fn") or "predict")
     if not callable(getattr(model, method, None)):
-        raise LoaderError(
-            f"{model_dir.name}: the model has no {method}() (python_function.predict_fn)"
-        )
+        raise LoaderError(f"{model_dir.name}: the model has no {method}() (python_function.predict_fn)")
     info = {
         "serialization_format": fmt,
         "sklearn_version": sk.get("sklearn_version"),

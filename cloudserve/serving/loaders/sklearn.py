@@ -20,9 +20,7 @@ TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.")
 
 def _wrap(fmt: str, path: Path, model: Any) -> LoadedModel:
     if not callable(getattr(model, "predict", None)):
-        raise LoaderError(
-            f"{path.name}: the loaded object ({type(model).__name__}) has no predict()"
-        )
+        raise LoaderError(f"{path.name}: the loaded object ({type(model).__name__}) has no predict()")
     info: dict[str, Any] = {"class": f"{type(model).__module__}.{type(model).__qualname__}"}
     if hasattr(model, "n_features_in_"):
         info["n_features"] = int(model.n_features_in_)

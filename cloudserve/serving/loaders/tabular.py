@@ -47,9 +47,7 @@ def _array(rows: list[Any], width: int | None) -> Any:
         except ValueError as exc:
             raise InputError(f"instances are not a table of rows: {exc}") from None
     if matrix.ndim != 2:
-        raise InputError(
-            f"instances must be rows of equal length; got an array of shape {matrix.shape}"
-        )
+        raise InputError(f"instances must be rows of equal length; got an array of shape {matrix.shape}")
     if width is not None and matrix.shape[1] != width:
         raise InputError(f"each instance needs {width} features; got {matrix.shape[1]}")
     return matrix
@@ -64,9 +62,7 @@ def _from_records(instances: list[Any], names: list[str] | None) -> Any:
     try:
         rows = [[row[name] for name in names] for row in instances]
     except KeyError as exc:
-        raise InputError(
-            f"an instance lacks column {exc.args[0]!r}; the model needs {names}"
-        ) from None
+        raise InputError(f"an instance lacks column {exc.args[0]!r}; the model needs {names}") from None
     except TypeError:
         raise InputError("mix of list and {column: value} instances") from None
     try:

@@ -43,9 +43,7 @@ def load_xgboost(path: Path) -> LoadedModel:
         model = cls()
         model.load_model(str(path))
         info["class"] = cls.__name__
-        return LoadedModel(
-            format="xgboost", path=path, predict=estimator_predict_fn(model), info=info
-        )
+        return LoadedModel(format="xgboost", path=path, predict=estimator_predict_fn(model), info=info)
     return LoadedModel(format="xgboost", path=path, predict=_booster_predict(booster), info=info)
 
 
