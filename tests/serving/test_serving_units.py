@@ -113,7 +113,10 @@ def test_batcher_coalesces_and_isolates_bad_requests() -> None:
         with ThreadPoolExecutor(1) as pool:
             batcher = Batcher(predict, pool, lambda: offload)
             requests_ = [[[1, 2]], [[3, 4], [5, 6]], [[7]], [[8, 9]]]
-            return await asyncio.gather(*(batcher.submit(r) for r in requests_), return_exceptions=True)
+            out: list[Any] = await asyncio.gather(
+                *(batcher.submit(r) for r in requests_), return_exceptions=True
+            )
+            return out
 
     for offload in (False, True):
         calls.clear()
