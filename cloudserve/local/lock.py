@@ -31,9 +31,7 @@ def _holder_text(state: StateDir) -> str:
 
 
 @contextlib.contextmanager
-def deployment_lock(
-    state: StateDir, name: str, timeout: float = DEFAULT_LOCK_TIMEOUT
-) -> Iterator[None]:
+def deployment_lock(state: StateDir, name: str, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[None]:
     """Hold the deployment's lock; wait up to ``timeout`` seconds, then raise Conflict."""
     import filelock  # core dependency, but only needed while applying
 
@@ -44,8 +42,7 @@ def deployment_lock(
     except filelock.Timeout as err:
         raise Conflict(
             f"local deployment {name!r} is locked by {_holder_text(state)}; waited {timeout:g} s",
-            hint="another apply or rollout is running on it: wait for it to finish, "
-            "or stop that process",
+            hint="another apply or rollout is running on it: wait for it to finish, or stop that process",
         ) from err
     try:
         state.write_json(

@@ -42,9 +42,7 @@ class ServerInfo:
         if not data:
             return None
         try:
-            return cls(
-                int(data["pid"]), str(data["host"]), int(data["port"]), data.get("started_at")
-            )
+            return cls(int(data["pid"]), str(data["host"]), int(data["port"]), data.get("started_at"))
         except (KeyError, TypeError, ValueError):
             return None
 
@@ -124,9 +122,10 @@ def wait_ready(state: StateDir, pid: int, token: str, timeout: float) -> ServerI
         info = ServerInfo.read(state)
         if info is not None and info.pid == pid:
             client = ServerClient(info.host, info.port, token)
-            if client.ping():
+            serving = client.ping()
+            _raise_if_failed(client, state)  # also when some serve: a broken artifact fails apply
+            if serving:
                 return info
-            _raise_if_failed(client, state)
         if time.monotonic() > deadline:
             stop(state, pid, None, grace=2.0)
             raise Timeout(
@@ -138,7 +137,8 @@ def wait_ready(state: StateDir, pid: int, token: str, timeout: float) -> ServerI
 
 
 def _raise_if_failed(client: ServerClient, state: StateDir) -> None:
-    """A server that listens but cannot load a model with traffic never answers /ping."""
+    """Versions that did not load, with the loader's reasons. A server that cannot load a
+    model with traffic never answers /ping, so this is also how a start fails fast."""
     try:
         server_state = client.state()
     except Exception:  # not ready to answer yet

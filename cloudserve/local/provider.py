@@ -48,16 +48,12 @@ START_TIMEOUT = 120.0
 
 _CAPABILITIES = (
     Capability(Feature.TRAFFIC_SPLIT, Support.NATIVE, "weighted per request by the server"),
-    Capability(
-        Feature.MIRROR, Support.NATIVE, "the server copies the mirror share in the background"
-    ),
+    Capability(Feature.MIRROR, Support.NATIVE, "the server copies the mirror share in the background"),
     Capability(Feature.CAPTURE, Support.NATIVE, "JSON Lines files in a local directory"),
     Capability(Feature.AUTOSCALE, Support.UNSUPPORTED, "one process on this machine"),
     Capability(Feature.SERVERLESS, Support.UNSUPPORTED, "one long-running process on this machine"),
     Capability(Feature.ACCELERATOR, Support.UNSUPPORTED, "models run on this machine's CPU"),
-    Capability(
-        Feature.DRIFT_MONITORING, Support.EMULATED, "cloudserve's monitor reads the capture files"
-    ),
+    Capability(Feature.DRIFT_MONITORING, Support.EMULATED, "cloudserve's monitor reads the capture files"),
     Capability(
         Feature.ROLLOUT,
         Support.EMULATED,
@@ -69,9 +65,7 @@ _CAPABILITIES = (
 class _Live:
     """A verified running server: the pid is alive and answers with our token."""
 
-    def __init__(
-        self, state: StateDir, info: ServerInfo, client: ServerClient, doc: dict[str, Any]
-    ):
+    def __init__(self, state: StateDir, info: ServerInfo, client: ServerClient, doc: dict[str, Any]):
         self.state = state
         self.info = info
         self.client = client
@@ -123,10 +117,7 @@ class LocalProvider(Provider):
             else:
                 return [f"targets.local.host {host!r} is not a loopback address"]
         if port is not None and 0 < port < 1024 and hasattr(os, "geteuid") and os.geteuid() != 0:
-            return [
-                f"targets.local.port {port} is below 1024 and needs root; "
-                "pick 1024-65535 or omit it"
-            ]
+            return [f"targets.local.port {port} is below 1024 and needs root; pick 1024-65535 or omit it"]
         return []
 
     def resolve_instance_type(self, deployment: Deployment) -> str | None:
@@ -224,15 +215,32 @@ class LocalProvider(Provider):
         pid = spawn(state, self.local.host, port, self.server_module)
         try:
             info = wait_ready(state, pid, token, self.start_timeout)
-        except Exception:
-            if pid_alive(pid):
-                stop(state, pid, None, grace=2.0)
-            if not existed:  # a failed first start leaves no endpoint behind, only the log
-                for path in (state.endpoint, state.provider, state.server, state.token_file):
-                    with contextlib.suppress(FileNotFoundError):
-                        path.unlink()
+        except Exception as exc:
+            self._after_failed_start(state, pid, token, existed, exc)
             raise
         return Done(f"local endpoint {desired.name} listening on {info.host}:{info.port}")
+
+    def _after_failed_start(
+        self, state: StateDir, pid: int, token: str, existed: bool, exc: Exception
+    ) -> None:
+        """A failed first start leaves no endpoint behind, only the log. A restart in which
+        only some versions failed keeps the others serving (status shows the failures)."""
+        info = ServerInfo.read(state)
+        serving = (
+            existed
+            and isinstance(exc, DeploymentFailed)
+            and info is not None
+            and info.pid == pid
+            and ServerClient(info.host, info.port, token).ping()
+        )
+        if serving:
+            return
+        if pid_alive(pid):
+            stop(state, pid, None, grace=2.0)
+        if not existed:
+            for path in (state.endpoint, state.provider, state.server, state.token_file):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
 
     def _converge(self, live: _Live, desired: DesiredEndpoint) -> None:
         current = live.doc.get("versions") or {}
@@ -276,9 +284,7 @@ class LocalProvider(Provider):
         live.client.admin("DELETE", f"/versions/{_q(name)}", what=f"delete version {name}")
         return Done(f"version {name} unloaded")
 
-    def set_traffic(
-        self, name: str, traffic: Mapping[str, int], mirror: Mapping[str, int]
-    ) -> Operation:
+    def set_traffic(self, name: str, traffic: Mapping[str, int], mirror: Mapping[str, int]) -> Operation:
         live = self._require(name)
         body = {"traffic": dict(traffic), "mirror": {k: v for k, v in mirror.items() if v}}
         live.client.admin("PUT", "/traffic", body, what="set traffic", unprocessable=ProviderError)
@@ -295,9 +301,7 @@ class LocalProvider(Provider):
             live.client.admin("PATCH", "/tags", patch, what="write tags")
         capture = translate.capture_body(desired)
         if capture != live.doc.get("capture"):
-            live.client.admin(
-                "PUT", "/capture", capture, what="set capture", unprocessable=ProviderError
-            )
+            live.client.admin("PUT", "/capture", capture, what="set capture", unprocessable=ProviderError)
         live.state.write_json(live.state.provider, translate.provider_record(desired))
 
     def delete_endpoint(self, name: str) -> Operation:
@@ -320,21 +324,13 @@ class LocalProvider(Provider):
         if isinstance(payload, (str, bytes)):
             raw = payload.encode() if isinstance(payload, str) else payload
             headers["Content-Type"] = "text/csv"
-            resp = client.request(
-                "POST", "/invocations", headers=headers, raw=raw, timeout=INVOKE_TIMEOUT
-            )
+            resp = client.request("POST", "/invocations", headers=headers, raw=raw, timeout=INVOKE_TIMEOUT)
         else:
-            resp = client.request(
-                "POST", "/invocations", payload, headers=headers, timeout=INVOKE_TIMEOUT
-            )
-        answered = next(
-            (v for k, v in resp.headers.items() if k.lower() == VERSION_HEADER.lower()), None
-        )
+            resp = client.request("POST", "/invocations", payload, headers=headers, timeout=INVOKE_TIMEOUT)
+        answered = next((v for k, v in resp.headers.items() if k.lower() == VERSION_HEADER.lower()), None)
         return InvokeResult(resp.body, answered, resp.status, resp.latency_ms)
 
-    def metrics(
-        self, name: str, versions: list[str], window_seconds: float
-    ) -> dict[str, VersionMetrics]:
+    def metrics(self, name: str, versions: list[str], window_seconds: float) -> dict[str, VersionMetrics]:
         raw = self._require(name).client.metrics(window_seconds)
         out: dict[str, VersionMetrics] = {}
         for version in versions:

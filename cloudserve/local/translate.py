@@ -128,9 +128,7 @@ def version_problems(desired: DesiredEndpoint) -> list[str]:
                 f"download {model.uri} and point uri at the local copy"
             )
         elif not resolve_local(model.uri, root).exists():
-            problems.append(
-                f"version {name!r}: model file {resolve_local(model.uri, root)} does not exist"
-            )
+            problems.append(f"version {name!r}: model file {resolve_local(model.uri, root)} does not exist")
     capture = desired.deployment.spec.capture
     if capture is not None and capture.destination and is_remote(capture.destination):
         problems.append(

@@ -62,13 +62,15 @@ def test_state_dir_liveness_and_idempotent_create(local_provider: LocalProvider,
 def test_broken_model_at_create_fails_with_reason_and_leaves_no_endpoint(
     local_provider: LocalProvider, make_spec: MakeSpec, models: dict[str, Any]
 ) -> None:
-    spec = make_spec("broken", versions={"stable": "a"}, traffic={"stable": 100})
-    spec.spec.versions["stable"].model.uri = str(models["broken_path"])  # type: ignore[union-attr]
-    with pytest.raises(DeploymentFailed) as info:
-        local_provider.create_endpoint(build_desired(spec, local_provider))
-    text = str(info.value)
-    assert "stable" in text or "broken" in text
-    assert local_provider.observe("broken") is None
+    # Broken with traffic (the server never answers /ping), and broken at 0% (it does).
+    for traffic in ({"stable": 100, "bad": 0}, {"stable": 0, "bad": 100}):
+        spec = make_spec("broken", versions={"stable": "a", "bad": "b"}, traffic=traffic)
+        spec.spec.versions["bad"].model.uri = str(models["broken_path"])  # type: ignore[union-attr]
+        with pytest.raises(DeploymentFailed) as info:
+            local_provider.create_endpoint(build_desired(spec, local_provider))
+        assert "bad" in str(info.value) and "broken.joblib" in str(info.value)  # loader reason
+        assert local_provider.observe("broken") is None
+        assert not (local_provider.root / "broken" / "server.json").exists()
 
 
 def test_broken_version_fails_and_the_others_keep_serving(
