@@ -68,11 +68,7 @@ def differences(desired: DesiredEndpoint, observed: EndpointState | None) -> lis
             out.append(f"version {name}: config {have.config_hash} -> {want.config_hash}")
         elif have.scaling is not None and have.scaling != want.scaling:
             out.append(f"version {name}: scaling {have.scaling} -> {want.scaling}")
-    out += [
-        f"version {name}: not in the spec"
-        for name in observed.versions
-        if name not in desired.versions
-    ]
+    out += [f"version {name}: not in the spec" for name in observed.versions if name not in desired.versions]
     if _nonzero(observed.traffic) != _nonzero(desired.traffic):
         out.append(f"traffic {observed.traffic} -> {desired.traffic}")
     if _nonzero(observed.mirror) != _nonzero(desired.mirror):
@@ -195,9 +191,7 @@ class ProviderConformance:
             assert observed is not None
             assert _nonzero(observed.traffic) == _nonzero(split)
 
-    def test_reapply_makes_no_change(
-        self, provider: Provider, make_spec: MakeSpec, name: str
-    ) -> None:
+    def test_reapply_makes_no_change(self, provider: Provider, make_spec: MakeSpec, name: str) -> None:
         spec = make_spec(
             name,
             versions={"stable": "a", "candidate": "b"},
@@ -233,9 +227,7 @@ class ProviderConformance:
             result = provider.invoke(name, {"instances": instances}, version="stable")
             assert result.body["predictions"] == predictions("b", instances)
 
-    def test_destroy_leaves_nothing(
-        self, provider: Provider, make_spec: MakeSpec, name: str
-    ) -> None:
+    def test_destroy_leaves_nothing(self, provider: Provider, make_spec: MakeSpec, name: str) -> None:
         spec = make_spec(name, versions={"stable": "a"}, traffic={"stable": 100})
         apply_spec(provider, spec)
         assert provider.observe(name) is not None
