@@ -157,3 +157,31 @@ def test_second_lock_holder_waits_then_is_refused_naming_the_holder(state_root: 
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_two_concurrent_applies_serialize(local_provider: LocalProvider, make_spec: MakeSpec) -> None:
+    from cloudserve import api
+
+    spec = make_spec(
+        "twice", versions={"stable": "a", "candidate": "b"}, traffic={"stable": 90, "candidate": 10}
+    )
+    results: list[Any] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        provider = LocalProvider({"state_dir": str(local_provider.root)})
+        try:
+            results.append(api.apply(spec, provider=provider))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors, errors
+    assert sorted(r.changed for r in results) == [False, True]  # the second found nothing to do
+    observed = local_provider.observe("twice")
+    assert observed is not None and observed.status is Status.READY
+    assert {k: v for k, v in observed.traffic.items() if v} == {"stable": 90, "candidate": 10}
