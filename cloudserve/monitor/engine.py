@@ -27,7 +27,9 @@ A per-feature threshold always applies to whatever method that feature ended up 
 
 Every statistic is computed for every column anyway (for a numeric column they share
 one sort of the window), and reported in ``statistics``; the method only picks which one
-decides. On numeric columns psi, js and chi2 use the baseline's decile bins (open-ended,
+decides (except the KS p-value on samples over 10,000 values, computed only when ks
+decides: scipy's exact Kolmogorov distribution can take a second per column there, for
+a p-value that is ~0 anyway). On numeric columns psi, js and chi2 use the baseline's decile bins (open-ended,
 so values outside the baseline's range still count); on categorical columns they use
 the categories of both samples, new ones included.
 """
@@ -55,6 +57,7 @@ from cloudserve.monitor.profile import (
 from cloudserve.monitor.readers import Table, open_table
 from cloudserve.monitor.result import DriftResult, FeatureResult, Histogram, Status
 from cloudserve.monitor.stats import (
+    KS_EXACT_MAX_N,
     FloatArray,
     bin_counts,
     chi2_two_sample,
@@ -202,7 +205,14 @@ def _numeric(
     if current.size == 0:
         return _no_data(name, "numeric", data.rows, base)
     sketch = baseline.sketch
-    ks = ks_test(sketch, current, n_a=None if baseline.exact else baseline.count)
+    n = min(baseline.count, int(current.size))
+    decider, _ = choose_method("numeric", n, options.method)
+    ks = ks_test(
+        sketch,
+        current,
+        n_a=None if baseline.exact else baseline.count,
+        p_value=decider == "ks" or max(baseline.count, current.size) <= KS_EXACT_MAX_N,
+    )
     distance = wasserstein(sketch, current)
     current_bins = bin_counts(current, baseline.edges)
     expected, actual = proportions(baseline.bins), proportions(current_bins)
@@ -217,7 +227,6 @@ def _numeric(
         "chi2": chi2.statistic,
         "chi2_p_value": chi2.p_value,
     }
-    n = min(baseline.count, int(current.size))
     return _decide(base, statistics, n, options, _numeric_histogram(sketch, current))
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -112,6 +113,7 @@ class ArrowTable:
         self._table = table
         self._parquet = parquet
         self._kept: dict[str, Any] = {}
+        self._local = threading.local()
         if parquet is not None:
             import pyarrow.parquet as pq
 
@@ -138,8 +140,12 @@ class ArrowTable:
             import pyarrow.parquet as pq
 
             # ParquetFile reads one column chunk directly; pq.read_table goes through the
-            # dataset layer, whose set-up costs more than reading a column.
-            raw = pq.ParquetFile(self._parquet).read(columns=[name]).column(0)
+            # dataset layer, whose set-up costs more than reading a column. One open file
+            # per worker thread, since a ParquetFile is not meant to be shared.
+            handle = getattr(self._local, "file", None)
+            if handle is None:
+                handle = self._local.file = pq.ParquetFile(self._parquet)
+            raw = handle.read(columns=[name]).column(0)
         else:
             raw = self._table.column(name)
         if keep:
