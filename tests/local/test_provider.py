@@ -7,6 +7,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,8 @@ from cloudserve.desired import build_desired
 from cloudserve.errors import Conflict, DeploymentFailed, NotFound, ProviderError
 from cloudserve.local.provider import LocalProvider
 from cloudserve.provider import Feature, Status, Support
-from cloudserve.spec.models import LocalSettings
-from cloudserve.testing.conformance import SAMPLE_INSTANCES, MakeSpec, wait
+from cloudserve.spec.models import LocalSettings, ModelSpec
+from cloudserve.testing.conformance import SAMPLE_INSTANCES, MakeSpec, pending_changes, wait
 
 pytestmark = pytest.mark.slow
 
@@ -196,3 +197,54 @@ def test_import_stays_light() -> None:
         "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+_FAILING_HANDLER = """
+def load(model_dir):
+    return None
+
+
+def predict(model, instances):
+    raise RuntimeError("this version always fails")
+"""
+
+
+def test_mirror_of_a_failing_version_never_reaches_callers_and_is_measured(
+    local_provider: LocalProvider, make_spec: MakeSpec, tmp_path: Path
+) -> None:
+    handler_dir = tmp_path / "faulty"
+    handler_dir.mkdir()
+    (handler_dir / "handler.py").write_text(_FAILING_HANDLER)
+    capture_dir = tmp_path / "captured"
+    spec = make_spec(
+        "mirror",
+        versions={"stable": "a", "faulty": "b"},
+        traffic={"stable": 100, "faulty": 0},
+        mirror={"faulty": 100},
+        capture={"sample_percent": 100, "destination": str(capture_dir)},
+    )
+    spec.spec.versions["faulty"].model = ModelSpec(
+        uri=str(handler_dir), framework="custom", format="handler", handler="handler.py"
+    )
+    wait(local_provider.create_endpoint(build_desired(spec, local_provider)))
+    observed = local_provider.observe("mirror")
+    assert observed is not None
+    assert observed.mirror == {"faulty": 100} and observed.capture_percent == 100
+    assert pending_changes(local_provider, spec) == []
+    for _ in range(20):
+        result = local_provider.invoke("mirror", {"instances": SAMPLE_INSTANCES})
+        assert (result.status_code, result.version) == (200, "stable")
+    got = local_provider.metrics("mirror", ["stable", "faulty"], 300)
+    for _ in range(200):  # shadow copies are sent in the background: let them land
+        if got["faulty"].errors >= 20:
+            break
+        time.sleep(0.05)
+        got = local_provider.metrics("mirror", ["stable", "faulty"], 300)
+    assert got["stable"].requests >= 20 and got["stable"].errors == 0
+    assert got["faulty"].errors >= 1 and got["faulty"].error_rate == 1.0
+    wait(local_provider.delete_endpoint("mirror"))  # a graceful stop flushes the capture buffer
+    records = [
+        json.loads(line) for file in capture_dir.glob("*.jsonl") for line in file.read_text().splitlines()
+    ]
+    assert any(r["version"] == "stable" and not r["shadow"] for r in records)
+    assert all(r["shadow"] for r in records if r["version"] == "faulty")
