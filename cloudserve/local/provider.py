@@ -300,7 +300,7 @@ class LocalProvider(Provider):
         if patch:
             live.client.admin("PATCH", "/tags", patch, what="write tags")
         capture = translate.capture_body(desired)
-        if capture != live.doc.get("capture"):
+        if not translate.same_capture(capture, live.doc.get("capture")):
             live.client.admin("PUT", "/capture", capture, what="set capture", unprocessable=ProviderError)
         live.state.write_json(live.state.provider, translate.provider_record(desired))
 

@@ -48,6 +48,15 @@ def capture_body(desired: DesiredEndpoint) -> dict[str, Any] | None:
     return {"sample_percent": capture.sample_percent, "destination": destination}
 
 
+def same_capture(want: dict[str, Any] | None, have: Any) -> bool:
+    """Whether the server already captures as asked (no destination: the server's default)."""
+    if want is None or not isinstance(have, dict):
+        return want is None and not have
+    if float(want["sample_percent"]) != float(have.get("sample_percent", -1)):
+        return False
+    return want["destination"] is None or want["destination"] == have.get("destination")
+
+
 def endpoint_body(desired: DesiredEndpoint) -> dict[str, Any]:
     """The content of endpoint.json for a first start or a restart."""
     return {
