@@ -167,10 +167,14 @@ def compare_feature(
         status: Status = "unsupported" if reason.startswith("unsupported") else "not_in_baseline"
         return _bare(name, status, f"column {reason}")
     kind = "numeric" if isinstance(baseline, NumericProfile) else "categorical"
-    if name not in present:
-        return _bare(name, "missing", "column is absent from the current window", kind)
-    if baseline.count == 0:
-        return _bare(name, "baseline_empty", "every baseline value is missing", kind)
+    if name not in present or baseline.count == 0:
+        result = _counts_part(name, kind, baseline.count, baseline.nulls, 0, 0)
+        result.current_null_fraction = None
+        if name not in present:
+            result.status, result.message = "missing", "column is absent from the current window"
+        else:
+            result.status, result.message = "baseline_empty", "every baseline value is missing"
+        return result
     if isinstance(baseline, NumericProfile):
         data = table.column(name, "numeric")
         assert isinstance(data, NumericColumn)
@@ -309,11 +313,20 @@ def _numeric_histogram(sketch: FloatArray, current: FloatArray) -> Histogram:
     edges = np.linspace(lo, hi, REPORT_BINS + 1)
     inner = edges[1:-1]
     return Histogram(
-        labels=[f"{x:.4g}" for x in edges],
+        labels=[_short_number(x) for x in edges],
         baseline=proportions(bin_counts(sketch, inner)).tolist(),
         current=proportions(bin_counts(current, inner)).tolist(),
         numeric=True,
     )
+
+
+def _short_number(value: float) -> str:
+    """Axis labels a person reads at a glance: 40.2k rather than 4.016e+04."""
+    magnitude = abs(value)
+    for limit, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if magnitude >= limit:
+            return f"{value / limit:.3g}{suffix}"
+    return f"{value:.4g}" if magnitude >= 1e-3 or value == 0 else f"{value:.2e}"
 
 
 def _quantile(ordered: FloatArray, q: float) -> float:
