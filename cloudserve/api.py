@@ -7,23 +7,26 @@ path, a mapping or a :class:`~cloudserve.spec.models.Deployment`.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cloudserve import tags as T
-from cloudserve.apply import DEFAULT_TIMEOUT, ApplyResult, ProgressFn, deployment_lock
-from cloudserve.apply import apply as _apply
 from cloudserve.desired import build_desired
 from cloudserve.errors import Conflict, NotFound
-from cloudserve.plan import Plan, diff, make_plan
+from cloudserve.executor import DEFAULT_TIMEOUT, ApplyResult, ProgressFn, deployment_lock
+from cloudserve.executor import apply as _apply
+from cloudserve.planner import Plan, diff, make_plan
 from cloudserve.provider import InvokeResult, Provider, VersionMetrics
 from cloudserve.registry import create_provider
 from cloudserve.spec.loader import SpecSource, load_one
 from cloudserve.spec.loader import load as _load
 from cloudserve.spec.models import Deployment
 from cloudserve.waiting import call_with_retry, wait_for
+
+if TYPE_CHECKING:
+    from cloudserve.rollout.gates import CallableGate
 
 __all__ = ["apply", "destroy", "invoke", "load", "metrics", "plan", "status", "validate"]
 
@@ -81,12 +84,23 @@ def apply(
     timeout: float = DEFAULT_TIMEOUT,
     progress: ProgressFn | None = None,
     provider: Provider | None = None,
+    gates: Sequence[CallableGate] = (),
+    poll_interval: float = 15.0,
 ) -> ApplyResult:
     """Make the target match the spec; returns what was done. Raises a neutral error
-    naming the failed step; the next apply converges from there."""
+    naming the failed step; the next apply converges from there. ``gates`` adds Python
+    callables to the rollout's gates: each gets a GateContext and returns a bool or a
+    GateResult. A failed rollout raises RolloutFailed after rolling back (or pausing)."""
     deployment = _deployment(spec, env, target)
     with _provider(deployment, provider) as prov:
-        return _apply(deployment, prov, timeout=timeout, progress=progress)
+        return _apply(
+            deployment,
+            prov,
+            timeout=timeout,
+            progress=progress,
+            python_gates=gates,
+            poll_interval=poll_interval,
+        )
 
 
 @dataclass
@@ -113,6 +127,7 @@ class StatusResult:
     url: str | None = None
     failure_reason: str | None = None
     rollout: dict[str, Any] | None = None
+    lease: dict[str, Any] | None = None
     pending: list[str] = field(default_factory=list)  # what apply would still do
 
     def to_dict(self) -> dict[str, Any]:
@@ -150,8 +165,10 @@ def status(
             )
             for v in observed.versions.values()
         ]
-        from cloudserve.rollout_record import decode_record
+        from cloudserve.rollout.record import Lease, RolloutRecord
 
+        record = RolloutRecord.from_tags(observed.tags)
+        lease = Lease.decode(observed.tags.get(T.LEASE))
         return StatusResult(
             deployment.name,
             prov.name,
@@ -163,7 +180,8 @@ def status(
             versions=versions,
             url=observed.url,
             failure_reason=observed.failure_reason,
-            rollout=decode_record(observed.tags.get(T.ROLLOUT)),
+            rollout=record.to_dict() if record else None,
+            lease={"holder": lease.holder, "expires": lease.expires} if lease and lease.active() else None,
             pending=pending,
         )
 

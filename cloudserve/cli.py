@@ -22,7 +22,7 @@ LAZY_COMMANDS = {
     "serve": "cloudserve.serving.command:serve",
     "package": "cloudserve.serving.command:package",
     "monitor": "cloudserve.monitor.command:monitor",
-    "rollout": "cloudserve.rollout_cli:rollout",
+    "rollout": "cloudserve.rollout.command:rollout",
 }
 
 

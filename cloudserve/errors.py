@@ -22,9 +22,11 @@ class CloudServeError(Exception):
         request_id: str | None = None,
         target: str | None = None,
         retry_after: float | None = None,
+        details: dict[str, object] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
+        self.details = details or {}
         self.hint = hint
         self.request_id = request_id
         self.target = target
@@ -45,6 +47,7 @@ class CloudServeError(Exception):
             "hint": self.hint,
             "request_id": self.request_id,
             "target": self.target,
+            **self.details,
         }
 
 

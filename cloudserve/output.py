@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from cloudserve.plan import ActionKind, Plan
+from cloudserve.planner import ActionKind, Plan
 
 _SYMBOL = {
     ActionKind.CREATE: ("+", "green"),
@@ -52,6 +52,8 @@ def render_plan(plan: Plan) -> str:
     ]
     if used:
         lines.append(click.style("  features: ", dim=True) + "; ".join(used))
+    if plan.rollout_mode != "none" and plan.actions:
+        lines.append(click.style("  rollout: ", dim=True) + f"{plan.rollout_mode} ({plan.rollout_reason})")
     if not plan.actions:
         lines.append(click.style("No changes. The target matches the spec.", fg="green"))
         return "\n".join(lines)

@@ -288,5 +288,13 @@ class Provider(abc.ABC):
     def metrics(self, name: str, versions: list[str], window_seconds: float) -> dict[str, VersionMetrics]:
         """Neutral metrics per version over the last ``window_seconds``."""
 
+    def native_rollout(
+        self, desired: DesiredEndpoint, observed: EndpointState, actions: list[str]
+    ) -> str | None:
+        """If this target carries out this change's rollout itself (e.g. SageMaker deployment
+        guardrails), a sentence saying how; its write methods then do it. None: cloudserve's
+        controller moves the traffic."""
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release clients and connections."""

@@ -12,8 +12,8 @@ A target's tests subclass :class:`ProviderConformance` and supply three fixtures
 and may override :meth:`ProviderConformance.assert_nothing_left` to look for leftovers
 (files, cloud resources) after a destroy.
 
-The suite drives the provider the way the core does: through ``cloudserve.apply`` and
-``cloudserve.plan`` when they are importable, else through :func:`converge` and
+The suite drives the provider the way the core does: through ``cloudserve.executor`` and
+``cloudserve.planner`` when they are importable, else through :func:`converge` and
 :func:`differences` below, a minimal version of the same ordering and comparison.
 """
 
@@ -107,7 +107,7 @@ def converge(provider: Provider, desired: DesiredEndpoint) -> None:
 
 def apply_spec(provider: Provider, deployment: Deployment) -> None:
     try:
-        from cloudserve.apply import apply
+        from cloudserve.executor import apply
     except ImportError:
         converge(provider, build_desired(deployment, provider))
     else:
@@ -117,7 +117,7 @@ def apply_spec(provider: Provider, deployment: Deployment) -> None:
 def pending_changes(provider: Provider, deployment: Deployment) -> list[str]:
     """What an apply would still do: the core's plan when present, else :func:`differences`."""
     try:
-        from cloudserve.plan import make_plan
+        from cloudserve.planner import make_plan
     except ImportError:
         desired = build_desired(deployment, provider)
         return differences(desired, provider.observe(deployment.name))

@@ -83,7 +83,7 @@ def test_import_cloudserve_imports_no_sdk() -> None:
     # `google` modules at start-up, which cost nothing and are not an SDK import.
     code = (
         "import sys; before=set(sys.modules);"
-        "import cloudserve, cloudserve.api, cloudserve.plan, cloudserve.registry, cloudserve.cli;"
+        "import cloudserve, cloudserve.api, cloudserve.planner, cloudserve.registry, cloudserve.cli;"
         "new=set(sys.modules)-before;"
         "heavy=[m for m in new if m.split('.')[0] in "
         "('boto3','botocore','sagemaker','google','azure','moto','sklearn','uvicorn','numpy')];"

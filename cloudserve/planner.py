@@ -95,6 +95,8 @@ class Plan:
     capabilities: dict[str, Capability]
     offline: bool = False
     used_features: list[str] = field(default_factory=list)
+    rollout_mode: str = "none"  # none | client | native
+    rollout_reason: str = ""
 
     @property
     def has_changes(self) -> bool:
@@ -112,6 +114,7 @@ class Plan:
             "traffic": self.desired.traffic,
             "mirror": self.desired.mirror,
             "features_used": self.used_features,
+            "rollout": {"mode": self.rollout_mode, "reason": self.rollout_reason},
             "capabilities": {
                 k: {"support": c.support.value, "reason": c.reason} for k, c in self.capabilities.items()
             },
@@ -187,7 +190,30 @@ def make_plan(deployment: Deployment, provider: Provider, *, offline: bool = Fal
         elif action.key == "create_endpoint":
             action.version_notes = {v: provider.plan_note(d) for v, d in desired.versions.items()}
     used = [f.value for f in used_features(deployment)]
-    return Plan(deployment.name, provider.name, desired, observed, actions, capabilities, offline, used)
+    mode, why = rollout_mode(deployment, provider, desired, observed, actions)
+    return Plan(
+        deployment.name, provider.name, desired, observed, actions, capabilities, offline, used, mode, why
+    )
+
+
+def rollout_mode(
+    deployment: Deployment,
+    provider: Provider,
+    desired: DesiredEndpoint,
+    observed: EndpointState | None,
+    actions: list[Action],
+) -> tuple[str, str]:
+    """How this change's traffic moves: at once, by cloudserve's controller, or natively."""
+    strategy = deployment.spec.rollout.strategy
+    if strategy == "all_at_once":
+        return "none", "strategy all_at_once"
+    if observed is None:
+        return "none", "a new endpoint starts at the spec's split; rollouts apply to later changes"
+    native = provider.native_rollout(desired, observed, [a.key for a in actions])
+    if native:
+        return "native", native
+    steps = " -> ".join(f"{s}%" for s in deployment.spec.rollout.step_percents())
+    return "client", f"{strategy} {steps} by cloudserve's controller on {provider.name}"
 
 
 def _nonzero(split: Mapping[str, int]) -> dict[str, int]:

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cloudserve import tags as T
 from cloudserve.errors import CloudServeError
-from cloudserve.plan import Action, Plan, make_plan
+from cloudserve.planner import Action, Plan, make_plan
 from cloudserve.provider import Operation, Provider
 from cloudserve.spec.models import Deployment
 from cloudserve.waiting import Backoff, call_with_retry, wait_for
+
+if TYPE_CHECKING:
+    from cloudserve.rollout.gates import CallableGate
 
 DEFAULT_TIMEOUT = 3600.0
 
@@ -144,14 +147,32 @@ def apply(
     timeout: float = DEFAULT_TIMEOUT,
     progress: ProgressFn | None = None,
     sleep: Callable[[float], None] | None = None,
+    python_gates: Sequence[CallableGate] = (),
+    poll_interval: float = 15.0,
+    clock: Callable[[], float] | None = None,
 ) -> ApplyResult:
+    """Plan and carry out; traffic changes go through the rollout controller when the
+    spec's rollout asks for steps (see :mod:`cloudserve.rollout.flow`)."""
+    from cloudserve.rollout.flow import run_with_rollout
+
     start = time.monotonic()
     with deployment_lock(provider, deployment.name):
         plan = make_plan(deployment, provider)
-        applied = execute(provider, plan, timeout=timeout, progress=progress, sleep=sleep)
+        applied, rollout = run_with_rollout(
+            provider,
+            plan,
+            lambda actions: execute(
+                provider, plan, actions=actions, timeout=timeout, progress=progress, sleep=sleep
+            ),
+            python_gates=python_gates,
+            poll_interval=poll_interval,
+            sleep=sleep,
+            clock=clock,
+            progress=progress,
+        )
         if applied and plan.desired.tags.get(T.SPEC_HASH):
             call_with_retry(
                 lambda: provider.write_tags(deployment.name, {T.SPEC_HASH: plan.desired.spec_hash}),
                 sleep=sleep,
             )
-    return ApplyResult(plan, applied, time.monotonic() - start)
+    return ApplyResult(plan, applied, time.monotonic() - start, rollout)

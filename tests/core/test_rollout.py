@@ -1,0 +1,326 @@
+"""Progressive delivery against the in-memory target, on a simulated clock."""
+
+from __future__ import annotations
+
+import copy
+import http.server
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from cloudserve import tags as T
+from cloudserve.errors import Conflict, RolloutFailed
+from cloudserve.executor import apply
+from cloudserve.provider import VersionMetrics
+from cloudserve.rollout import control
+from cloudserve.rollout.gates import GateContext
+from cloudserve.rollout.record import Lease, RolloutRecord
+from cloudserve.rollout.steps import step_splits
+from cloudserve.spec.loader import load_one
+from cloudserve.testing.fake import FakeCloud, FakeProvider
+
+HEALTHY = VersionMetrics(requests=1000, errors=2, latency_p50_ms=5, latency_p99_ms=40)
+BROKEN = VersionMetrics(requests=1000, errors=200, latency_p50_ms=5, latency_p99_ms=40)
+
+
+class Clock:
+    """Simulated time: sleeping advances it, and records each traffic change seen."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def canary(spec: dict[str, Any], **rollout: Any) -> dict[str, Any]:
+    out = copy.deepcopy(spec)
+    out["spec"]["traffic"] = {"stable": 100}
+    out["spec"]["rollout"] = {
+        "strategy": "canary",
+        "steps": [10, 50, 100],
+        "bake": "10m",
+        "gates": [{"metric": "error_rate", "max": 0.01}, {"metric": "latency_p99_ms", "max": 300}],
+        **rollout,
+    }
+    return out
+
+
+def promote_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(spec)
+    out["spec"]["traffic"] = {"stable": 0, "candidate": 100}
+    return out
+
+
+def run(spec: dict[str, Any], provider: FakeProvider, clock: Clock, **kw: Any) -> Any:
+    return apply(load_one(spec), provider, sleep=clock.sleep, clock=clock, poll_interval=30, **kw)
+
+
+@pytest.fixture
+def deployed(spec: dict[str, Any], provider: FakeProvider, clock: Clock) -> dict[str, Any]:
+    base = canary(spec)
+    run(base, provider, clock)
+    return base
+
+
+def splits_seen(cloud: FakeCloud) -> int:
+    return cloud.calls.count("set_traffic")
+
+
+def test_steps_follow_the_spec() -> None:
+    assert step_splits({"stable": 100}, {"stable": 0, "candidate": 100}, [10, 50, 100]) == [
+        {"candidate": 10, "stable": 90},
+        {"candidate": 50, "stable": 50},
+        {"candidate": 100, "stable": 0},
+    ]
+    assert step_splits({"stable": 100}, {"stable": 90, "candidate": 10}, [10, 50, 100]) == [
+        {"candidate": 10, "stable": 90}
+    ]
+    linear = step_splits({"a": 100}, {"a": 0, "b": 100}, [25, 50, 75, 100])
+    assert [s["b"] for s in linear] == [25, 50, 75, 100] and all(sum(s.values()) == 100 for s in linear)
+
+
+def test_healthy_canary_passes_every_step(
+    deployed: dict[str, Any], provider: FakeProvider, cloud: FakeCloud, clock: Clock
+) -> None:
+    cloud.metrics[("churn", "candidate")] = HEALTHY
+    cloud.metrics[("churn", "stable")] = HEALTHY
+    result = run(promote_spec(deployed), provider, clock)
+    assert result.rollout.state == "done"
+    assert [s.traffic["candidate"] for s in result.rollout.steps] == [10, 50, 100]
+    assert cloud.endpoints["churn"].traffic == {"stable": 0, "candidate": 100}
+    assert sum(clock.slept) >= 2 * 600  # baked at 10% and 50%
+    tags = cloud.endpoints["churn"].tags
+    assert T.ROLLOUT not in tags and T.LEASE not in tags  # record cleared, lease released
+    assert run(promote_spec(deployed), provider, clock).applied == []
+
+
+def test_unhealthy_canary_rolls_back_at_first_step(
+    deployed: dict[str, Any], provider: FakeProvider, cloud: FakeCloud, clock: Clock
+) -> None:
+    cloud.metrics[("churn", "candidate")] = BROKEN
+    cloud.metrics[("churn", "stable")] = HEALTHY
+    with pytest.raises(RolloutFailed) as info:
+        run(promote_spec(deployed), provider, clock)
+    err = info.value
+    assert err.exit_code == 3
+    text = str(err)
+    assert "step 1 (candidate 10%, stable 90%)" in text
+    assert "error_rate <= 0.01: fail, saw 0.2 (threshold 0.01) over 600s, 1000 requests" in text
+    assert cloud.endpoints["churn"].traffic == {"stable": 100, "candidate": 0}
+    rollout = err.to_dict()["rollout"]
+    assert rollout["failure"]["value"] == 0.2 and rollout["failed_step"] == 1  # type: ignore[index]
+    # the record explains it to anyone, and the same spec is not retried blindly
+    record = RolloutRecord.from_tags(cloud.endpoints["churn"].tags)
+    assert record is not None and record.state == "rolledback" and "error_rate" in record.reason
+    with pytest.raises(RolloutFailed, match="was rolled back"):
+        run(promote_spec(deployed), provider, clock)
+
+
+def test_new_version_removed_on_rollback_unless_kept(
+    spec: dict[str, Any], provider: FakeProvider, cloud: FakeCloud, clock: Clock
+) -> None:
+    base = canary(spec)
+    del base["spec"]["versions"]["candidate"]
+    run(base, provider, clock)
+    cloud.metrics[("churn", "candidate")] = BROKEN
+    with pytest.raises(RolloutFailed):
+        run(promote_spec(canary(spec)), provider, clock)
+    assert set(cloud.endpoints["churn"].versions) == {"stable"}
+    cloud.endpoints["churn"].tags.pop(T.ROLLOUT)
+    with pytest.raises(RolloutFailed):
+        run(promote_spec(canary(spec, keep_failed_version=True)), provider, clock)
+    assert set(cloud.endpoints["churn"].versions) == {"stable", "candidate"}
+
+
+def test_relative_gate(
+    deployed: dict[str, Any], provider: FakeProvider, cloud: FakeCloud, clock: Clock
+) -> None:
+    spec = promote_spec(deployed)
+    spec["spec"]["rollout"]["gates"] = [{"metric": "error_rate", "max_over_stable": 0.005}]
+    cloud.metrics[("churn", "stable")] = VersionMetrics(1000, 50)  # stable at 5%
+    cloud.metrics[("churn", "candidate")] = VersionMetrics(1000, 52)  # 5.2% is within +0.5
+    assert run(spec, provider, clock).rollout.state == "done"
+
+
+def test_inconclusive_is_not_a_pass(
+    deployed: dict[str, Any], provider: FakeProvider, cloud: FakeCloud, clock: Clock
+) -> None:
+    cloud.metrics[("churn", "candidate")] = VersionMetrics(requests=3, errors=0)
+    with pytest.raises(RolloutFailed, match="still inconclusive"):
+        run(promote_spec(deployed), provider, clock)
+    assert cloud.endpoints["churn"].traffic["candidate"] == 0
+
+
+def test_pause_on_failure_waits_for_a_person(
+    deployed: dict[str, Any], provider: FakeProvider, cloud: FakeCloud, clock: Clock
+) -> None:
+    spec = promote_spec(deployed)
+    spec["spec"]["rollout"]["on_failure"] = "pause"
+    cloud.metrics[("churn", "candidate")] = BROKEN
+    with pytest.raises(RolloutFailed, match="rollout paused"):
+        run(spec, provider, clock)
+    assert cloud.endpoints["churn"].traffic == {"stable": 90, "candidate": 10}  # held where it was
+    with pytest.raises(Conflict, match="is paused at step 1"):
+        run(spec, provider, clock)
+    # a person fixes the version and promotes from anywhere
+    out = control.request(load_one(spec), provider, "promote")
+    assert "promoted" in str(out["done"])
+    assert cloud.endpoints["churn"].traffic == {"stable": 0, "candidate": 100}
+    assert T.ROLLOUT not in cloud.endpoints["churn"].tags
+
+
+def test_abort_returns_to_previous_split(
+    deployed: dict[str, Any], provider: FakeProvider, cloud: FakeCloud, clock: Clock
+) -> None:
+    spec = promote_spec(deployed)
+    spec["spec"]["rollout"]["on_failure"] = "pause"
+    cloud.metrics[("churn", "candidate")] = BROKEN
+    with pytest.raises(RolloutFailed):
+        run(spec, provider, clock)
+    control.request(load_one(spec), provider, "abort")
+    assert cloud.endpoints["churn"].traffic["stable"] == 100
+
+
+class Killed(BaseException):
+    """Stands for the process being killed: nothing after it runs but finally blocks."""
+
+
+def test_killed_rollout_resumes_from_recorded_step(
+    deployed: dict[str, Any], provider: FakeProvider, cloud: FakeCloud, clock: Clock
+) -> None:
+    cloud.metrics[("churn", "candidate")] = HEALTHY
+    spec = promote_spec(deployed)
+    naps = [0]
+
+    def dying_sleep(seconds: float) -> None:
+        naps[0] += 1
+        if naps[0] == 25:  # during the bake of the second step
+            raise Killed
+        clock.sleep(seconds)
+
+    with pytest.raises(Killed):
+        apply(load_one(spec), provider, sleep=dying_sleep, clock=clock, poll_interval=30)
+    record = RolloutRecord.from_tags(cloud.endpoints["churn"].tags)
+    assert record is not None and record.state == "running" and record.step == 1
+    traffic = cloud.endpoints["churn"].traffic
+    assert traffic in step_splits(record.previous, record.target, list(record.steps))  # explained
+    set_before = splits_seen(cloud)
+    result = run(spec, provider, clock)
+    assert result.rollout.state == "done"
+    assert [s.step for s in result.rollout.steps] == [2, 3]  # resumed, not restarted
+    assert splits_seen(cloud) == set_before + 2
+
+
+def test_resume_command_continues(
+    deployed: dict[str, Any], provider: FakeProvider, cloud: FakeCloud, clock: Clock
+) -> None:
+    spec = promote_spec(deployed)
+    spec["spec"]["rollout"]["on_failure"] = "pause"
+    cloud.metrics[("churn", "candidate")] = BROKEN
+    with pytest.raises(RolloutFailed):
+        run(spec, provider, clock)
+    cloud.metrics[("churn", "candidate")] = HEALTHY  # fixed
+    result = control.resume(load_one(spec), provider, sleep=clock.sleep, clock=clock, poll_interval=30)
+    assert result.state == "done" and cloud.endpoints["churn"].traffic["candidate"] == 100
+
+
+def test_concurrent_apply_is_refused(
+    deployed: dict[str, Any], provider: FakeProvider, cloud: FakeCloud, clock: Clock
+) -> None:
+    other = Lease("ci-runner-7-4242", int(clock.now + 600))
+    cloud.endpoints["churn"].tags[T.LEASE] = other.encode()
+    with pytest.raises(Conflict, match=r"another cloudserve process \(ci-runner-7-4242\) holds"):
+        run(promote_spec(deployed), provider, clock)
+    assert cloud.endpoints["churn"].traffic == {"stable": 100, "candidate": 0}
+
+
+def test_expired_lease_is_taken_over(
+    deployed: dict[str, Any], provider: FakeProvider, cloud: FakeCloud, clock: Clock
+) -> None:
+    cloud.endpoints["churn"].tags[T.LEASE] = Lease("gone-1", int(clock.now) - 10).encode()
+    cloud.metrics[("churn", "candidate")] = HEALTHY
+    assert run(promote_spec(deployed), provider, clock).rollout.state == "done"
+
+
+def test_python_gate(
+    deployed: dict[str, Any], provider: FakeProvider, cloud: FakeCloud, clock: Clock
+) -> None:
+    cloud.metrics[("churn", "candidate")] = HEALTHY
+    seen: list[GateContext] = []
+
+    def business_kpi(ctx: GateContext) -> bool:
+        seen.append(ctx)
+        return ctx.step < 2
+
+    with pytest.raises(RolloutFailed, match="python business_kpi: fail"):
+        run(promote_spec(deployed), provider, clock, python_gates=[business_kpi])
+    assert seen[0].traffic == {"stable": 90, "candidate": 10}
+    assert cloud.endpoints["churn"].traffic["stable"] == 100
+
+
+@pytest.fixture
+def check_server() -> Iterator[tuple[str, list[int]]]:
+    codes = [200]
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(codes[0])
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/check", codes
+    server.shutdown()
+
+
+def test_http_gate(
+    deployed: dict[str, Any],
+    provider: FakeProvider,
+    cloud: FakeCloud,
+    clock: Clock,
+    check_server: tuple[str, list[int]],
+) -> None:
+    url, codes = check_server
+    spec = promote_spec(deployed)
+    spec["spec"]["rollout"]["gates"] = [{"http": url}]
+    codes[0] = 503
+    with pytest.raises(RolloutFailed, match="HTTP 503"):
+        run(spec, provider, clock)
+    cloud.endpoints["churn"].tags.pop(T.ROLLOUT)
+    codes[0] = 204
+    assert run(spec, provider, clock).rollout.state == "done"
+
+
+def test_plan_says_how_traffic_moves(deployed: dict[str, Any], provider: FakeProvider) -> None:
+    from cloudserve.planner import make_plan
+
+    plan = make_plan(load_one(promote_spec(deployed)), provider)
+    assert plan.rollout_mode == "client"
+    assert "canary 10% -> 50% -> 100% by cloudserve's controller on fake" in plan.rollout_reason
+
+
+def test_api_call_count_of_a_full_canary(
+    deployed: dict[str, Any], provider: FakeProvider, cloud: FakeCloud, clock: Clock
+) -> None:
+    cloud.metrics[("churn", "candidate")] = HEALTHY
+    cloud.calls.clear()
+    run(promote_spec(deployed), provider, clock)
+    assert cloud.calls.count("set_traffic") == 3
+    assert cloud.calls.count("metrics") == 2  # one gate read per baked step
