@@ -9,7 +9,7 @@ JSON answers can wait on Nagle's algorithm for tens of milliseconds.
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 
@@ -41,7 +41,9 @@ def make_server(
     config = uvicorn.Config(
         app,
         loop=loop,
-        http="httptools",
+        http=_coalescing_protocol(),
+        proxy_headers=False,  # no proxy in front; its middleware costs a call per request
+        server_header=False,
         lifespan="on",
         access_log=False,
         log_level=log_level,
@@ -82,3 +84,71 @@ def serve(
         controller.request_shutdown = stop
     server.run(sockets=[sock])
     return server
+
+
+def _coalescing_protocol() -> type[Any]:
+    """uvicorn's httptools protocol, writing each response's head and body in one write.
+
+    uvicorn writes the status line and headers on ``http.response.start`` and the body on
+    ``http.response.body``: two syscalls and, with TCP_NODELAY, two packets per answer.
+    For a ~30-byte JSON body that doubles the kernel work per request. Here the start
+    message is held and both are written through one buffered ``transport.write``.
+    """
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class CoalescingHttpToolsProtocol(HttpToolsProtocol):
+        def _start_asgi_task(self, cycle: Any, app: Any) -> None:
+            cycle.send = _coalescing_send(cycle, cycle.send)
+            super()._start_asgi_task(cycle, app)
+
+    return CoalescingHttpToolsProtocol
+
+
+class _Joined:
+    """Stands in for the transport during one response; passes everything else through."""
+
+    __slots__ = ("chunks", "real")
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.chunks: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.chunks.append(data)
+
+    def flush(self) -> None:
+        if self.chunks:
+            self.real.write(b"".join(self.chunks))
+            self.chunks = []
+
+    def close(self) -> None:
+        self.flush()
+        self.real.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def _coalescing_send(cycle: Any, send: Callable[[Any], Awaitable[None]]) -> Callable[[Any], Awaitable[None]]:
+    held: list[Any] = []
+
+    async def coalesced(message: Any) -> None:
+        kind = message["type"]
+        if kind == "http.response.start" and not held:
+            held.append(message)
+            return
+        if kind != "http.response.body" or not held:
+            await send(message)
+            return
+        start = held.pop()
+        real = cycle.transport
+        joined = _Joined(real)
+        cycle.transport = joined
+        try:
+            await send(start)
+            await send(message)
+        finally:
+            cycle.transport = real
+            joined.flush()
+
+    return coalesced
