@@ -18,11 +18,12 @@ import click
 
 from cloudserve.errors import CloudServeError
 
+# name -> (module:attribute, one-line help shown by --help without importing the module)
 LAZY_COMMANDS = {
-    "serve": "cloudserve.serving.command:serve",
-    "package": "cloudserve.serving.command:package",
-    "monitor": "cloudserve.monitor.command:monitor",
-    "rollout": "cloudserve.rollout.command:rollout",
+    "serve": ("cloudserve.serving.command:serve", "Run the model server a cloud container runs."),
+    "package": ("cloudserve.serving.command:package", "Write a container build context for a model."),
+    "monitor": ("cloudserve.monitor.command:monitor", "Compute drift and write reports."),
+    "rollout": ("cloudserve.rollout.command:rollout", "Inspect and steer a rollout in progress."),
 }
 
 
@@ -32,7 +33,7 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in LAZY_COMMANDS:
-            module, attr = LAZY_COMMANDS[cmd_name].split(":")
+            module, attr = LAZY_COMMANDS[cmd_name][0].split(":")
             try:
                 return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
             except ImportError as exc:
@@ -40,6 +41,16 @@ class LazyGroup(click.Group):
                     f"'{cmd_name}' needs the serving extras: pip install 'cloudserve[serve]' ({exc})"
                 ) from exc
         return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [
+            (name, LAZY_COMMANDS[name][1])
+            if name in LAZY_COMMANDS
+            else (name, self.commands[name].get_short_help_str(60))
+            for name in self.list_commands(ctx)
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 spec_argument = click.argument("spec", default="cloudserve.yaml", type=click.Path(dir_okay=True))

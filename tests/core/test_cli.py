@@ -119,3 +119,16 @@ def test_real_entrypoint_exit_code(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "'metadata' is required" in proc.stderr
+
+
+def test_lazy_commands_resolve() -> None:
+    import importlib
+
+    import click
+
+    from cloudserve.cli import LAZY_COMMANDS
+
+    for name, (target, _help) in LAZY_COMMANDS.items():
+        module, attr = target.split(":")
+        command = getattr(importlib.import_module(module), attr)
+        assert isinstance(command, click.Command), name
