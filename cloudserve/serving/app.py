@@ -83,8 +83,10 @@ async def respond(
     await send({"type": "http.response.body", "body": body})
 
 
-async def respond_error(send: Send, status: int, message: str) -> None:
-    await respond(send, status, codec.error_body(message))
+async def respond_error(
+    send: Send, status: int, message: str, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    await respond(send, status, codec.error_body(message), codec.JSON, extra)
 
 
 class ServingApp:
@@ -183,9 +185,15 @@ class ServingApp:
         body = await read_body(receive)
         instances = codec.parse(body, content_type)
         version = self.endpoint.pick(forced)
-        predictions, elapsed = await self._run(version, instances)
+        answered_by = [(b"x-cloudserve-version", version.name.encode())]
+        try:
+            predictions, elapsed = await self._run(version, instances)
+        except (StateError, InputError) as exc:  # a failure is attributed to its version too
+            status = exc.status if isinstance(exc, StateError) else 400
+            await respond_error(send, status, str(exc), answered_by)
+            return
         payload, out_type = codec.encode(predictions, accept)
-        await respond(send, 200, payload, out_type, [(b"x-cloudserve-version", version.name.encode())])
+        await respond(send, 200, payload, out_type, answered_by)
         endpoint = self.endpoint
         if endpoint.capture is not None and endpoint.capture.sampled():
             endpoint.capture.record(

@@ -103,6 +103,8 @@ def test_routes_and_health(server: Any) -> None:
     assert requests.get(server.url + "/", timeout=10).text == "Healthy"
     assert requests.get(server.url + "/nope", timeout=10).status_code == 404
     assert requests.get(server.url + "/invocations", timeout=10).status_code == 405
+    # A HEAD answer has no body: the coalesced head must still go out, not wait for one.
+    assert requests.head(server.url + "/ping", timeout=10).status_code == 405
 
 
 def test_forced_version(server: Any, rows: list[Any]) -> None:
@@ -220,6 +222,7 @@ def test_failing_handler_counts_errors(server: Any, tmp_path: Path, models_dir: 
     answer = predict(server, {"instances": [[1, 2]]}, **{"X-Cloudserve-Version": "bad"})
     assert answer.status_code == 500
     assert "handler asked to fail" in answer.json()["error"]
+    assert answer.headers["x-cloudserve-version"] == "bad"  # a failure names its version too
     assert admin(server, "GET", "metrics?window=30").json()["bad"]["errors"] == 1
     text = requests.get(server.url + "/metrics", timeout=10).text
     assert 'cloudserve_errors_total{version="bad"} 1.0' in text
