@@ -1,0 +1,192 @@
+"""State and rules of the Azure ML emulator: resources, blobs, operations, faults, metrics.
+
+Kept apart from the HTTP layer (:mod:`._emulator_arm`) so that rules read as rules. Every
+rule here mirrors a documented Azure ML constraint; the source is named beside each one.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+# Endpoint and deployment names: 3-32 characters, start with a letter, then letters,
+# digits and hyphens, ending with a letter or digit. Source: azure-ai-ml
+# EndpointConfigurations.NAME_REGEX_PATTERN / MIN_NAME_LENGTH / MAX_NAME_LENGTH and the
+# "online endpoint name" rules in the Azure ML docs.
+NAME_RE = re.compile(r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$")
+NAME_MIN, NAME_MAX = 3, 32
+# "Percentage of traffic to be mirrored to each deployment ... Traffic values need to sum
+# to utmost 50." (OnlineEndpointProperties.mirrorTraffic, REST API 2024-04-01).
+MIRROR_MAX_TOTAL = 50
+TRAFFIC_MAX_TOTAL = 100
+
+
+class EmulatedError(Exception):
+    """An ARM error reply: status, code, message (and Retry-After for throttling)."""
+
+    def __init__(
+        self, status: int, code: str, message: str, *, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
+
+
+def name_problem(kind: str, name: str) -> str | None:
+    """The Azure rule a name breaks, or None."""
+    if not NAME_MIN <= len(name) <= NAME_MAX:
+        return (
+            f"The name for {kind} must be at least {NAME_MIN} and at most {NAME_MAX} "
+            f"characters long; {name!r} has {len(name)}."
+        )
+    if not NAME_RE.match(name):
+        return (
+            f"The name for {kind} must start with a letter, contain only letters, digits "
+            f"and hyphens, and end with a letter or digit; {name!r} does not."
+        )
+    return None
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def system_data(created: dict[str, Any] | None = None) -> dict[str, Any]:
+    stamp = now_iso()
+    base = dict(created or {"createdAt": stamp, "createdBy": "emulator", "createdByType": "User"})
+    base.update(lastModifiedAt=stamp, lastModifiedBy="emulator", lastModifiedByType="User")
+    return base
+
+
+@dataclass
+class Operation:
+    """An Azure-AsyncOperation: InProgress for ``polls_left`` polls, then it settles."""
+
+    id: str
+    polls_left: int
+    finish: Callable[[], None]
+    error: dict[str, Any] | None = None
+    status: str = "InProgress"
+
+    def poll(self) -> dict[str, Any]:
+        if self.status == "InProgress":
+            if self.polls_left > 0:
+                self.polls_left -= 1
+            if self.polls_left == 0:
+                self.finish()
+                self.status = "Failed" if self.error else "Succeeded"
+        body: dict[str, Any] = {"id": self.id, "name": self.id, "status": self.status}
+        if self.error:
+            body["error"] = self.error
+        return body
+
+
+@dataclass
+class Fault:
+    """One injected failure, matched by HTTP method and a regex over the ARM path."""
+
+    method: str
+    path_re: re.Pattern[str]
+    status: int
+    code: str
+    message: str
+    retry_after: float | None = None
+    times: int = 1
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.times > 0 and method in (self.method, "*") and bool(self.path_re.search(path))
+
+
+@dataclass
+class MetricPoint:
+    """One scored request (or an injected datum) for Azure Monitor's metrics API."""
+
+    endpoint: str
+    deployment: str
+    at: float
+    status_code: int
+    latency_ms: float
+
+
+@dataclass
+class EmulatorState:
+    """Everything the emulated cloud holds. Keys of ``resources`` are lowercased ARM paths
+    (ARM matches paths case-insensitively)."""
+
+    subscription_id: str
+    resource_group: str
+    workspace: str
+    location: str
+    storage_account: str
+    container: str
+    lro_polls: int = 1
+    resources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    blobs: dict[str, bytes] = field(default_factory=dict)
+    operations: dict[str, Operation] = field(default_factory=dict)
+    faults: list[Fault] = field(default_factory=list)
+    failing_deployments: dict[str, str] = field(default_factory=dict)
+    metric_points: list[MetricPoint] = field(default_factory=list)
+    calls: list[tuple[str, str]] = field(default_factory=list)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    # --- paths ---------------------------------------------------------------------------
+    @property
+    def workspace_path(self) -> str:
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.MachineLearningServices/workspaces/{self.workspace}"
+        )
+
+    def endpoint_path(self, endpoint: str) -> str:
+        return f"{self.workspace_path}/onlineEndpoints/{endpoint}"
+
+    def get(self, path: str) -> dict[str, Any] | None:
+        return self.resources.get(path.lower())
+
+    def put(self, path: str, resource: dict[str, Any]) -> None:
+        self.resources[path.lower()] = resource
+
+    def children(self, parent: str) -> list[dict[str, Any]]:
+        """Direct children of ``parent`` (one path segment pair below it)."""
+        prefix = parent.lower().rstrip("/") + "/"
+        depth = prefix.count("/")
+        return [
+            r for k, r in sorted(self.resources.items())
+            if k.startswith(prefix) and k.count("/") == depth
+        ]
+
+    def delete_tree(self, path: str) -> None:
+        key = path.lower()
+        for k in [k for k in self.resources if k == key or k.startswith(key + "/")]:
+            del self.resources[k]
+
+    # --- operations and faults --------------------------------------------------------------
+    def start_operation(
+        self, finish: Callable[[], None], error: dict[str, Any] | None = None
+    ) -> Operation:
+        op = Operation(id=str(uuid.uuid4()), polls_left=self.lro_polls, finish=finish, error=error)
+        self.operations[op.id] = op
+        if op.polls_left <= 0:
+            op.poll()
+        return op
+
+    def take_fault(self, method: str, path: str) -> Fault | None:
+        for fault in self.faults:
+            if fault.matches(method, path):
+                fault.times -= 1
+                return fault
+        return None
+
+    # --- metrics ---------------------------------------------------------------------------
+    def record(self, endpoint: str, deployment: str, status: int, latency_ms: float) -> None:
+        self.metric_points.append(
+            MetricPoint(endpoint, deployment, time.time(), status, latency_ms)
+        )

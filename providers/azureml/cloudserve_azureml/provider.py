@@ -1,0 +1,184 @@
+"""The Azure ML target: managed online endpoints, one deployment per version.
+
+Every write returns an Operation made of steps; each step starts one Azure call (most are
+long-running and return an LROPoller) and the next starts only when the previous one
+finished, so the core's poll loop drives the whole sequence without blocking. Importing
+this module imports no Azure SDK; :mod:`.client` does, on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from cloudserve import tags as T
+from cloudserve.errors import DeploymentFailed, NotFound
+from cloudserve.provider import (
+    Capability,
+    DesiredEndpoint,
+    DesiredVersion,
+    EndpointState,
+    Feature,
+    InvokeResult,
+    Operation,
+    PlanNote,
+    Provider,
+    Support,
+    VersionMetrics,
+)
+from cloudserve.spec.models import AzureMLSettings, Deployment
+from cloudserve_azureml import catalog, rules
+from cloudserve_azureml.errors import azure_errors, translate
+
+Step = Callable[[], Any]
+
+
+class StepOperation(Operation):
+    """Runs ``steps`` one after another; a step may return a poller to wait on."""
+
+    def __init__(self, description: str, steps: list[tuple[str, Step]]) -> None:
+        self.description = description
+        self._steps = list(steps)
+        self._poller: Any = None
+        self._what = ""
+
+    def poll(self) -> bool:
+        while True:
+            if self._poller is not None:
+                # Bounded wait: lets the SDK's polling thread finish quick operations
+                # within this poll instead of making the caller spin.
+                self._poller.wait(timeout=0.05)
+                if not self._poller.done():
+                    return False
+                poller, self._poller = self._poller, None
+                try:
+                    poller.result()
+                except Exception as exc:
+                    raise _failed(exc, self._what) from exc
+            if not self._steps:
+                return True
+            self._what, step = self._steps.pop(0)
+            with azure_errors(self._what):
+                result = step()
+            if result is not None and hasattr(result, "done"):
+                self._poller = result
+
+
+def _failed(exc: Exception, what: str) -> Exception:
+    err = translate(exc, what)
+    if type(err).__name__ in ("ProviderError", "InvalidSpec") and "failed" in str(exc).lower():
+        return DeploymentFailed(err.message, target="azureml", request_id=err.request_id)
+    return err
+
+
+class AzureMLProvider(Provider):
+    name = "azureml"
+
+    def __init__(self, settings: Any, *, offline: bool = False) -> None:
+        if settings is None:
+            settings = AzureMLSettings()
+        elif isinstance(settings, Mapping):
+            settings = AzureMLSettings.model_validate(dict(settings))
+        super().__init__(settings, offline=offline)
+        from cloudserve_azureml.client import AzureClients
+
+        self.clients = AzureClients(settings)
+        self._ops: Any = None
+
+    @property
+    def ops(self) -> Any:
+        if self._ops is None:
+            from cloudserve_azureml.operations import AzureOperations
+
+            self._ops = AzureOperations(self.clients, self.settings)
+        return self._ops
+
+    # --- what the target can do ----------------------------------------------------------------
+    def capabilities(self) -> Mapping[Feature, Capability]:
+        return rules.CAPABILITIES
+
+    def validate(self, desired: DesiredEndpoint) -> list[str]:
+        return rules.validate(desired)
+
+    def resolve_instance_type(self, deployment: Deployment) -> str | None:
+        override = deployment.spec.compute.instance_type.get("azureml")
+        if override:
+            return override
+        return catalog.smallest_fit(deployment.spec.compute).name
+
+    def plan_note(self, version: DesiredVersion) -> PlanNote:
+        sku = catalog.find(version.instance_type or "")
+        as_of, _ = catalog.catalog()
+        if sku is None:
+            return PlanNote(instance_type=version.instance_type,
+                            notes=("instance type not in cloudserve's catalog: no price shown",))
+        count = version.scaling.min or 1
+        return PlanNote(
+            instance_type=sku.name,
+            hourly_price_usd=round(sku.hourly_usd * count, 4),
+            notes=(f"{sku.vcpu} vCPU, {sku.memory_gib:g} GiB"
+                   + (f", {sku.gpu_count}x {sku.gpu}" if sku.gpu else "")
+                   + f"; x{count} instance(s); list price as of {as_of}",),
+        )
+
+    def operations(self, action: str, desired: DesiredEndpoint, subject: str) -> list[str]:
+        return rules.operations(action, desired, subject)
+
+    # --- read ----------------------------------------------------------------------------------
+    def observe(self, name: str) -> EndpointState | None:
+        with azure_errors(f"read endpoint {name}"):
+            return self.ops.observe(name)  # type: ignore[no-any-return]
+
+    # --- write ---------------------------------------------------------------------------------
+    def create_endpoint(self, desired: DesiredEndpoint) -> Operation:
+        return StepOperation(f"create endpoint {desired.name}", self.ops.create_endpoint_steps(desired))
+
+    def create_version(self, desired: DesiredEndpoint, version: DesiredVersion) -> Operation:
+        return StepOperation(f"create deployment {version.name}",
+                             self.ops.version_steps(desired, version))
+
+    def replace_version(self, desired: DesiredEndpoint, version: DesiredVersion) -> Operation:
+        # A PUT of the deployment with the new model/environment/SKU: Azure rolls the
+        # instances in place, keeping the deployment's name and its traffic share.
+        return StepOperation(f"replace deployment {version.name}",
+                             self.ops.version_steps(desired, version))
+
+    def update_version(self, desired: DesiredEndpoint, version: DesiredVersion) -> Operation:
+        return StepOperation(f"update scaling of {version.name}",
+                             self.ops.scaling_steps(desired, version))
+
+    def delete_version(self, desired: DesiredEndpoint, name: str) -> Operation:
+        return StepOperation(f"delete deployment {name}", self.ops.delete_version_steps(desired.name, name))
+
+    def set_traffic(self, name: str, traffic: Mapping[str, int], mirror: Mapping[str, int]) -> Operation:
+        return StepOperation(f"set traffic on {name}",
+                             [("set traffic", lambda: self.ops.put_traffic(name, dict(traffic), dict(mirror)))])
+
+    def update_endpoint(self, desired: DesiredEndpoint) -> Operation:
+        return StepOperation(f"update endpoint {desired.name}", self.ops.update_endpoint_steps(desired))
+
+    def delete_endpoint(self, name: str) -> Operation:
+        with azure_errors(f"read endpoint {name}"):
+            steps = self.ops.delete_endpoint_steps(name)
+        if steps is None:
+            raise NotFound(f"endpoint {name!r} does not exist", target="azureml")
+        return StepOperation(f"delete endpoint {name}", steps)
+
+    def write_tags(self, name: str, tags: Mapping[str, str | None]) -> None:
+        with azure_errors(f"write tags on {name}"):
+            self.ops.write_tags(name, dict(tags))
+
+    # --- data plane --------------------------------------------------------------------------------
+    def invoke(self, name: str, payload: Any, *, version: str | None = None) -> InvokeResult:
+        with azure_errors(f"invoke {name}"):
+            return self.ops.invoke(name, payload, version)  # type: ignore[no-any-return]
+
+    def metrics(self, name: str, versions: list[str], window_seconds: float) -> dict[str, VersionMetrics]:
+        with azure_errors(f"read metrics of {name}"):
+            return self.ops.metrics(name, versions, window_seconds)  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self.clients.close()
+
+
+__all__ = ["AzureMLProvider", "StepOperation", "T"]

@@ -1,0 +1,109 @@
+"""What Azure ML can do, the rules a spec must meet on it, and the calls each action costs.
+
+All of this is answered at plan time, before any API call, from the spec alone.
+"""
+
+from __future__ import annotations
+
+from cloudserve.provider import Capability, DesiredEndpoint, Feature, Support
+from cloudserve_azureml._emulator_state import MIRROR_MAX_TOTAL, name_problem
+
+CAPABILITIES: dict[Feature, Capability] = {
+    Feature.TRAFFIC_SPLIT: Capability(Feature.TRAFFIC_SPLIT, Support.NATIVE, "endpoint traffic"),
+    Feature.MIRROR: Capability(Feature.MIRROR, Support.NATIVE,
+                               f"endpoint mirror_traffic, at most {MIRROR_MAX_TOTAL}% in total"),
+    Feature.AUTOSCALE: Capability(Feature.AUTOSCALE, Support.NATIVE, "Azure Monitor autoscale settings"),
+    Feature.SERVERLESS: Capability(
+        Feature.SERVERLESS, Support.UNSUPPORTED,
+        "managed online deployments keep at least one instance; there is no scale to zero",
+    ),
+    Feature.ACCELERATOR: Capability(Feature.ACCELERATOR, Support.NATIVE, "GPU SKUs (NC-series)"),
+    Feature.CAPTURE: Capability(Feature.CAPTURE, Support.NATIVE,
+                                "deployment data collector (payload logging of request/response)"),
+    Feature.DRIFT_MONITORING: Capability(
+        Feature.DRIFT_MONITORING, Support.UNSUPPORTED,
+        "not yet: the Azure ML monitor schedule is planned (issue 8)",
+    ),
+    Feature.ROLLOUT: Capability(Feature.ROLLOUT, Support.EMULATED,
+                                "cloudserve's controller moves endpoint traffic step by step"),
+}
+
+
+def validate(desired: DesiredEndpoint) -> list[str]:
+    """Azure ML's own limits on names, mirror share and instance counts."""
+    problems = []
+    endpoint = name_problem("an endpoint", desired.name)
+    if endpoint:
+        problems.append(f"metadata.name: {endpoint} (Azure ML online endpoint naming rules)")
+    for version in desired.versions:
+        problem = name_problem("a deployment", version)
+        if problem:
+            problems.append(
+                f"spec.versions.{version}: {problem} Each version becomes an Azure ML deployment "
+                "of the same name."
+            )
+    total = sum(desired.mirror.values())
+    if total > MIRROR_MAX_TOTAL:
+        problems.append(
+            f"spec.mirror: Azure ML mirrors at most {MIRROR_MAX_TOTAL}% of traffic in total "
+            f"(mirror_traffic values must sum to at most {MIRROR_MAX_TOTAL}); the spec asks for {total}%."
+        )
+    compute = desired.deployment.spec.compute
+    if compute.replicas.min < 1:
+        problems.append(
+            "spec.compute.replicas.min: Azure ML managed online deployments need at least 1 "
+            "instance (no scale to zero)."
+        )
+    if compute.serverless is not None:
+        problems.append("spec.compute.serverless: " + CAPABILITIES[Feature.SERVERLESS].reason)
+    for name, version in desired.versions.items():
+        model = version.spec.model
+        if model is not None and version.spec.image is None and model.uri.startswith(("s3://", "gs://")):
+            problems.append(
+                f"spec.versions.{name}.model.uri: Azure ML registers local paths or azureml:// "
+                f"models, not {model.uri.split(':', 1)[0]}:// URIs."
+            )
+    return problems
+
+
+_WS = "Microsoft.MachineLearningServices/workspaces"
+
+
+def operations(action: str, desired: DesiredEndpoint, subject: str) -> list[str]:
+    """The Azure REST calls behind each plan action, for `plan` to show."""
+    ep = f"{_WS}/onlineEndpoints/{desired.name}"
+    autoscale = desired.deployment.spec.compute.autoscale is not None
+
+    def version_calls(v: str) -> list[str]:
+        calls = [
+            f"PUT {_WS}/models/{desired.name}-{v}/versions/<config-hash> (upload model to workspaceblobstore)",
+            f"PUT {_WS}/environments/<name>/versions/<hash>",
+            f"PUT {_WS}/codes/<hash>/versions/1 (upload scoring script)",
+            f"PUT {ep}/deployments/{v}",
+        ]
+        if autoscale:
+            calls.append(f"PUT Microsoft.Insights/autoscalesettings/{desired.name}-{v}-autoscale")
+        return calls
+
+    if action == "create_endpoint":
+        calls = [f"PUT {ep}"]
+        for v in desired.versions:
+            calls += version_calls(v)
+        return [*calls, f"PUT {ep} (traffic, mirror_traffic)"]
+    if action in ("create_version", "replace_version"):
+        return version_calls(subject)
+    if action == "update_version":
+        calls = [f"PUT {ep}/deployments/{subject} (instance_count)"]
+        return calls + ([f"PUT Microsoft.Insights/autoscalesettings/{desired.name}-{subject}-autoscale"]
+                        if autoscale else [])
+    if action == "delete_version":
+        return [f"DELETE Microsoft.Insights/autoscalesettings/{desired.name}-{subject}-autoscale (if any)",
+                f"DELETE {ep}/deployments/{subject}"]
+    if action == "set_traffic":
+        return [f"PUT {ep} (traffic, mirror_traffic)"]
+    if action == "update_endpoint":
+        return [f"PUT {ep} (tags)", f"PUT {ep}/deployments/<each> (data collector)"]
+    if action == "delete_endpoint":
+        return ["DELETE Microsoft.Insights/autoscalesettings/<each version> (if any)",
+                f"DELETE {ep} (and its deployments)", f"archive {_WS}/models/{desired.name}-<version>"]
+    return []
