@@ -151,10 +151,19 @@ class LocalProvider(Provider):
     @contextlib.contextmanager
     def lock(self, name: str, timeout: float | None = None) -> Iterator[None]:
         """Exclusive hold on one deployment for an apply or rollout; Conflict after
-        ``timeout`` seconds naming the holder."""
+        ``timeout`` seconds naming the holder, or at once when a rollout's lease held by
+        another process is on the endpoint (the issue's rule: refused, not queued)."""
         wait = self.lock_timeout if timeout is None else timeout
-        with deployment_lock(self._state(name), name, wait):
+        with deployment_lock(self._state(name), name, wait, lambda: self._refuse_if_leased(name)):
             yield
+
+    def _refuse_if_leased(self, name: str) -> None:
+        from cloudserve.rollout.controller import check_lease
+        from cloudserve.rollout.record import holder_id
+
+        observed = self.observe(name)
+        if observed is not None:
+            check_lease(observed.tags, holder_id())
 
     # --- read ---------------------------------------------------------------------------
     def observe(self, name: str) -> EndpointState | None:

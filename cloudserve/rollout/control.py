@@ -27,7 +27,7 @@ def _current(provider: Provider, name: str) -> tuple[RolloutRecord | None, Lease
     lease = Lease.decode(observed.tags.get(T.LEASE))
     return (
         RolloutRecord.from_tags(observed.tags),
-        lease if lease and lease.active() else None,
+        lease if lease and lease.active() and not lease.holder_gone() else None,
         observed.traffic,
     )
 

@@ -182,24 +182,35 @@ class RolloutController:
         grow = growing(record.previous, record.target)
         shrink = [v for v in record.previous if v not in grow and record.previous.get(v, 0) > 0]
         names = sorted(set(grow) | set(shrink))
-        metrics = call_with_retry(lambda: self.provider.metrics(self.name, names, window), sleep=self.sleep)
-        new_m = combine([metrics.get(v, VersionMetrics(0, 0)) for v in grow])
-        stable_m = combine([metrics.get(v, VersionMetrics(0, 0)) for v in shrink])
+        reads: dict[float, dict[str, VersionMetrics]] = {}
+
+        def read(seconds: float) -> tuple[dict[str, VersionMetrics], VersionMetrics, VersionMetrics]:
+            """One metrics read per distinct window: a gate's own window is the one it judges."""
+            if seconds not in reads:
+                reads[seconds] = call_with_retry(
+                    lambda: self.provider.metrics(self.name, names, seconds), sleep=self.sleep
+                )
+            got = reads[seconds]
+            zero = VersionMetrics(0, 0)
+            return got, combine([got.get(v, zero) for v in grow]), combine([got.get(v, zero) for v in shrink])
+
         results = [
             evaluate_http_gate(g.http)
             if g.http
-            else evaluate_metric_gate(g, new_m, stable_m, g.window or window)
+            else evaluate_metric_gate(g, *read(g.window or window)[1:], g.window or window)
             for g in self.spec.gates
         ]
-        context = GateContext(
-            self.name,
-            record.step + 1,
-            dict(traffic),
-            {v: metrics.get(v, VersionMetrics(0, 0)) for v in grow},
-            stable_m,
-            window,
-        )
-        results += [evaluate_callable(g, context) for g in self.python_gates]
+        if self.python_gates:
+            metrics, _, stable_m = read(window)
+            context = GateContext(
+                self.name,
+                record.step + 1,
+                dict(traffic),
+                {v: metrics.get(v, VersionMetrics(0, 0)) for v in grow},
+                stable_m,
+                window,
+            )
+            results += [evaluate_callable(g, context) for g in self.python_gates]
         for r in results:
             self.progress("  " + r.describe())
         return results
@@ -266,7 +277,7 @@ class RolloutController:
 
 def check_lease(tags: Mapping[str, str], holder: str, now: float | None = None) -> None:
     lease = Lease.decode(tags.get(T.LEASE))
-    if lease is not None and lease.active(now) and lease.holder != holder:
+    if lease is not None and lease.active(now) and lease.holder != holder and not lease.holder_gone():
         left = lease.expires - (time.time() if now is None else now)
         raise Conflict(
             f"another cloudserve process ({lease.holder}) holds this deployment's lease for "

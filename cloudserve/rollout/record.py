@@ -151,9 +151,26 @@ def tag_safe(text: str) -> str:
 # --- lease ------------------------------------------------------------------------------
 
 
+def _host() -> str:
+    return tag_safe(socket.gethostname()).replace("_", "-")[:30] or "host"
+
+
 def holder_id() -> str:
-    host = tag_safe(socket.gethostname()).replace("_", "-")[:30] or "host"
-    return f"{host}-{os.getpid()}"
+    return f"{_host()}-{os.getpid()}"
+
+
+def _pid_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process, or a platform that cannot tell: assume alive
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+    except (OSError, IndexError):
+        return True
 
 
 @dataclass(frozen=True)
@@ -176,3 +193,10 @@ class Lease:
 
     def active(self, now: float | None = None) -> bool:
         return self.expires > (time.time() if now is None else now)
+
+    def holder_gone(self) -> bool:
+        """The holder was a process on this machine that no longer runs. Its lease is then
+        stale at once rather than at its expiry, so the next apply after a killed rollout
+        resumes it; a holder on another machine is trusted until the lease expires."""
+        host, _, pid = self.holder.rpartition("-")
+        return os.name == "posix" and host == _host() and pid.isdigit() and not _pid_running(int(pid))

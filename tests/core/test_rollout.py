@@ -324,3 +324,43 @@ def test_api_call_count_of_a_full_canary(
     run(promote_spec(deployed), provider, clock)
     assert cloud.calls.count("set_traffic") == 3
     assert cloud.calls.count("metrics") == 2  # one gate read per baked step
+
+
+def test_a_gate_judges_its_own_window(
+    deployed: dict[str, Any], provider: FakeProvider, cloud: FakeCloud, clock: Clock
+) -> None:
+    cloud.metrics[("churn", "candidate")] = HEALTHY
+    windows: list[float] = []
+    read = provider.metrics
+
+    def spy(name: str, versions: list[str], window_seconds: float) -> dict[str, VersionMetrics]:
+        windows.append(window_seconds)
+        return read(name, versions, window_seconds)
+
+    provider.metrics = spy  # type: ignore[method-assign]
+    spec = promote_spec(deployed)
+    spec["spec"]["rollout"]["gates"] = [
+        {"metric": "error_rate", "max": 0.01, "window": "3s"},
+        {"metric": "latency_p99_ms", "max": 300, "window": "3s"},
+    ]
+    result = run(spec, provider, clock)
+    assert windows == [3, 3]  # one read per baked step, over the gates' window
+    assert result.rollout.steps[0].gates[0].window_seconds == 3
+
+
+def test_lease_of_a_dead_process_on_this_machine_is_stale(
+    deployed: dict[str, Any], provider: FakeProvider, cloud: FakeCloud, clock: Clock
+) -> None:
+    import subprocess
+    import sys
+
+    from cloudserve.rollout.record import holder_id
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True)
+    host = holder_id().rpartition("-")[0]
+    dead = Lease(f"{host}-{int(gone.stdout)}", int(clock.now + 600))
+    assert dead.holder_gone() and not Lease(holder_id(), int(clock.now + 600)).holder_gone()
+    assert not Lease(f"elsewhere-{int(gone.stdout)}", int(clock.now + 600)).holder_gone()
+    cloud.endpoints["churn"].tags[T.LEASE] = dead.encode()
+    cloud.metrics[("churn", "candidate")] = HEALTHY
+    assert run(promote_spec(deployed), provider, clock).rollout.state == "done"
