@@ -45,6 +45,7 @@ def install() -> None:
         for name, wrapper in _WRAPPERS.items():
             _set(SageMakerResponse, name, wrapper(getattr(SageMakerResponse, name)))
         _set(SageMakerResponse, "update_endpoint_weights_and_capacities", _update_weights)
+        _set(SageMakerResponse, "add_tags", _add_tags)
         _set(SageMakerRuntimeResponse, "invoke_endpoint", _runtime.invoke_endpoint)
         _set(Statistics, "get_statistics_for_type", _with_percentiles(Statistics.get_statistics_for_type))
 
@@ -211,6 +212,17 @@ def _update_weights(self: SageMakerResponse) -> Any:
             )
     ops.begin(backend, name, "Updating", None, [])
     return ActionResult({"EndpointArn": endpoint.arn})
+
+
+def _add_tags(self: SageMakerResponse) -> Any:
+    """AddTags overwrites a key's value in place (moto appends a duplicate), and a resource
+    holds at most 50 user tags (keys starting with ``aws:`` do not count)."""
+    resource = self.sagemaker_backend._get_resource_from_arn(self._get_param("ResourceArn"))
+    merged = {t["Key"]: t.get("Value", "") for t in resource.tags}
+    merged.update({t["Key"]: t.get("Value", "") for t in self._get_param("Tags") or []})
+    _rules.check_tag_count(merged)
+    resource.tags = [{"Key": k, "Value": v} for k, v in merged.items()]
+    return ActionResult({"Tags": resource.tags})
 
 
 def _with_percentiles(original: Callable[..., Any]) -> Callable[..., Any]:

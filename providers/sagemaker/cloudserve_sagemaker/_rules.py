@@ -140,3 +140,15 @@ def check_weights_update(endpoint: Any, updates: list[dict[str, Any]]) -> None:
             raise ValidationError("DesiredInstanceCount must be at least 1 for an instance-based variant.")
     if sum(weights.values()) <= 0:
         raise ValidationError("The sum of weights across production variants must be greater than 0.")
+
+
+MAX_USER_TAGS = 50
+
+
+def check_tag_count(tags: dict[str, str]) -> None:
+    """AWS tagging rule: at most 50 user tags per resource; ``aws:`` keys do not count."""
+    user = [k for k in tags if not k.lower().startswith("aws:")]
+    if len(user) > MAX_USER_TAGS:
+        raise ValidationError(
+            f"The resource would have {len(user)} tags; a resource can have at most {MAX_USER_TAGS}."
+        )

@@ -85,7 +85,7 @@ def record(
         data.append(
             {"MetricName": "ModelLatency", "Dimensions": dims, "Value": float(value), "Unit": "Microseconds"}
         )
-    cloudwatch_backends[account][region].put_metric_data("/aws/sagemaker/Endpoints", data)
+    cloudwatch_backends[account][region].put_metric_data("AWS/SageMaker", data)
 
 
 def _run(account: str, region: str, endpoint: Any, variant: str, body: bytes) -> tuple[int, Any]:

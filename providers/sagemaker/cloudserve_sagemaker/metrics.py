@@ -14,7 +14,7 @@ from typing import Any
 
 from cloudserve.provider import VersionMetrics
 from cloudserve_sagemaker.client import AwsClients
-from cloudserve_sagemaker.translate import ENDPOINT_NAMESPACE
+from cloudserve_sagemaker.translate import INVOCATION_NAMESPACE
 
 _QUERIES = (
     ("inv", "Invocations", "Sum"),
@@ -39,7 +39,7 @@ def metric_queries(endpoint: str, versions: list[str], period: int) -> list[dict
                     "Id": _query_id(kind, index),
                     "MetricStat": {
                         "Metric": {
-                            "Namespace": ENDPOINT_NAMESPACE,
+                            "Namespace": INVOCATION_NAMESPACE,
                             "MetricName": metric,
                             "Dimensions": [
                                 {"Name": "EndpointName", "Value": endpoint},

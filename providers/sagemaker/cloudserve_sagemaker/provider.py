@@ -86,6 +86,7 @@ class SageMakerProvider(Provider):
         super().__init__(settings, offline=offline)
         self.aws = AwsClients(settings.region, settings.profile)
         self.deployer = Deployer(self.aws, settings)
+        self._arns: dict[str, str] = {}  # endpoint name -> ARN (an ARN is derived from the name)
 
     # --- what the target can do ---------------------------------------------------------
     def capabilities(self) -> Mapping[Feature, Capability]:
@@ -416,14 +417,17 @@ class SageMakerProvider(Provider):
             self.aws.call("sagemaker", "add_tags", ResourceArn=live.arn, Tags=tr.aws_tags(changed))
 
     def write_tags(self, name: str, tags: Mapping[str, str | None]) -> None:
-        arn = self.aws.call("sagemaker", "describe_endpoint", EndpointName=name)["EndpointArn"]
+        """AddTags overwrites a key in place, so a rollout record or lease renewal costs one
+        call (two when keys are also removed); the ARN is remembered per endpoint name."""
+        arn = self._arns.get(name)
+        if arn is None:
+            arn = self.aws.call("sagemaker", "describe_endpoint", EndpointName=name)["EndpointArn"]
+            self._arns[name] = arn
         remove = [k for k, v in tags.items() if v is None]
         put = {k: v for k, v in tags.items() if v is not None}
         if remove:
             self.aws.call("sagemaker", "delete_tags", ResourceArn=arn, TagKeys=remove)
         if put:
-            # AddTags replaces a key's value in place (moto appends: delete first to match).
-            self.aws.call("sagemaker", "delete_tags", ResourceArn=arn, TagKeys=list(put))
             self.aws.call("sagemaker", "add_tags", ResourceArn=arn, Tags=tr.aws_tags(put))
 
     def delete_endpoint(self, name: str) -> Operation:

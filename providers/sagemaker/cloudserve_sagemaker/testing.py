@@ -198,7 +198,7 @@ class SageMakerEmulator:
             cloudwatch.put_metric_alarm(
                 AlarmName=name,
                 MetricName="Invocation5XXErrors",
-                Namespace="/aws/sagemaker/Endpoints",
+                Namespace="AWS/SageMaker",
                 Statistic="Sum",
                 Period=60,
                 EvaluationPeriods=1,

@@ -22,7 +22,8 @@ from cloudserve.tags import CONFIG_HASH, DEPLOYMENT, MANAGED_BY, MANAGED_BY_VALU
 NAME_MAX = 63
 MONITORING_TAG = "cloudserve-monitoring"  # drift-schedule config hash, on the endpoint
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
-ENDPOINT_NAMESPACE = "/aws/sagemaker/Endpoints"
+ENDPOINT_NAMESPACE = "/aws/sagemaker/Endpoints"  # instance metrics: CPU, memory, GPU utilisation
+INVOCATION_NAMESPACE = "AWS/SageMaker"  # Invocations, Invocation4XX/5XXErrors, ModelLatency
 CONTAINER_SUBMIT_DIR = "/opt/ml/model/code"
 SERVERLESS_MEMORY_SIZES = (1024, 2048, 3072, 4096, 5120, 6144)
 
