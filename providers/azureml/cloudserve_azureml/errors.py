@@ -72,6 +72,9 @@ def translate(exc: BaseException, what: str = "") -> E.CloudServeError:
         code, message = _code_and_message(exc)
         kw.update(request_id=_request_id(response))
         text = f"{prefix}{message}"
+        if code == "DeploymentFailed" or (status is not None and status < 400):
+            # A long-running operation whose status ended Failed: Azure's reason as message.
+            return E.DeploymentFailed(text, **kw)
         if status == 429 or code == "TooManyRequests":
             return E.Throttled(text, retry_after=_retry_after(response), **kw)
         if status is not None and status >= 500:
@@ -88,8 +91,6 @@ def translate(exc: BaseException, what: str = "") -> E.CloudServeError:
             return E.Conflict(text, **kw)
         if status == 400:
             return E.InvalidSpec(text, **kw)
-        if getattr(exc, "status_code", None) is None and "failed" in message.lower():
-            return E.DeploymentFailed(text, **kw)  # an LRO that ended Failed
         return E.ProviderError(text, **kw)
     name = type(exc).__name__
     if name in ("ValidationException", "ValidationError"):

@@ -258,7 +258,8 @@ class AzureOperations:
 
     def metrics(self, name: str, versions: list[str], window_seconds: float) -> dict[str, VersionMetrics]:
         endpoint = self.c.ml.online_endpoints.get(name)
-        end = datetime.now(UTC)
+        # Whole seconds, rounded up so the current second's requests are inside the window.
+        end = (datetime.now(UTC) + timedelta(seconds=1)).replace(microsecond=0)
         start = end - timedelta(seconds=max(window_seconds, 60))
         span = f"{start.strftime('%Y-%m-%dT%H:%M:%SZ')}/{end.strftime('%Y-%m-%dT%H:%M:%SZ')}"
         result = self.c.monitor.metrics.list(

@@ -45,21 +45,23 @@ class StepOperation(Operation):
     def poll(self) -> bool:
         while True:
             if self._poller is not None:
-                # Bounded wait: lets the SDK's polling thread finish quick operations
-                # within this poll instead of making the caller spin.
-                self._poller.wait(timeout=0.05)
-                if not self._poller.done():
-                    return False
-                poller, self._poller = self._poller, None
                 try:
-                    poller.result()
+                    # A bounded wait lets the SDK's polling thread finish quick operations
+                    # within this poll instead of making the caller spin.
+                    self._poller.wait(timeout=0.05)
+                    if not self._poller.done():
+                        return False
+                    self._poller.result()
                 except Exception as exc:
+                    self._poller = None
                     raise _failed(exc, self._what) from exc
+                self._poller = None
             if not self._steps:
                 return True
-            self._what, step = self._steps.pop(0)
+            self._what, step = self._steps[0]
             with azure_errors(self._what):
                 result = step()
+            self._steps.pop(0)  # only once it started: a throttled step is retried as it is
             if result is not None and hasattr(result, "done"):
                 self._poller = result
 

@@ -1,0 +1,131 @@
+"""Azure ML specifics: plan-time rules, prices, faults, failed provisioning, the emulator's
+own rules (driven over REST as Azure would be), and metrics from Azure Monitor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import requests
+
+from cloudserve import errors as E
+from cloudserve.desired import build_desired
+from cloudserve.testing.conformance import MakeSpec, apply_spec, wait
+from cloudserve_azureml.provider import AzureMLProvider
+from cloudserve_azureml.testing import AzureMLEmulator
+
+ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
+
+
+def test_validate_reports_azure_rules(provider: AzureMLProvider, make_spec: MakeSpec) -> None:
+    spec = make_spec("churn", versions={"v1": "a", "shadow": "b"}, traffic={"v1": 100},
+                     mirror={"shadow": 60}, compute={"replicas": {"min": 0, "max": 2}})
+    problems = provider.validate(build_desired(spec, provider))
+    text = "\n".join(problems)
+    assert "spec.versions.v1" in text and "3 and at most 32" in text
+    assert "at most 50%" in text
+    assert "at least 1 instance" in text
+
+
+def test_plan_note_shows_sku_and_price(provider: AzureMLProvider, make_spec: MakeSpec) -> None:
+    spec = make_spec("churn", versions={"stable": "a"}, traffic={"stable": 100},
+                     compute={"cpu": 4, "memory": "16Gi", "replicas": {"min": 2}})
+    desired = build_desired(spec, provider)
+    note = provider.plan_note(desired.versions["stable"])
+    assert note.instance_type == "Standard_D4as_v4"
+    assert note.hourly_price_usd == pytest.approx(2 * 0.192)
+    override = make_spec("churn", versions={"stable": "a"}, traffic={"stable": 100},
+                         compute={"instance_type": {"azureml": "Standard_DS3_v2"}})
+    assert build_desired(override, provider).versions["stable"].instance_type == "Standard_DS3_v2"
+
+
+@pytest.mark.parametrize(("status", "error"), [(429, E.Throttled), (503, E.Unavailable)])
+def test_retryable_faults_map_to_neutral_errors(
+    provider: AzureMLProvider, azure: AzureMLEmulator, status: int, error: type[Exception]
+) -> None:
+    # More failures than azure-core's own retry policy absorbs, so one reaches us.
+    azure.inject_fault(status, method="GET", path=r"/onlineEndpoints/churn$", retry_after=0.01, times=50)
+    with pytest.raises(error) as caught:
+        provider.observe("churn")
+    assert caught.value.retryable
+    assert caught.value.retry_after == pytest.approx(0.01)
+
+
+def test_core_retries_through_a_throttled_call(provider: AzureMLProvider, azure: AzureMLEmulator,
+                                                make_spec: MakeSpec) -> None:
+    azure.throttle(times=5, retry_after=0.01, method="PUT", path=r"/onlineEndpoints/[^/]+$")
+    spec = make_spec("churn", versions={"stable": "a"}, traffic={"stable": 100})
+    apply_spec(provider, spec)
+    observed = provider.observe("churn")
+    assert observed is not None and observed.traffic == {"stable": 100}
+
+
+def test_failed_provisioning_reaches_the_user(provider: AzureMLProvider, azure: AzureMLEmulator,
+                                              make_spec: MakeSpec) -> None:
+    apply_spec(provider, make_spec("churn", versions={"stable": "a"}, traffic={"stable": 100}))
+    azure.fail_deployment("candidate", "ImagePullFailure: the environment image could not be pulled")
+    spec = make_spec("churn", versions={"stable": "a", "candidate": "b"}, traffic={"stable": 100})
+    desired = build_desired(spec, provider)
+    with pytest.raises(E.DeploymentFailed, match="ImagePullFailure"):
+        wait(provider.create_version(desired, desired.versions["candidate"]))
+    observed = provider.observe("churn")
+    assert observed is not None
+    assert observed.versions["candidate"].status.value == "failed"
+
+
+def _arm(azure: AzureMLEmulator, method: str, path: str, body: dict[str, Any]) -> requests.Response:
+    url = f"https://management.azure.com{azure.state.workspace_path}{path}?api-version=2024-04-01"
+    return requests.request(method, url, json=body, headers={"Authorization": "Bearer t"}, timeout=5)
+
+
+def test_emulator_enforces_azure_rules(provider: AzureMLProvider, azure: AzureMLEmulator,
+                                       make_spec: MakeSpec) -> None:
+    for bad in ("ab", "1churn", "churn-", "x" * 33, "under_score"):
+        reply = _arm(azure, "PUT", f"/onlineEndpoints/{bad}", {"location": "eastus", "properties": {}})
+        assert reply.status_code == 400, bad
+    apply_spec(provider, make_spec("churn", versions={"stable": "a", "candidate": "b"},
+                                   traffic={"stable": 100}))
+    cases = [
+        ({"traffic": {"stable": 100, "ghost": 0}, "mirrorTraffic": {"ghost": 10}}, "does not exist"),
+        ({"traffic": {"stable": 60, "candidate": 50}}, "at most 100"),
+        ({"traffic": {"stable": 100}, "mirrorTraffic": {"candidate": 51}}, "at most 50"),
+        ({"traffic": {"stable": 50, "candidate": 50}, "mirrorTraffic": {"candidate": 10}}, "both"),
+    ]
+    for props, message in cases:
+        reply = _arm(azure, "PATCH", "/onlineEndpoints/churn", {"properties": props})
+        assert reply.status_code == 400, props
+        assert message in reply.json()["error"]["message"]
+    reply = _arm(azure, "DELETE", "/onlineEndpoints/churn/deployments/stable", {})
+    assert reply.status_code == 400 and "still receives traffic" in reply.json()["error"]["message"]
+    with pytest.raises(E.InvalidSpec, match="at most 50"):
+        wait(provider.set_traffic("churn", {"stable": 100}, {"candidate": 60}))
+
+
+def test_invoke_and_metrics(provider: AzureMLProvider, azure: AzureMLEmulator, make_spec: MakeSpec,
+                            predictions: Any) -> None:
+    spec = make_spec("churn", versions={"stable": "a", "candidate": "b"},
+                     traffic={"stable": 50, "candidate": 50}, mirror={})
+    apply_spec(provider, spec)
+    for _ in range(4):
+        result = provider.invoke("churn", {"instances": ROWS}, version="stable")
+        assert result.body["predictions"] == predictions("a", ROWS)
+    azure.record_requests("churn", "candidate", 10, status=500, latency_ms=900)
+    azure.record_requests("churn", "candidate", 30, status=200, latency_ms=20)
+    metrics = provider.metrics("churn", ["stable", "candidate"], 300)
+    assert metrics["stable"].requests == 4 and metrics["stable"].errors == 0
+    assert metrics["candidate"].requests == 40 and metrics["candidate"].errors == 10
+    assert metrics["candidate"].error_rate == pytest.approx(0.25)
+    assert metrics["candidate"].latency_p99_ms == 900
+    with pytest.raises(E.NotFound):
+        provider.invoke("churn", {"instances": ROWS}, version="ghost")
+
+
+def test_destroy_touches_only_its_own(provider: AzureMLProvider, azure: AzureMLEmulator,
+                                      make_spec: MakeSpec) -> None:
+    apply_spec(provider, make_spec("keep-me", versions={"stable": "a"}, traffic={"stable": 100}))
+    apply_spec(provider, make_spec("churn", versions={"stable": "a"}, traffic={"stable": 100}))
+    wait(provider.delete_endpoint("churn"))
+    assert provider.observe("churn") is None
+    assert provider.observe("keep-me") is not None
+    with pytest.raises(E.NotFound):
+        provider.delete_endpoint("churn")
