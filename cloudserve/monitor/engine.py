@@ -170,7 +170,9 @@ def compare_feature(
     if name not in present or baseline.count == 0:
         result = _counts_part(name, kind, baseline.count, baseline.nulls, 0, 0)
         result.current_null_fraction = None
-        if name not in present:
+        if name not in present and table.rows == 0:
+            result.status, result.message = "no_data", "no rows in the current window"
+        elif name not in present:
             result.status, result.message = "missing", "column is absent from the current window"
         else:
             result.status, result.message = "baseline_empty", "every baseline value is missing"

@@ -106,7 +106,7 @@ def test_an_empty_window_is_reported_not_raised() -> None:
     profile = profile_table(frame(500, 1))
     result = compare(profile, RecordsTable(data={}))
     assert result.status == "empty_window" and not result.drifted
-    assert {f.status for f in result.features} == {"missing"}
+    assert {f.status for f in result.features} == {"no_data"}
     empty = compare(profile, RecordsTable(data={"age": [], "plan": []}))
     assert by_name(empty)["age"].status == "no_data"
 
