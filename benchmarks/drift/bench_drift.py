@@ -8,7 +8,7 @@ some columns shifted on purpose (see ``SHIFTS``), written once to Parquet. Each 
 then runs in its own child process that reads those files, judges every column, and
 reports its wall times and its peak RSS (``ru_maxrss``), so neither inherits the
 other's memory. Evidently runs in a separate virtualenv (``--peer-python``, created at
-``benchmarks/.venv-peers`` with ``evidently==0.7.*`` when missing), never in the project's.
+``benchmarks/.venv-drift-peers`` with ``evidently==0.7.*`` when missing), never in the project's.
 
 Both sides use the same tests: Wasserstein distance normalised by the reference std for
 numeric columns and Jensen-Shannon distance for categorical ones, drift at >= 0.1 --
@@ -31,7 +31,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-DEFAULT_PEER = REPO / "benchmarks" / ".venv-peers"
+DEFAULT_PEER = REPO / "benchmarks" / ".venv-drift-peers"
 NUMERIC = [f"num_{i:02d}" for i in range(20)]
 CATEGORICAL = [f"cat_{i}" for i in range(5)]
 #: What changes between reference and current, per column; every other column is
