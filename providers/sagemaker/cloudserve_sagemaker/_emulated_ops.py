@@ -23,6 +23,8 @@ from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import arn_formatter
 
+from cloudserve_sagemaker import _rules
+
 # Operations the adapter (and the rollout/drift work built on it) uses that moto 5.2.5
 # lacks. test_emulator fails when moto grows its own version, so ours can be dropped.
 ADDED_OPERATIONS = (
@@ -187,6 +189,7 @@ def update_endpoint(self: SageMakerResponse) -> ActionResult:
     config = _config(backend, self._get_param("EndpointConfigName"))
     previous = _snapshot(endpoint)
     deployment = self._get_param("DeploymentConfig") or {}
+    _rules.check_deployment_config(config.production_variants, deployment)
     state_of(backend).deployment_configs[name] = deployment
     endpoint.endpoint_config_name = config.endpoint_config_name
     endpoint.production_variants = endpoint._process_production_variants(config.production_variants)

@@ -152,3 +152,25 @@ def check_tag_count(tags: dict[str, str]) -> None:
         raise ValidationError(
             f"The resource would have {len(user)} tags; a resource can have at most {MAX_USER_TAGS}."
         )
+
+
+def check_deployment_config(variants: list[dict[str, Any]], deployment: dict[str, Any]) -> None:
+    """Traffic routing sizes against each instance-based variant of the new config, as the
+    TrafficRoutingConfig reference states them: CanarySize at most 50% of the variant's
+    instance count, LinearStepSize 10-50% of it."""
+    routing = deployment.get("BlueGreenUpdatePolicy", {}).get("TrafficRoutingConfiguration", {})
+    for key, low, high in (("CanarySize", 0, 50), ("LinearStepSize", 10, 50)):
+        size = routing.get(key)
+        if size is None:
+            continue
+        for variant in variants:
+            count = variant.get("InitialInstanceCount")
+            if count is None:
+                continue
+            percent = size["Value"] if size["Type"] == "CAPACITY_PERCENT" else 100.0 * size["Value"] / count
+            if not low <= percent <= high:
+                bound = "at most 50%" if key == "CanarySize" else "10-50%"
+                raise ValidationError(
+                    f"{key} {size['Value']} ({size['Type']}) must be {bound} of variant "
+                    f"{variant['VariantName']}'s {count} instance(s)."
+                )

@@ -20,6 +20,7 @@ from cloudserve.spec.models import SageMakerSettings
 from cloudserve_sagemaker import staging
 from cloudserve_sagemaker import translate as tr
 from cloudserve_sagemaker.client import AwsClients
+from cloudserve_sagemaker.native import NativeRollout, alarm_prefix, alarm_request
 
 
 class Deployer:
@@ -205,3 +206,24 @@ class Deployer:
     def _delete(self, operation: str, **params: Any) -> None:
         with contextlib.suppress(NotFound):
             self.aws.call("sagemaker", operation, **params)
+
+    # --- deployment guardrails: one CloudWatch alarm per rollout gate -----------------------
+    def put_alarms(
+        self, endpoint: str, native: NativeRollout, config_name: str, tags: Mapping[str, str]
+    ) -> list[str]:
+        """The auto-rollback alarms for a native rollout, on the new config's fleet."""
+        names = []
+        for index in range(len(native.gates)):
+            request = alarm_request(endpoint, native, config_name, index, tags)
+            self.aws.call("cloudwatch", "put_metric_alarm", **request)
+            names.append(request["AlarmName"])
+        return names
+
+    def delete_alarms(self, names: list[str]) -> None:
+        if names:  # DeleteAlarms ignores names that do not exist
+            self.aws.call("cloudwatch", "delete_alarms", AlarmNames=names)
+
+    def delete_alarms_of(self, endpoint: str) -> None:
+        """Every gate alarm a rollout of ``endpoint`` left behind (a process killed mid-way)."""
+        found = self.aws.call("cloudwatch", "describe_alarms", AlarmNamePrefix=alarm_prefix(endpoint))
+        self.delete_alarms([a["AlarmName"] for a in found.get("MetricAlarms", [])])

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from cloudserve.errors import Conflict, DeploymentFailed, NotFound
+from cloudserve.errors import CloudServeError, Conflict, DeploymentFailed, NotFound
 from cloudserve.provider import (
     CallbackOperation,
     Capability,
@@ -40,6 +40,13 @@ from cloudserve_sagemaker.client import AwsClients
 from cloudserve_sagemaker.deploy import Deployer
 from cloudserve_sagemaker.live import LiveEndpoint, read_live, to_state
 from cloudserve_sagemaker.metrics import read_metrics
+from cloudserve_sagemaker.native import (
+    NativeRollout,
+    deployment_config,
+    plan_native,
+    rollback_error,
+    rollback_record,
+)
 from cloudserve_sagemaker.validation import validate_desired
 
 _OPERATIONS = {
@@ -53,7 +60,8 @@ _OPERATIONS = {
     "replace_version": [
         "sagemaker:CreateModel",
         "sagemaker:CreateEndpointConfig",
-        "sagemaker:UpdateEndpoint",
+        "cloudwatch:PutMetricAlarm per gate (native rollout only)",
+        "sagemaker:UpdateEndpoint (with DeploymentConfig when the rollout is native)",
         "sagemaker:DeleteModel (old)",
     ],
     "update_version": [
@@ -87,6 +95,7 @@ class SageMakerProvider(Provider):
         self.aws = AwsClients(settings.region, settings.profile)
         self.deployer = Deployer(self.aws, settings)
         self._arns: dict[str, str] = {}  # endpoint name -> ARN (an ARN is derived from the name)
+        self._native: dict[tuple[str, str], NativeRollout] = {}  # (endpoint, spec hash) -> plan
 
     # --- what the target can do ---------------------------------------------------------
     def capabilities(self) -> Mapping[Feature, Capability]:
@@ -115,7 +124,8 @@ class SageMakerProvider(Provider):
             Feature.ROLLOUT: c(
                 Feature.ROLLOUT,
                 Support.EMULATED,
-                "traffic steps with cloudserve's gates; deployment guardrails cover only one variant's fleet",
+                "traffic between versions moves in cloudserve's steps and gates; a new model for one "
+                "live version rolls out with SageMaker's deployment guardrails when they fit",
             ),
         }
 
@@ -152,6 +162,20 @@ class SageMakerProvider(Provider):
             ops.append("application-autoscaling:RegisterScalableTarget + PutScalingPolicy")
         return ops
 
+    def native_rollout(
+        self, desired: DesiredEndpoint, observed: EndpointState, actions: list[str]
+    ) -> str | None:
+        """SageMaker's guardrails carry the rollout when the change is one live version's new
+        model and the spec's steps and gates map onto them exactly (see :mod:`.native`);
+        ``replace_version`` then sends that DeploymentConfig."""
+        key = (desired.name, desired.spec_hash)
+        native = plan_native(desired, observed, actions)
+        if isinstance(native, str):
+            self._native.pop(key, None)
+            return None
+        self._native[key] = native
+        return native.describe()
+
     # --- read ---------------------------------------------------------------------------
     def observe(self, name: str) -> EndpointState | None:
         live = read_live(self.aws, name)
@@ -165,9 +189,16 @@ class SageMakerProvider(Provider):
 
     # --- waiting ------------------------------------------------------------------------
     def _wait(
-        self, name: str, description: str, expect_config: str | None, then: Callable[[], None] | None = None
+        self,
+        name: str,
+        description: str,
+        expect_config: str | None,
+        then: Callable[[], None] | None = None,
+        rolled_back: Callable[[str], CloudServeError] | None = None,
     ) -> Operation:
-        """Poll DescribeEndpoint; run ``then`` once when in service on the expected config."""
+        """Poll DescribeEndpoint; run ``then`` once when in service on the expected config.
+        Back in service on another config means SageMaker rolled the update back: the error
+        is ``rolled_back(reason)`` when given (a native rollout), else DeploymentFailed."""
         state = {"done": False}
 
         def check() -> bool:
@@ -184,6 +215,8 @@ class SageMakerProvider(Provider):
             if status != "InService":
                 return False
             if expect_config and ep["EndpointConfigName"] != expect_config:
+                if rolled_back is not None:
+                    raise rolled_back(ep.get("FailureReason") or "no reason given")
                 raise DeploymentFailed(
                     f"SageMaker rolled the update of {name!r} back: "
                     f"{ep.get('FailureReason') or 'no reason given'}",
@@ -246,6 +279,7 @@ class SageMakerProvider(Provider):
         shadow: list[dict[str, Any]],
         capture: dict[str, Any] | None,
         description: str,
+        native: NativeRollout | None = None,
     ) -> Operation:
         """New endpoint config + UpdateEndpoint, with scaling re-registered afterwards.
 
@@ -258,15 +292,38 @@ class SageMakerProvider(Provider):
         if config == live.config_name:
             return Done(description + " (no change)")
         self.deployer.deregister_scaling(desired.name, list(live.targets))
-        self.aws.call("sagemaker", "update_endpoint", EndpointName=desired.name, EndpointConfigName=config)
+        extra: dict[str, Any] = {}
+        alarms: list[str] = []
+        if native is not None:  # SageMaker's guardrails carry this rollout
+            alarms = self.deployer.put_alarms(desired.name, native, config, tr.config_tags(desired))
+            extra["DeploymentConfig"] = deployment_config(native, alarms)
+        self.aws.call(
+            "sagemaker", "update_endpoint", EndpointName=desired.name, EndpointConfigName=config, **extra
+        )
         models = [v["ModelName"] for v in production + shadow]
         keep = {v["VariantName"] for v in production}
 
         def finish() -> None:
             self._register_all(desired, [n for n in desired.versions if n in keep])
             self.deployer.collect_garbage(desired.name, config, models)
+            self.deployer.delete_alarms(alarms)
 
-        return self._wait(desired.name, description, config, finish)
+        def rolled_back(reason: str) -> CloudServeError:
+            """SageMaker restored the old fleet: restore its scaling, drop what the update
+            made, and record the outcome on the endpoint as a client-side rollback would."""
+            assert native is not None
+            self.deployer.delete_alarms(alarms)
+            self._restore_scaling(live)
+            self.deployer.collect_garbage(
+                live.name, live.config_name, [v["ModelName"] for v in live.variants]
+            )
+            previous = to_state(live, self.aws.region_name).traffic
+            self.write_tags(live.name, rollback_record(desired, previous, reason).to_tags())
+            return rollback_error(desired, native, previous, alarms, reason)
+
+        return self._wait(
+            desired.name, description, config, finish, rolled_back if native is not None else None
+        )
 
     def _rebuild(
         self, desired: DesiredEndpoint, live: LiveEndpoint, swap: Mapping[str, DesiredVersion], drop: set[str]
@@ -304,13 +361,18 @@ class SageMakerProvider(Provider):
     def replace_version(self, desired: DesiredEndpoint, version: DesiredVersion) -> Operation:
         live = self._live(desired.name)
         production, shadow = self._rebuild(desired, live, {version.name: version}, set())
+        native = self._native.pop((desired.name, desired.spec_hash), None)
+        if native is not None and native.version != version.name:
+            native = None
         return self._roll_config(
             desired,
             live,
             production,
             shadow,
             live.capture,
-            f"replace version {version.name} of {desired.name}",
+            f"replace version {version.name} of {desired.name}"
+            + (" with SageMaker's deployment guardrails" if native else ""),
+            native,
         )
 
     def delete_version(self, desired: DesiredEndpoint, name: str) -> Operation:
@@ -383,17 +445,27 @@ class SageMakerProvider(Provider):
         config = self.deployer.put_config(live.name, production, shadow, live.capture, _config_tags(live))
         self.deployer.deregister_scaling(live.name, list(live.targets))
         self.aws.call("sagemaker", "update_endpoint", EndpointName=live.name, EndpointConfigName=config)
-        targets = {n: live.scaling(v) for v in production if (n := v["VariantName"]) in live.targets}
-        cooldowns = _cooldowns_of(live)
+        kept = {v["VariantName"] for v in production}
 
         def finish() -> None:
-            for variant, scaling in targets.items():
-                self.deployer.register_scaling(
-                    _config_tags(live), live.name, variant, scaling, cooldowns.get(variant, (300.0, 60.0))
-                )
+            self._restore_scaling(live, kept)
             self.deployer.collect_garbage(live.name, config, [v["ModelName"] for v in production + shadow])
 
         return self._wait(live.name, f"set mirror of {live.name} to {dict(mirror)}", config, finish)
+
+    def _restore_scaling(self, live: LiveEndpoint, variants: set[str] | None = None) -> None:
+        """Register the scaling ``live`` had again (after an update released it)."""
+        cooldowns = _cooldowns_of(live)
+        for variant in live.production:
+            name = variant["VariantName"]
+            if name in live.targets and (variants is None or name in variants):
+                self.deployer.register_scaling(
+                    _config_tags(live),
+                    live.name,
+                    name,
+                    live.scaling(variant),
+                    cooldowns.get(name, (300.0, 60.0)),
+                )
 
     def update_endpoint(self, desired: DesiredEndpoint) -> Operation:
         live = self._live(desired.name)
@@ -441,6 +513,7 @@ class SageMakerProvider(Provider):
             )
         self.deployer.deregister_scaling(name, [v["VariantName"] for v in live.production])
         self.aws.call("sagemaker", "delete_endpoint", EndpointName=name)
+        self._arns.pop(name, None)
 
         def gone() -> bool:
             try:
@@ -448,6 +521,7 @@ class SageMakerProvider(Provider):
                 return False
             except NotFound:
                 self.deployer.collect_garbage(name, None, [])
+                self.deployer.delete_alarms_of(name)
                 return True
 
         return CallbackOperation(f"delete SageMaker endpoint {name}", gone)

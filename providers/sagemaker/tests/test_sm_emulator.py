@@ -125,7 +125,7 @@ def test_auto_rollback_alarm_rolls_an_update_back(sm: Any, emulator: SageMakerEm
     sm.create_endpoint_config(
         EndpointConfigName="c2",
         ProductionVariants=[
-            {"VariantName": "a", "ModelName": "m2", "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}
+            {"VariantName": "a", "ModelName": "m2", "InstanceType": "ml.m5.large", "InitialInstanceCount": 2}
         ],
     )
     emulator.set_alarm("canary-5xx", "ALARM")
@@ -149,6 +149,28 @@ def test_auto_rollback_alarm_rolls_an_update_back(sm: Any, emulator: SageMakerEm
     assert described["EndpointStatus"] == "InService"
     assert described["EndpointConfigName"] == "ep-c"
     assert "canary-5xx" in described["FailureReason"]
+
+
+def test_traffic_routing_sizes_follow_the_reference(sm: Any, emulator: SageMakerEmulator) -> None:
+    _endpoint(sm)
+    emulator.settle()
+
+    def update(routing: dict[str, Any]) -> None:
+        sm.update_endpoint(
+            EndpointName="ep",
+            EndpointConfigName="ep-c",
+            DeploymentConfig={
+                "BlueGreenUpdatePolicy": {
+                    "TrafficRoutingConfiguration": {"WaitIntervalInSeconds": 60, **routing}
+                }
+            },
+        )
+
+    with pytest.raises(ClientError, match=r"CanarySize 1 .* at most 50% of variant a's 1 instance"):
+        update({"Type": "CANARY", "CanarySize": {"Type": "INSTANCE_COUNT", "Value": 1}})
+    with pytest.raises(ClientError, match=r"LinearStepSize 60 .* 10-50%"):
+        update({"Type": "LINEAR", "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 60}})
+    update({"Type": "LINEAR", "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 50}})
 
 
 def test_weights_update_rules(sm: Any, emulator: SageMakerEmulator) -> None:

@@ -204,3 +204,119 @@ def test_record_and_lease_tags_follow_sagemaker_tag_rules(
         provider.write_tags("churn", {T.LEASE: "holder#1"})
     with pytest.raises(Exception, match="at most 50"):
         provider.write_tags("churn", {f"k{i}": "v" for i in range(50)})
+
+
+# --- SageMaker's deployment guardrails: a new model for one live version ------------------------
+ROWS = [[5.1, 3.5, 1.4, 0.2], [6.2, 2.9, 4.3, 1.3], [7.7, 3.0, 6.1, 2.3]]
+
+
+@pytest.fixture
+def one_version(make_spec: Callable[..., Deployment]) -> Callable[..., Deployment]:
+    """``stable`` on two instances, canary 50% -> 100% (one instance of the new fleet)."""
+
+    def spec(model: str, **rollout: Any) -> Deployment:
+        return make_spec(
+            "churn",
+            {"stable": model},
+            compute={"replicas": {"min": 2, "max": 2}},
+            rollout={**CANARY, "steps": [50, 100], **rollout},
+        )
+
+    return spec
+
+
+def alarms(emulator: SageMakerEmulator) -> list[str]:
+    found = emulator.client("cloudwatch").describe_alarms(AlarmNamePrefix="cloudserve-churn-")
+    return [a["AlarmName"] for a in found["MetricAlarms"]]
+
+
+def test_plan_chooses_guardrails_only_where_they_fit(
+    one_version: Callable[..., Deployment], provider: SageMakerProvider, clock: Clock
+) -> None:
+    from cloudserve_sagemaker.native import plan_native
+
+    run(one_version("a"), provider, clock)
+    plan = make_plan(one_version("b"), provider)
+    assert plan.rollout_mode == "native"
+    assert plan.rollout_reason.startswith(
+        "SageMaker deployment guardrails: blue/green canary of 1 of 2 instances for 600s, then the rest"
+    )
+    assert "error_rate > 0.01, latency_p99_ms > 300, over 600s" in plan.rollout_reason
+
+    def why_not(spec: Deployment) -> str:
+        plan = make_plan(spec, provider)
+        assert plan.rollout_mode == "client"
+        assert plan.observed is not None
+        reason = plan_native(plan.desired, plan.observed, [a.key for a in plan.actions])
+        assert isinstance(reason, str)
+        return reason
+
+    assert "one canary then the rest" in why_not(one_version("b", steps=[10, 50, 100]))
+    assert "only absolute upper bounds" in why_not(
+        one_version("b", gates=[{"metric": "error_rate", "max_over_stable": 0.01}])
+    )
+    assert "cannot pause" in why_not(one_version("b", on_failure="pause"))
+    assert "allows 1-50% of the variant" in why_not(one_version("b", steps=[60, 100]))
+
+
+def test_healthy_native_canary_completes(
+    one_version: Callable[..., Deployment],
+    provider: SageMakerProvider,
+    emulator: SageMakerEmulator,
+    clock: Clock,
+    predictions: Callable[[str, list[list[float]]], list[Any]],
+) -> None:
+    run(one_version("a"), provider, clock)
+    result = run(one_version("b"), provider, clock)
+    assert result.plan.rollout_mode == "native" and result.rollout is None
+    sent = emulator.state.deployment_configs["churn"]
+    routing = sent["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
+    assert routing == {
+        "Type": "CANARY",
+        "WaitIntervalInSeconds": 600,
+        "CanarySize": {"Type": "INSTANCE_COUNT", "Value": 1},
+    }
+    names = [a["AlarmName"] for a in sent["AutoRollbackConfiguration"]["Alarms"]]
+    assert names == [
+        "cloudserve-churn-stable-gate1-error_rate",
+        "cloudserve-churn-stable-gate2-latency_p99_ms",
+    ]
+    assert provider.aws.calls["cloudwatch:put_metric_alarm"] == 2
+    assert alarms(emulator) == []  # the gates' alarms are gone once the rollout is done
+    answer = provider.invoke("churn", {"instances": ROWS})
+    assert answer.body == {"predictions": predictions("b", ROWS)}
+    assert not run(one_version("b"), provider, clock).changed
+
+
+def test_native_canary_with_an_alarm_in_alarm_rolls_back_with_the_reason(
+    one_version: Callable[..., Deployment],
+    provider: SageMakerProvider,
+    emulator: SageMakerEmulator,
+    clock: Clock,
+    predictions: Callable[[str, list[list[float]]], list[Any]],
+) -> None:
+    run(one_version("a"), provider, clock)
+
+    def alarm_trips(seconds: float) -> None:  # the new fleet misbehaves while SageMaker bakes it
+        if emulator.status("churn") == "Updating" and "churn" in emulator.state.deployment_configs:
+            emulator.set_alarm("cloudserve-churn-stable-gate1-error_rate", "ALARM", "error rate 0.2 > 0.01")
+        clock.sleep(seconds)
+
+    with pytest.raises(RolloutFailed) as info:
+        run(one_version("b"), provider, clock, sleep=alarm_trips)
+    text = str(info.value)
+    assert "rollout rolled back by SageMaker (version stable's new model, gate error_rate <= 0.01)" in text
+    assert "CloudWatch alarm cloudserve-churn-stable-gate1-error_rate is in ALARM" in text
+    assert info.value.exit_code == 3
+    rollout = info.value.details["rollout"]
+    assert isinstance(rollout, dict) and rollout["mode"] == "native" and rollout["state"] == "rolledback"
+    # SageMaker restored the old fleet; the user sees the old model, and the record says why
+    assert provider.invoke("churn", {"instances": ROWS}).body == {"predictions": predictions("a", ROWS)}
+    observed = provider.observe("churn")
+    assert observed is not None
+    record = RolloutRecord.from_tags(observed.tags)
+    assert record is not None and record.state == "rolledback" and "is in ALARM" in record.reason
+    assert alarms(emulator) == []
+    assert len(emulator.backend.endpoint_configs) == 1  # the rolled-back config was cleaned up
+    with pytest.raises(RolloutFailed, match="was rolled back"):
+        run(one_version("b"), provider, clock)
