@@ -67,11 +67,14 @@ class Answer:
 @dataclass
 class Load:
     """A few threads with one requests.Session each, posting to 127.0.0.1 until stopped,
-    the per-thread request cap is reached or the deadline passes: it always ends."""
+    the per-thread request cap is reached or the deadline passes: it always ends. Each
+    thread is paced (at most ``rate`` requests/s) so the load stays modest on a shared
+    machine and lasts as long as the slowest rollout here needs."""
 
     url: str
     threads: int = 3
-    cap_per_thread: int = 3000
+    rate: float = 150.0
+    cap_per_thread: int = 10_000
     seconds: float = 60.0
     answers: list[Answer] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -104,6 +107,7 @@ class Load:
                     mine.append(Answer(sent, resp.status_code, resp.headers.get("X-Cloudserve-Version")))
                 except Exception as exc:  # every failure is counted, none is hidden
                     mine.append(Answer(sent, type(exc).__name__, None))
+                self._stop.wait(max(0.0, sent + 1 / self.rate - time.monotonic()))
 
     def wait_for(self, count: int) -> None:
         """Until about ``count`` answers have come back (or the load has ended)."""
