@@ -37,6 +37,23 @@ def decode_split(text: str) -> dict[str, int]:
     return {parts[i]: int(parts[i + 1]) for i in range(0, len(parts), 2)}
 
 
+def encode_steps(steps: tuple[int, ...] | list[int]) -> str:
+    """Rising percents 1..100 as a hex bitmask: (10, 50, 100) -> '8000000000002000000000200'."""
+    return f"{sum(1 << (p - 1) for p in steps):x}"
+
+
+def decode_steps(text: str) -> tuple[int, ...]:
+    mask = int(text, 16)
+    return tuple(p for p in range(1, 101) if mask >> (p - 1) & 1)
+
+
+def _steps_of(tags: Mapping[str, str], head: Mapping[str, str]) -> tuple[int, ...]:
+    """From the steps label; records written before it kept them in the head ('k')."""
+    if T.ROLLOUT + "-steps" in tags:
+        return decode_steps(tags[T.ROLLOUT + "-steps"])
+    return tuple(int(x) for x in head["k"].split("-") if x)
+
+
 def chunk(key: str, value: str | None) -> dict[str, str | None]:
     """``value`` spread over key, key-2, key-3 ... (None clears the first four)."""
     if value is None:
@@ -74,11 +91,10 @@ class RolloutRecord:
         return replace(self, updated=int(time.time()), **changes)  # type: ignore[arg-type]
 
     def to_tags(self) -> dict[str, str | None]:
-        head = (
-            f"s_{self.state}_n_{self.step}_h_{self.spec_hash[:12]}_t_{self.updated}"
-            f"_k_{'-'.join(map(str, self.steps))}"
-        )
-        out: dict[str, str | None] = {T.ROLLOUT: head}
+        # The head stays under 45 characters; the steps, which may number up to 100, go in
+        # their own label as a bitmask of the percents (at most 25 hex digits).
+        head = f"s_{self.state}_n_{self.step}_h_{self.spec_hash[:12]}_t_{self.updated}"
+        out: dict[str, str | None] = {T.ROLLOUT: head, T.ROLLOUT + "-steps": encode_steps(self.steps)}
         out.update(chunk(T.ROLLOUT + "-from", encode_split(self.previous)))
         out.update(chunk(T.ROLLOUT + "-to", encode_split(self.target)))
         out.update(chunk(T.ROLLOUT + "-new", "_".join(self.new_versions) or None))
@@ -97,7 +113,7 @@ class RolloutRecord:
             return cls(
                 state=fields["s"],
                 step=int(fields["n"]),
-                steps=tuple(int(x) for x in fields["k"].split("-") if x),
+                steps=_steps_of(tags, fields),
                 spec_hash=fields["h"],
                 previous=decode_split(unchunk(tags, T.ROLLOUT + "-from") or ""),
                 target=decode_split(unchunk(tags, T.ROLLOUT + "-to") or ""),
@@ -122,7 +138,7 @@ class RolloutRecord:
 
 
 def clear_record_tags() -> dict[str, str | None]:
-    out: dict[str, str | None] = {T.ROLLOUT: None}
+    out: dict[str, str | None] = {T.ROLLOUT: None, T.ROLLOUT + "-steps": None}
     for suffix in ("-from", "-to", "-new", "-why"):
         out.update(chunk(T.ROLLOUT + suffix, None))
     return out

@@ -307,7 +307,8 @@ class VertexProvider(Provider):
         from cloudserve_vertex.client import v1
 
         endpoint = self._require(desired.name)
-        keep = {k: v for k, v in endpoint.labels.items() if k in (T.ROLLOUT, T.LEASE)}
+        # The rollout record spans several labels (cloudserve-rollout, -steps, -from-2 ...).
+        keep = {k: v for k, v in endpoint.labels.items() if k.startswith(T.ROLLOUT) or k == T.LEASE}
         body = v1().Endpoint(
             name=endpoint.name,
             labels={**translate.endpoint_labels(desired), **keep},

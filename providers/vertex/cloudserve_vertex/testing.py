@@ -36,6 +36,7 @@ import threading
 import time
 import urllib.parse
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -99,6 +100,7 @@ class VertexEmulator:
         }
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str]] = []  # (method, path) of every call, for counting
+        self.queries: list[dict[str, str]] = []  # the query string of each of those calls
         self.images: dict[str, Callable[[list[Any]], list[Any]]] = {}  # custom image -> predict fn
         self._server: ThreadingHTTPServer | None = None
         self._cache_dir = Path(tempfile.mkdtemp(prefix="vertex-emulator-"))
@@ -188,6 +190,16 @@ class VertexEmulator:
             for i in range(count):
                 self.state.samples.append(Sample(when, endpoint_id, deployed.id, latency_ms, i < errors))
 
+    def call_counts(self, since: int = 0) -> Counter[str]:
+        """Calls from ``self.requests[since:]`` as ``"METHOD path template"`` -> count, with
+        ids replaced by ``{endpoint}``, ``{model}`` ... and a PATCH naming its updateMask, so
+        a test or benchmark can say what a change costs in API calls."""
+        counts: Counter[str] = Counter()
+        for (method, path), query in zip(self.requests[since:], self.queries[since:], strict=True):
+            mask = query.get("updateMask") or query.get("update_mask")
+            counts[f"{method} {_template(path)}" + (f" ?updateMask={mask}" if mask else "")] += 1
+        return counts
+
     def put_object(self, uri: str, data: bytes) -> None:
         bucket, _, name = uri.removeprefix("gs://").partition("/")
         self.buckets.setdefault(bucket, {})[name] = data
@@ -215,6 +227,7 @@ class VertexEmulator:
         query = {k: v[-1] for k, v in urllib.parse.parse_qs(parsed.query).items()}
         with self.state.lock:
             self.requests.append((method, path))
+            self.queries.append(query)
             fault = self._take_fault(f"{method} {path}")
             if fault is not None:
                 return fault
@@ -350,6 +363,17 @@ class VertexEmulator:
         kind = metric.rsplit("/", 1)[-1]
         series = [_series(metric, kind, dm, group, start, end) for dm, group in sorted(by_model.items())]
         return {"timeSeries": [s for s in series if s is not None]}
+
+
+_ID_SEGMENTS = re.compile(r"(?P<kind>projects|locations|endpoints|models|operations|b)/(?P<id>[^/:]+)")
+_NAMES = {"b": "bucket", "projects": "project", "locations": "location"}
+
+
+def _template(path: str) -> str:
+    """/v1/projects/1234/locations/us-central1/endpoints/churn:predict ->
+    /v1/projects/{project}/locations/{location}/endpoints/{endpoint}:predict"""
+    path = re.sub(r"/o/.+$", "/o/{object}", path)  # object names may hold slashes
+    return _ID_SEGMENTS.sub(lambda m: f"{m['kind']}/{{{_NAMES.get(m['kind'], m['kind'][:-1])}}}", path)
 
 
 def _series(
