@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -317,8 +318,8 @@ def load_or_build(
     if target.exists():
         try:
             stored = BaselineProfile.load(target)
-        except (ValueError, KeyError, OSError):
-            stored = None
+        except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile):
+            stored = None  # unreadable or from another version: profile again
         if (
             stored is not None
             and stored.fingerprint == fingerprint_of(path)

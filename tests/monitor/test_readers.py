@@ -141,6 +141,8 @@ def test_profile_round_trips_and_is_reused_until_the_baseline_changes(tmp_path: 
     path.write_text(CSV + "100,c,1\n")
     assert load_or_build(path).rows == first.rows + 1
     assert load_or_build(store).rows == first.rows + 1  # a stored profile is usable directly
+    store.write_bytes(store.read_bytes()[:100])  # truncated by a crash or a full disk
+    assert load_or_build(path).rows == first.rows + 1
 
 
 def test_large_baselines_are_sketched(tmp_path: Path) -> None:
