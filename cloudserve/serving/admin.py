@@ -30,6 +30,7 @@ from cloudserve.serving.app import (
     respond,
     respond_error,
 )
+from cloudserve.serving.drift_schedule import DriftSchedule, NoSchedule, ScheduleError
 from cloudserve.serving.loaders import LoadedModel, LoaderError, load_model
 from cloudserve.serving.loaders.base import InputError
 from cloudserve.serving.state import Endpoint, StateError, Version
@@ -61,12 +62,19 @@ class Admin:
         self.state_dir = state_dir
         self.lock = asyncio.Lock()
         self.request_shutdown: Any = None  # set by the runner
+        self.drift = DriftSchedule(state_dir, lambda: self.endpoint.capture)
 
     def persist(self) -> None:
-        write_json_atomic(self.state_dir / "endpoint.json", self.endpoint.document())
+        write_json_atomic(self.state_dir / "endpoint.json", self.document())
+
+    def document(self) -> dict[str, Any]:
+        """endpoint.json: the endpoint, plus the drift schedule this server runs."""
+        doc = self.endpoint.document()
+        doc["monitoring"] = self.drift.config.to_dict() if self.drift.config else None
+        return doc
 
     def state(self) -> dict[str, Any]:
-        doc = self.endpoint.document()
+        doc = self.document()
         for name, version in self.endpoint.versions.items():
             doc["versions"][name] = {**version.config, **version_status(version)}
         doc["pid"] = os.getpid()
@@ -132,10 +140,37 @@ class Admin:
             if self.request_shutdown is not None:
                 asyncio.get_running_loop().call_later(0.05, self.request_shutdown)
             return {"stopping": True}
+        if path == "monitoring" or path.startswith("monitoring/"):
+            return await self._monitoring(route, body)
         async with self.lock:
             result = self._mutate(route, body)
             self.persist()
         return result
+
+    async def _monitoring(self, route: tuple[str, str], body: bytes) -> Any:
+        """The drift schedule: read it, replace it (null removes it), or run it now. A run
+        goes to a worker thread and holds only the schedule's lock, never the admin one."""
+        if route == ("GET", "monitoring"):
+            return self.drift.status()
+        if route == ("PUT", "monitoring"):
+            data: Any = _json_value(body) if body.strip() else None
+            async with self.lock:
+                try:
+                    self.drift.configure(data)
+                except ScheduleError as exc:
+                    raise StateError(422, str(exc)) from None
+                self.persist()
+            return self.drift.status()
+        if route == ("POST", "monitoring/run"):
+            options = _json_object(body) if body.strip() else {}
+            window = options.get("window")
+            try:
+                return await asyncio.to_thread(self.drift.run_now, str(window) if window else None)
+            except NoSchedule as exc:
+                raise StateError(409, str(exc)) from None
+            except (ValueError, OSError) as exc:  # an unreadable baseline or capture log
+                raise StateError(422, f"drift run failed: {exc}") from None
+        raise StateError(404, f"no admin route {route[0]} {PREFIX}{route[1]}")
 
     def _mutate(self, route: tuple[str, str], body: bytes) -> Any:
         endpoint = self.endpoint

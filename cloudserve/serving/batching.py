@@ -16,24 +16,31 @@ sound; a batch whose output length does not match falls back the same way.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import time
 from concurrent.futures import Executor
 from typing import Any
 
 from cloudserve.serving.loaders.base import PredictFn
 
 MAX_ROWS = 256  # beyond this, a batch is cut: big requests gain nothing from company
+# Above this moving average of model time per batch, predictions leave the event loop for
+# a worker thread, so one slow model cannot stall the other versions and the admin API.
+OFFLOAD_MS = 5.0
 
 _Item = tuple[list[Any], "asyncio.Future[list[Any]]"]
 
 
 class Batcher:
-    def __init__(self, predict: PredictFn, pool: Executor, offload: Callable[[], bool]) -> None:
+    def __init__(self, predict: PredictFn, pool: Executor) -> None:
         self._predict = predict
         self._pool = pool
-        self._offload = offload
         self._pending: list[_Item] = []
         self._rows = 0
+        self.model_ms = 0.0  # moving average of the model's own time per batch
+
+    @property
+    def offload(self) -> bool:
+        return self.model_ms > OFFLOAD_MS
 
     async def submit(self, instances: list[Any]) -> list[Any]:
         loop = asyncio.get_running_loop()
@@ -50,11 +57,18 @@ class Batcher:
         batch, self._pending, self._rows = self._pending, [], 0
         if not batch:
             return
-        if self._offload():
-            done = loop.run_in_executor(self._pool, self._execute, batch)
-            done.add_done_callback(lambda f: _deliver(batch, f.result()))
+        if self.offload:
+            done = loop.run_in_executor(self._pool, self._timed, batch)
+            done.add_done_callback(lambda f: _deliver_future(batch, f))
         else:
-            _deliver(batch, self._execute(batch))
+            _deliver(batch, self._timed(batch))
+
+    def _timed(self, batch: list[_Item]) -> list[Any]:
+        start = time.perf_counter()
+        try:
+            return self._execute(batch)
+        finally:
+            self.model_ms += ((time.perf_counter() - start) * 1000.0 - self.model_ms) * 0.1
 
     def _execute(self, batch: list[_Item]) -> list[Any]:
         """One outcome (predictions or the exception) per request in ``batch``."""
@@ -77,6 +91,11 @@ class Batcher:
             return self._predict(instances)
         except Exception as exc:
             return exc
+
+
+def _deliver_future(batch: list[_Item], done: asyncio.Future[list[Any]]) -> None:
+    error = done.exception()
+    _deliver(batch, [error] * len(batch) if error is not None else done.result())
 
 
 def _deliver(batch: list[_Item], outcomes: list[Any]) -> None:

@@ -5,13 +5,17 @@ Started detached by the local provider as::
     python -m cloudserve.serving.local_server --state-dir DIR --host 127.0.0.1 --port N
 
 ``DIR/endpoint.json`` holds the desired state ({"name", "versions": {name: {"config_hash",
-"model", "image", "env", "base_dir"}}, "traffic", "mirror", "tags", "capture"}) and
+"model", "image", "env", "base_dir"}}, "traffic", "mirror", "tags", "capture",
+"monitoring"}) and
 ``DIR/token`` the admin token. Models are loaded before the port opens, so once
 ``DIR/server.json`` ({"pid", "host", "port", "started_at"}) exists the server answers
 with every loadable version; one that fails to load is reported by
 ``GET /_cloudserve/state`` as ``failed`` with the loader's reason, and the others serve.
 The server keeps ``endpoint.json`` current after each admin change, so a restart
-restores the same state. ``server.json`` is removed on a graceful stop. The HTTP
+restores the same state. ``server.json`` is removed on a graceful stop. ``monitoring``
+(a drift config, or null) is the drift schedule the server runs over its capture log in
+a background thread (:mod:`cloudserve.serving.drift_schedule`), reports under
+``DIR/drift/``. The HTTP
 surface (data plane and admin API) is in :mod:`cloudserve.serving.app` and
 :mod:`cloudserve.serving.admin`.
 """
@@ -30,6 +34,7 @@ import orjson
 
 from cloudserve.serving.admin import Admin, load_version, write_json_atomic
 from cloudserve.serving.app import ServingApp
+from cloudserve.serving.drift_schedule import ScheduleError
 from cloudserve.serving.loaders import LoaderError
 from cloudserve.serving.metrics import PrometheusMetrics
 from cloudserve.serving.state import Endpoint, RouteTable, StateError, Version
@@ -65,6 +70,18 @@ def build_endpoint(document: dict[str, Any], state_dir: Path) -> Endpoint:
     return endpoint
 
 
+def start_monitoring(admin: Admin, config: Any) -> None:
+    """Resume the drift schedule recorded in endpoint.json. A config this server cannot
+    run is dropped with an error in the log, not fatal: serving matters more, and the
+    provider sees the schedule missing and sends it again, getting the reason back."""
+    if config is None:
+        return
+    try:
+        admin.drift.configure(config)
+    except ScheduleError as exc:
+        log.error("drift schedule not started: %s", exc)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cloudserve.serving.local_server")
     parser.add_argument("--state-dir", required=True, type=Path)
@@ -91,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
 
     endpoint = build_endpoint(document, state_dir)
     admin = Admin(endpoint, token, state_dir)
+    start_monitoring(admin, document.get("monitoring"))
     admin.persist()
     app = ServingApp(endpoint, admin=admin)
     sock = runner.bind(args.host, args.port)
@@ -103,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         log.info("endpoint %s listening on http://%s:%s", endpoint.name, host, port)
 
     def stopped() -> None:
+        admin.drift.close()
         try:
             if orjson.loads(server_file.read_bytes()).get("pid") == os.getpid():
                 server_file.unlink()

@@ -20,9 +20,6 @@ from cloudserve.serving.capture import CaptureWriter
 from cloudserve.serving.loaders import LoadedModel
 from cloudserve.serving.metrics import PrometheusMetrics, VersionStats
 
-# Above this average model latency a version's predictions move off the event loop.
-OFFLOAD_MS = 5.0
-
 
 class StateError(Exception):
     """An admin request that cannot be applied; ``status`` is the HTTP answer."""
@@ -39,14 +36,13 @@ class Version:
     stats: VersionStats
     model: LoadedModel | None = None
     error: str | None = None
-    avg_ms: float = 0.0  # moving average of model time, to decide offloading
     _batcher: Batcher | None = None
 
     def batcher(self, pool: Executor) -> Batcher:
         """The version's batcher, made on first use (a Version is replaced, never reloaded)."""
         if self._batcher is None:
             assert self.model is not None
-            self._batcher = Batcher(self.model.predict, pool, lambda: self.offload)
+            self._batcher = Batcher(self.model.predict, pool)
         return self._batcher
 
     @property
@@ -55,11 +51,6 @@ class Version:
 
     def observe(self, seconds: float, error: bool) -> None:
         self.stats.record(seconds, error)
-        self.avg_ms += (seconds * 1000.0 - self.avg_ms) * 0.05
-
-    @property
-    def offload(self) -> bool:
-        return self.avg_ms > OFFLOAD_MS
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,9 @@ def test_batcher_coalesces_and_isolates_bad_requests() -> None:
 
     async def scenario(offload: bool) -> list[Any]:
         with ThreadPoolExecutor(1) as pool:
-            batcher = Batcher(predict, pool, lambda: offload)
+            batcher = Batcher(predict, pool)
+            batcher.model_ms = 1000.0 if offload else 0.0  # as if the model were slow
+            assert batcher.offload is offload
             requests_ = [[[1, 2]], [[3, 4], [5, 6]], [[7]], [[8, 9]]]
             out: list[Any] = await asyncio.gather(
                 *(batcher.submit(r) for r in requests_), return_exceptions=True
@@ -128,7 +130,7 @@ def test_batcher_coalesces_and_isolates_bad_requests() -> None:
 
     async def lone() -> list[Any]:
         with ThreadPoolExecutor(1) as pool:
-            return await Batcher(predict, pool, lambda: False).submit([[1, 1]])
+            return await Batcher(predict, pool).submit([[1, 1]])
 
     calls.clear()
     assert asyncio.run(lone()) == [2] and calls == [1]
