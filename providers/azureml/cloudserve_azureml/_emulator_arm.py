@@ -84,9 +84,7 @@ class ArmRouter:
                         return handler(self, path, query, body, match)
                     except EmulatedError as err:
                         return error_reply(err)
-        return error_reply(
-            EmulatedError(404, "NoRoute", f"the emulator has no route for {method} {path}")
-        )
+        return error_reply(EmulatedError(404, "NoRoute", f"the emulator has no route for {method} {path}"))
 
     # --- helpers for routes -----------------------------------------------------------------
     def operation_headers(self, op_id: str, *, location: bool = False) -> dict[str, str]:
@@ -112,8 +110,11 @@ class ArmRouter:
             "kind": body.get("kind"),
             "sku": body.get("sku"),
             "identity": body.get("identity")
-            or {"type": "SystemAssigned", "principalId": "00000000-0000-0000-0000-0000000000aa",
-                "tenantId": "00000000-0000-0000-0000-0000000000bb"},
+            or {
+                "type": "SystemAssigned",
+                "principalId": "00000000-0000-0000-0000-0000000000aa",
+                "tenantId": "00000000-0000-0000-0000-0000000000bb",
+            },
             "properties": props,
             "systemData": system_data(old.get("systemData") if old else None),
         }
@@ -146,15 +147,19 @@ def _decode(raw: Any) -> dict[str, Any]:
 
 def check_traffic(state: EmulatorState, endpoint: str, props: dict[str, Any]) -> None:
     """The endpoint traffic rules Azure ML enforces on a PUT/PATCH of an endpoint."""
-    existing = {d["name"] for d in state.children(state.endpoint_path(endpoint) + "/deployments")
-                if d["properties"].get("provisioningState") != "Deleting"}
+    existing = {
+        d["name"]
+        for d in state.children(state.endpoint_path(endpoint) + "/deployments")
+        if d["properties"].get("provisioningState") != "Deleting"
+    }
     traffic = {k: int(v) for k, v in (props.get("traffic") or {}).items()}
     mirror = {k: int(v) for k, v in (props.get("mirrorTraffic") or {}).items()}
     for label, split in (("traffic", traffic), ("mirrorTraffic", mirror)):
         for name, pct in split.items():
             if pct and name not in existing:
                 raise EmulatedError(
-                    400, "BadArgument",
+                    400,
+                    "BadArgument",
                     f"{label}: deployment {name!r} does not exist under endpoint {endpoint!r}; "
                     "traffic can be set only for deployments that have been created.",
                 )
@@ -162,17 +167,22 @@ def check_traffic(state: EmulatorState, endpoint: str, props: dict[str, Any]) ->
                 raise EmulatedError(400, "BadArgument", f"{label}[{name}] must be between 0 and 100.")
     if sum(traffic.values()) > TRAFFIC_MAX_TOTAL:
         raise EmulatedError(
-            400, "BadArgument", f"Traffic values must sum to at most 100; they sum to {sum(traffic.values())}."
+            400,
+            "BadArgument",
+            f"Traffic values must sum to at most 100; they sum to {sum(traffic.values())}.",
         )
     if sum(mirror.values()) > MIRROR_MAX_TOTAL:
         raise EmulatedError(
-            400, "BadArgument",
-            f"Mirror traffic values must sum to at most {MIRROR_MAX_TOTAL}; they sum to {sum(mirror.values())}.",
+            400,
+            "BadArgument",
+            f"Mirror traffic values must sum to at most {MIRROR_MAX_TOTAL}; "
+            f"they sum to {sum(mirror.values())}.",
         )
     both = sorted(n for n in mirror if mirror[n] and traffic.get(n))
     if both:
         raise EmulatedError(
-            400, "BadArgument",
+            400,
+            "BadArgument",
             f"Deployment {both[0]!r} cannot receive both live and mirrored traffic.",
         )
 

@@ -63,9 +63,13 @@ class BlobStore:
 
     def _props(self, key: str, data: bytes) -> dict[str, str]:
         headers = {
-            "Content-Length": str(len(data)), "Content-Type": "application/octet-stream",
-            "Last-Modified": "Mon, 01 Jan 2024 00:00:00 GMT", "ETag": f'"0x{abs(hash(data)):X}"',
-            "x-ms-blob-type": "BlockBlob", "x-ms-request-id": "emulated", "x-ms-version": "2021-08-06",
+            "Content-Length": str(len(data)),
+            "Content-Type": "application/octet-stream",
+            "Last-Modified": "Mon, 01 Jan 2024 00:00:00 GMT",
+            "ETag": f'"0x{abs(hash(data)):X}"',
+            "x-ms-blob-type": "BlockBlob",
+            "x-ms-request-id": "emulated",
+            "x-ms-version": "2021-08-06",
         }
         for k, v in self._metadata.get(key, {}).items():
             headers[f"x-ms-meta-{k}"] = v
@@ -89,8 +93,16 @@ class BlobStore:
             self.state.blobs[key] = bytes(body)
             self._metadata[key] = _meta_headers(request.headers)
         status = 200 if comp == "metadata" else 201
-        return status, {"ETag": '"0x1"', "Last-Modified": "Mon, 01 Jan 2024 00:00:00 GMT",
-                     "x-ms-request-id": "emulated", "x-ms-request-server-encrypted": "true"}, b""
+        return (
+            status,
+            {
+                "ETag": '"0x1"',
+                "Last-Modified": "Mon, 01 Jan 2024 00:00:00 GMT",
+                "x-ms-request-id": "emulated",
+                "x-ms-request-server-encrypted": "true",
+            },
+            b"",
+        )
 
     def _container(self, container: str, method: str, query: dict[str, str]) -> Reply:
         if query.get("comp") != "list":
@@ -115,7 +127,7 @@ class BlobStore:
 
 
 def _meta_headers(headers: Any) -> dict[str, str]:
-    return {k[len("x-ms-meta-"):]: v for k, v in headers.items() if k.lower().startswith("x-ms-meta-")}
+    return {k[len("x-ms-meta-") :]: v for k, v in headers.items() if k.lower().startswith("x-ms-meta-")}
 
 
 def _block_ids(xml: str) -> list[str]:
@@ -125,9 +137,14 @@ def _block_ids(xml: str) -> list[str]:
 
 
 def _xml_error(status: int, code: str) -> Reply:
-    body = f'<?xml version="1.0" encoding="utf-8"?><Error><Code>{code}</Code><Message>{code}</Message></Error>'
-    return status, {"Content-Type": "application/xml", "x-ms-error-code": code,
-                    "x-ms-request-id": "emulated"}, body
+    body = (
+        f'<?xml version="1.0" encoding="utf-8"?><Error><Code>{code}</Code><Message>{code}</Message></Error>'
+    )
+    return (
+        status,
+        {"Content-Type": "application/xml", "x-ms-error-code": code, "x-ms-request-id": "emulated"},
+        body,
+    )
 
 
 def decode_block_id(block_id: str) -> str:

@@ -18,10 +18,16 @@ from typing import Any
 from cloudserve_azureml._emulator_arm import ArmRouter, EmulatedError, Reply, _json, _not_found
 from cloudserve_azureml._emulator_state import MetricPoint, system_data
 
-_AUTOSCALE = (r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)"
-              r"/providers/Microsoft\.Insights/autoscalesettings/(?P<name>[^/]+)")
-_LATENCY = {"RequestLatency_P50": 50, "RequestLatency_P90": 90,
-            "RequestLatency_P95": 95, "RequestLatency_P99": 99}
+_AUTOSCALE = (
+    r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)"
+    r"/providers/Microsoft\.Insights/autoscalesettings/(?P<name>[^/]+)"
+)
+_LATENCY = {
+    "RequestLatency_P50": 50,
+    "RequestLatency_P90": 90,
+    "RequestLatency_P95": 95,
+    "RequestLatency_P99": 99,
+}
 METRIC_NAMES = ("RequestsPerMinute", *_LATENCY)
 
 
@@ -52,7 +58,8 @@ def put_autoscale(r: ArmRouter, path: str, q: Any, b: dict[str, Any], m: re.Matc
         lo, default, hi = (int(cap.get(k, -1)) for k in ("minimum", "default", "maximum"))
         if not (0 <= lo <= default <= hi):
             raise EmulatedError(
-                400, "InvalidRequest",
+                400,
+                "InvalidRequest",
                 f"Profile {profile.get('name')!r}: capacity must satisfy minimum <= default <= maximum "
                 f"(got {lo}, {default}, {hi}).",
             )
@@ -60,9 +67,13 @@ def put_autoscale(r: ArmRouter, path: str, q: Any, b: dict[str, Any], m: re.Matc
     props.setdefault("name", m["name"])
     old = r.state.get(path)
     resource = {
-        "id": path, "name": m["name"], "type": "Microsoft.Insights/autoscaleSettings",
-        "location": b.get("location") or r.state.location, "tags": b.get("tags") or {},
-        "properties": props, "systemData": system_data(old.get("systemData") if old else None),
+        "id": path,
+        "name": m["name"],
+        "type": "Microsoft.Insights/autoscaleSettings",
+        "location": b.get("location") or r.state.location,
+        "tags": b.get("tags") or {},
+        "properties": props,
+        "systemData": system_data(old.get("systemData") if old else None),
     }
     r.state.put(path, resource)
     return _json(201 if old is None else 200, resource)
@@ -103,18 +114,29 @@ def metrics(r: ArmRouter, path: str, q: dict[str, list[str]], b: Any, m: re.Matc
     if "/" in span:
         start, end = (_parse_time(p) for p in span.split("/", 1))
     step = _interval_seconds((q.get("interval") or ["PT1M"])[0])
-    points = [p for p in r.state.metric_points
-              if p.endpoint.lower() == endpoint.lower() and start.timestamp() <= p.at <= end.timestamp()]
+    points = [
+        p
+        for p in r.state.metric_points
+        if p.endpoint.lower() == endpoint.lower() and start.timestamp() <= p.at <= end.timestamp()
+    ]
     split_status = "statusCodeClass" in (q.get("$filter") or [""])[0]
     value = [_metric(resource, n, points, start, step, split_status) for n in names]
-    return _json(200, {"cost": 0, "timespan": f"{start.isoformat()}/{end.isoformat()}",
-                       "interval": (q.get("interval") or ["PT1M"])[0], "value": value,
-                       "namespace": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
-                       "resourceregion": r.state.location})
+    return _json(
+        200,
+        {
+            "cost": 0,
+            "timespan": f"{start.isoformat()}/{end.isoformat()}",
+            "interval": (q.get("interval") or ["PT1M"])[0],
+            "value": value,
+            "namespace": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
+            "resourceregion": r.state.location,
+        },
+    )
 
 
-def _metric(resource: str, name: str, points: list[MetricPoint], start: datetime,
-            step: float, split_status: bool) -> dict[str, Any]:
+def _metric(
+    resource: str, name: str, points: list[MetricPoint], start: datetime, step: float, split_status: bool
+) -> dict[str, Any]:
     groups: dict[tuple[str, str], list[MetricPoint]] = {}
     for p in points:
         cls = f"{p.status_code // 100}xx" if name == "RequestsPerMinute" and split_status else ""
@@ -123,7 +145,9 @@ def _metric(resource: str, name: str, points: list[MetricPoint], start: datetime
     for (deployment, cls), pts in sorted(groups.items()):
         meta = [{"name": {"value": "deployment", "localizedValue": "deployment"}, "value": deployment}]
         if cls:
-            meta.append({"name": {"value": "statusCodeClass", "localizedValue": "statusCodeClass"}, "value": cls})
+            meta.append(
+                {"name": {"value": "statusCodeClass", "localizedValue": "statusCodeClass"}, "value": cls}
+            )
         buckets: dict[int, list[MetricPoint]] = {}
         for p in pts:
             buckets.setdefault(int((p.at - start.timestamp()) // step), []).append(p)
@@ -137,9 +161,14 @@ def _metric(resource: str, name: str, points: list[MetricPoint], start: datetime
             data.append({"timeStamp": stamp, "average": val})
         series.append({"metadatavalues": meta, "data": data})
     unit = "Count" if name == "RequestsPerMinute" else "MilliSeconds"
-    return {"id": f"{resource}/providers/Microsoft.Insights/metrics/{name}",
-            "type": "Microsoft.Insights/metrics", "name": {"value": name, "localizedValue": name},
-            "unit": unit, "timeseries": series, "errorCode": "Success"}
+    return {
+        "id": f"{resource}/providers/Microsoft.Insights/metrics/{name}",
+        "type": "Microsoft.Insights/metrics",
+        "name": {"value": name, "localizedValue": name},
+        "unit": unit,
+        "timeseries": series,
+        "errorCode": "Success",
+    }
 
 
 def _percentile(values: list[float], pct: int) -> float:

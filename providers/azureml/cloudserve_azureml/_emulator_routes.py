@@ -30,8 +30,12 @@ def register(router: ArmRouter) -> None:
     add("GET", _WS + r"/datastores", datastores)
     add("GET", _WS + r"/datastores/(?P<name>[^/]+)", datastore)
     add("POST", _WS + r"/datastores/(?P<name>[^/]+)/listSecrets", datastore_secrets)
-    add("GET", r"/subscriptions/[^/]+/providers/Microsoft\.MachineLearningServices/locations/[^/]+"
-        r"/mfeOperation(?:sStatus|Results)/(?P<op>[^/]+)", operation)
+    add(
+        "GET",
+        r"/subscriptions/[^/]+/providers/Microsoft\.MachineLearningServices/locations/[^/]+"
+        r"/mfeOperation(?:sStatus|Results)/(?P<op>[^/]+)",
+        operation,
+    )
     add("GET", _WS + r"/onlineEndpoints", list_children)
     add("GET", _WS + r"/onlineEndpoints/(?P<ep>[^/]+)", get_resource)
     add("PUT", _WS + r"/onlineEndpoints/(?P<ep>[^/]+)", put_endpoint)
@@ -53,8 +57,11 @@ def register(router: ArmRouter) -> None:
         add("GET", _WS + rf"/{kind}/(?P<name>[^/]+)/versions/(?P<ver>[^/]+)", get_resource)
         add("PUT", _WS + rf"/{kind}/(?P<name>[^/]+)/versions/(?P<ver>[^/]+)", put_version)
         add("DELETE", _WS + rf"/{kind}/(?P<name>[^/]+)/versions/(?P<ver>[^/]+)", delete_asset)
-        add("POST", _WS + rf"/{kind}/(?P<name>[^/]+)/versions/(?P<ver>[^/]+)/startPendingUpload",
-            pending_upload)
+        add(
+            "POST",
+            _WS + rf"/{kind}/(?P<name>[^/]+)/versions/(?P<ver>[^/]+)/startPendingUpload",
+            pending_upload,
+        )
     from cloudserve_azureml import _emulator_monitor
 
     _emulator_monitor.register(router)
@@ -65,32 +72,49 @@ def workspace(r: ArmRouter, path: str, q: Query, b: Body, m: M) -> Reply:
     s = r.state
     if m["ws"].lower() != s.workspace.lower() or m["rg"].lower() != s.resource_group.lower():
         raise _not_found("Workspace", m["ws"])
-    storage = (f"/subscriptions/{s.subscription_id}/resourceGroups/{s.resource_group}"
-               f"/providers/Microsoft.Storage/storageAccounts/{s.storage_account}")
-    return _json(200, {
-        "id": s.workspace_path, "name": s.workspace, "location": s.location,
-        "type": "Microsoft.MachineLearningServices/workspaces", "kind": "Default",
-        "identity": {"type": "SystemAssigned"}, "tags": {},
-        "properties": {
-            "friendlyName": s.workspace, "storageAccount": storage,
-            "discoveryUrl": f"https://{s.location}.api.azureml.ms/discovery",
-            "mlFlowTrackingUri": f"azureml://{s.location}.api.azureml.ms/mlflow/v1.0{s.workspace_path}",
-            "workspaceId": "00000000-0000-0000-0000-00000000cafe", "provisioningState": "Succeeded",
-            "publicNetworkAccess": "Enabled", "hbiWorkspace": False,
+    storage = (
+        f"/subscriptions/{s.subscription_id}/resourceGroups/{s.resource_group}"
+        f"/providers/Microsoft.Storage/storageAccounts/{s.storage_account}"
+    )
+    return _json(
+        200,
+        {
+            "id": s.workspace_path,
+            "name": s.workspace,
+            "location": s.location,
+            "type": "Microsoft.MachineLearningServices/workspaces",
+            "kind": "Default",
+            "identity": {"type": "SystemAssigned"},
+            "tags": {},
+            "properties": {
+                "friendlyName": s.workspace,
+                "storageAccount": storage,
+                "discoveryUrl": f"https://{s.location}.api.azureml.ms/discovery",
+                "mlFlowTrackingUri": f"azureml://{s.location}.api.azureml.ms/mlflow/v1.0{s.workspace_path}",
+                "workspaceId": "00000000-0000-0000-0000-00000000cafe",
+                "provisioningState": "Succeeded",
+                "publicNetworkAccess": "Enabled",
+                "hbiWorkspace": False,
+            },
+            "systemData": {"createdAt": "2024-01-01T00:00:00Z", "lastModifiedAt": "2024-01-01T00:00:00Z"},
         },
-        "systemData": {"createdAt": "2024-01-01T00:00:00Z", "lastModifiedAt": "2024-01-01T00:00:00Z"},
-    })
+    )
 
 
 def _datastore_body(r: ArmRouter) -> dict[str, Any]:
     s = r.state
     return {
-        "id": f"{s.workspace_path}/datastores/workspaceblobstore", "name": "workspaceblobstore",
+        "id": f"{s.workspace_path}/datastores/workspaceblobstore",
+        "name": "workspaceblobstore",
         "type": "Microsoft.MachineLearningServices/workspaces/datastores",
         "properties": {
-            "datastoreType": "AzureBlob", "accountName": s.storage_account,
-            "containerName": s.container, "endpoint": "core.windows.net", "protocol": "https",
-            "isDefault": True, "credentials": {"credentialsType": "AccountKey"},
+            "datastoreType": "AzureBlob",
+            "accountName": s.storage_account,
+            "containerName": s.container,
+            "endpoint": "core.windows.net",
+            "protocol": "https",
+            "isDefault": True,
+            "credentials": {"credentialsType": "AccountKey"},
             "serviceDataAccessAuthIdentity": "None",
         },
         "systemData": {"createdAt": "2024-01-01T00:00:00Z", "lastModifiedAt": "2024-01-01T00:00:00Z"},
@@ -135,13 +159,15 @@ def list_children(r: ArmRouter, path: str, q: Query, b: Body, m: M) -> Reply:
 
 def list_versions(r: ArmRouter, path: str, q: Query, b: Body, m: M) -> Reply:
     values = r.state.children(path)
-    wanted_hash = (q.get("hash") or [None])[0]
+    wanted_hash = (q.get("hash") or [""])[0]
     if wanted_hash:
-        values = [v for v in values if (v["properties"].get("properties") or {}).get("hash_sha256") == wanted_hash]
+        values = [
+            v for v in values if (v["properties"].get("properties") or {}).get("hash_sha256") == wanted_hash
+        ]
     order = (q.get("$orderBy") or q.get("$orderby") or [""])[0]
     if "desc" in order.lower():
         values = sorted(values, key=lambda v: v["systemData"]["createdAt"], reverse=True)
-    top = (q.get("$top") or [None])[0]
+    top = (q.get("$top") or [""])[0]
     if top:
         values = values[: int(top)]
     return _json(200, {"value": values})
@@ -168,10 +194,14 @@ def put_endpoint(r: ArmRouter, path: str, q: Query, b: Body, m: M) -> Reply:
     props = dict(b.get("properties") or {})
     old = r.state.get(path)
     if old is not None and old["properties"]["provisioningState"] in ("Creating", "Updating", "Deleting"):
-        raise EmulatedError(409, "Conflict", f"Endpoint {name!r} is {old['properties']['provisioningState']}; retry later.")
+        raise EmulatedError(
+            409, "Conflict", f"Endpoint {name!r} is {old['properties']['provisioningState']}; retry later."
+        )
     check_traffic(r.state, name, props)
     creating = old is None
-    resource = r.tracked(path, b, _ENDPOINT_TYPE, _endpoint_props(r, name, props, "Creating" if creating else "Updating"))
+    resource = r.tracked(
+        path, b, _ENDPOINT_TYPE, _endpoint_props(r, name, props, "Creating" if creating else "Updating")
+    )
     r.state.put(path, resource)
 
     def finish() -> None:
@@ -218,8 +248,15 @@ def endpoint_keys(r: ArmRouter, path: str, q: Query, b: Body, m: M) -> Reply:
 
 
 def endpoint_token(r: ArmRouter, path: str, q: Query, b: Body, m: M) -> Reply:
-    return _json(200, {"accessToken": "emulated-token", "tokenType": "Bearer",
-                       "expiryTimeUtc": 4102444800, "refreshAfterTimeUtc": 4102444800})
+    return _json(
+        200,
+        {
+            "accessToken": "emulated-token",
+            "tokenType": "Bearer",
+            "expiryTimeUtc": 4102444800,
+            "refreshAfterTimeUtc": 4102444800,
+        },
+    )
 
 
 # --- deployments --------------------------------------------------------------------------------
@@ -233,7 +270,9 @@ def put_deployment(r: ArmRouter, path: str, q: Query, b: Body, m: M) -> Reply:
     _check_deployment_refs(r, props)
     old = r.state.get(path)
     if old is not None and old["properties"]["provisioningState"] in ("Creating", "Updating", "Deleting"):
-        raise EmulatedError(409, "Conflict", f"Deployment {name!r} is {old['properties']['provisioningState']}.")
+        raise EmulatedError(
+            409, "Conflict", f"Deployment {name!r} is {old['properties']['provisioningState']}."
+        )
     creating = old is None
     props["provisioningState"] = "Creating" if creating else "Updating"
     props.setdefault("scaleSettings", {"scaleType": "Default"})
@@ -241,7 +280,7 @@ def put_deployment(r: ArmRouter, path: str, q: Query, b: Body, m: M) -> Reply:
     resource = r.tracked(path, b, _DEPLOYMENT_TYPE, props)
     r.state.put(path, resource)
     reason = r.state.failing_deployments.pop(name, None)
-    error = ({"code": "DeploymentFailed", "message": reason} if reason else None)
+    error = {"code": "DeploymentFailed", "message": reason} if reason else None
 
     def finish() -> None:
         resource["properties"]["provisioningState"] = "Failed" if error else "Succeeded"
@@ -280,9 +319,12 @@ def delete_deployment(r: ArmRouter, path: str, q: Query, b: Body, m: M) -> Reply
         raise _not_found("Deployment", m["dep"])
     ep = r.state.get(r.state.endpoint_path(m["ep"])) or {"properties": {}}
     name = old["name"]
-    if (ep["properties"].get("traffic") or {}).get(name) or (ep["properties"].get("mirrorTraffic") or {}).get(name):
+    if (ep["properties"].get("traffic") or {}).get(name) or (ep["properties"].get("mirrorTraffic") or {}).get(
+        name
+    ):
         raise EmulatedError(
-            400, "BadArgument",
+            400,
+            "BadArgument",
             f"Deployment {name!r} still receives traffic; set its traffic to 0 before deleting it.",
         )
     old["properties"]["provisioningState"] = "Deleting"
@@ -305,17 +347,22 @@ def put_container(r: ArmRouter, path: str, q: Query, b: Body, m: M) -> Reply:
 def put_version(r: ArmRouter, path: str, q: Query, b: Body, m: M) -> Reply:
     kind = path.rsplit("/", 4)[-4]
     old = r.state.get(path)
-    if old is not None and kind in ("models", "environments") and old["properties"] != {**(b.get("properties") or {}), "provisioningState": "Succeeded"}:
-        # Asset versions are immutable; re-PUT of identical content is accepted.
-        if _asset_content(old["properties"]) != _asset_content(b.get("properties") or {}):
-            raise EmulatedError(409, "Conflict", f"{kind[:-1].capitalize()} version {m['name']}:{m['ver']} already exists with different content.")
+    new_props = b.get("properties") or {}
+    # Asset versions are immutable; a re-PUT of the same content is accepted.
+    changed = old is not None and _asset_content(old["properties"]) != _asset_content(new_props)
+    if changed and kind in ("models", "environments"):
+        what = f"{kind[:-1].capitalize()} version {m['name']}:{m['ver']}"
+        raise EmulatedError(409, "Conflict", f"{what} already exists with different content.")
     resource = r.proxy(path, b, f"Microsoft.MachineLearningServices/workspaces/{kind}/versions")
     if kind == "models":
         resource["properties"].setdefault("flavors", {})
     r.state.put(path, resource)
     container = path.rsplit("/", 2)[0]
     if r.state.get(container) is None:
-        r.state.put(container, r.proxy(container, {"properties": {}}, f"Microsoft.MachineLearningServices/workspaces/{kind}"))
+        r.state.put(
+            container,
+            r.proxy(container, {"properties": {}}, f"Microsoft.MachineLearningServices/workspaces/{kind}"),
+        )
     r.state.get(container)["properties"]["latestVersion"] = m["ver"]  # type: ignore[index]
     return _json(200, resource)
 
@@ -327,15 +374,19 @@ def pending_upload(r: ArmRouter, path: str, q: Query, b: Body, m: M) -> Reply:
     s = r.state
     # A temporary container, as the service hands out; the SDK uploads to its root.
     blob_uri = f"https://{s.storage_account}.blob.core.windows.net/{uuid.uuid4().hex}"
-    return _json(200, {
-        "blobReferenceForConsumption": {
-            "blobUri": blob_uri,
-            "storageAccountArmId": f"/subscriptions/{s.subscription_id}/resourceGroups/{s.resource_group}"
-                                   f"/providers/Microsoft.Storage/storageAccounts/{s.storage_account}",
-            "credential": {"credentialType": "SAS", "sasUri": f"{blob_uri}?sv=2021-08-06&sig=emulated"},
+    return _json(
+        200,
+        {
+            "blobReferenceForConsumption": {
+                "blobUri": blob_uri,
+                "storageAccountArmId": f"/subscriptions/{s.subscription_id}/resourceGroups/{s.resource_group}"
+                f"/providers/Microsoft.Storage/storageAccounts/{s.storage_account}",
+                "credential": {"credentialType": "SAS", "sasUri": f"{blob_uri}?sv=2021-08-06&sig=emulated"},
+            },
+            "pendingUploadId": uuid.uuid4().hex,
+            "pendingUploadType": "TemporaryBlobReference",
         },
-        "pendingUploadId": uuid.uuid4().hex, "pendingUploadType": "TemporaryBlobReference",
-    })
+    )
 
 
 def _asset_content(props: dict[str, Any]) -> Any:

@@ -30,9 +30,7 @@ TRAFFIC_MAX_TOTAL = 100
 class EmulatedError(Exception):
     """An ARM error reply: status, code, message (and Retry-After for throttling)."""
 
-    def __init__(
-        self, status: int, code: str, message: str, *, retry_after: float | None = None
-    ) -> None:
+    def __init__(self, status: int, code: str, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
@@ -159,8 +157,7 @@ class EmulatorState:
         prefix = parent.lower().rstrip("/") + "/"
         depth = prefix.count("/")
         return [
-            r for k, r in sorted(self.resources.items())
-            if k.startswith(prefix) and k.count("/") == depth
+            r for k, r in sorted(self.resources.items()) if k.startswith(prefix) and k.count("/") == depth
         ]
 
     def delete_tree(self, path: str) -> None:
@@ -169,9 +166,7 @@ class EmulatorState:
             del self.resources[k]
 
     # --- operations and faults --------------------------------------------------------------
-    def start_operation(
-        self, finish: Callable[[], None], error: dict[str, Any] | None = None
-    ) -> Operation:
+    def start_operation(self, finish: Callable[[], None], error: dict[str, Any] | None = None) -> Operation:
         op = Operation(id=str(uuid.uuid4()), polls_left=self.lro_polls, finish=finish, error=error)
         self.operations[op.id] = op
         if op.polls_left <= 0:
@@ -187,6 +182,4 @@ class EmulatorState:
 
     # --- metrics ---------------------------------------------------------------------------
     def record(self, endpoint: str, deployment: str, status: int, latency_ms: float) -> None:
-        self.metric_points.append(
-            MetricPoint(endpoint, deployment, time.time(), status, latency_ms)
-        )
+        self.metric_points.append(MetricPoint(endpoint, deployment, time.time(), status, latency_ms))

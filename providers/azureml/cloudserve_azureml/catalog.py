@@ -41,7 +41,8 @@ def smallest_fit(compute: Compute) -> Sku:
     want_gpu = compute.accelerator.type if compute.accelerator else None
     want_count = compute.accelerator.count if compute.accelerator else 0
     fits = [
-        s for s in catalog()[1]
+        s
+        for s in catalog()[1]
         if s.vcpu >= compute.cpu
         and s.memory_gib * 1024 >= compute.memory
         and s.gpu == want_gpu

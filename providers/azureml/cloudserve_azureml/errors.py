@@ -39,7 +39,9 @@ def _retry_after(response: Any) -> float | None:
 
 def _request_id(response: Any) -> str | None:
     headers = getattr(response, "headers", None) or {}
-    return headers.get("x-ms-request-id") or headers.get("x-request-id") or headers.get("x-ms-client-request-id")
+    return (
+        headers.get("x-ms-request-id") or headers.get("x-request-id") or headers.get("x-ms-client-request-id")
+    )
 
 
 def _code_and_message(exc: Any) -> tuple[str | None, str]:

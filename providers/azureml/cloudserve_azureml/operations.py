@@ -26,8 +26,14 @@ from cloudserve.spec.models import AzureMLSettings
 from cloudserve_azureml import translate as tr
 from cloudserve_azureml.client import AzureClients
 
-_STATUS = {"creating": Status.CREATING, "updating": Status.UPDATING, "succeeded": Status.READY,
-           "failed": Status.FAILED, "canceled": Status.FAILED, "deleting": Status.DELETING}
+_STATUS = {
+    "creating": Status.CREATING,
+    "updating": Status.UPDATING,
+    "succeeded": Status.READY,
+    "failed": Status.FAILED,
+    "canceled": Status.FAILED,
+    "deleting": Status.DELETING,
+}
 _AUTH = {"key": "key", "aml_token": "aml_token", "aad_token": "aad_token"}
 
 
@@ -53,7 +59,7 @@ class AzureOperations:
 
     # --- observe ------------------------------------------------------------------------------
     def _get_endpoint(self, name: str) -> Any:
-        from azure.core.exceptions import ResourceNotFoundError  # noqa: PLC0415 (lazy SDK)
+        from azure.core.exceptions import ResourceNotFoundError
 
         try:
             return self.c.ml.online_endpoints.get(name)
@@ -75,7 +81,9 @@ class AzureOperations:
                 status=_status(dep.provisioning_state),
                 scaling=tr.scaling_from(int(dep.instance_count or 1), tags, autoscale),
                 instance_type=dep.instance_type,
-                failure_reason="provisioning failed" if _status(dep.provisioning_state) == Status.FAILED else None,
+                failure_reason="provisioning failed"
+                if _status(dep.provisioning_state) == Status.FAILED
+                else None,
                 details={"id": dep.id},
             )
             collector = getattr(dep, "data_collector", None)
@@ -86,28 +94,38 @@ class AzureOperations:
             traffic.setdefault(v, 0)
         mirror = {k: int(v) for k, v in (endpoint.mirror_traffic or {}).items() if int(v)}
         return EndpointState(
-            name=name, status=_status(endpoint.provisioning_state), versions=versions,
-            traffic=traffic, mirror=mirror, tags=dict(endpoint.tags or {}), capture_percent=capture,
-            url=endpoint.scoring_uri, details={"id": endpoint.id, "auth_mode": endpoint.auth_mode},
+            name=name,
+            status=_status(endpoint.provisioning_state),
+            versions=versions,
+            traffic=traffic,
+            mirror=mirror,
+            tags=dict(endpoint.tags or {}),
+            capture_percent=capture,
+            url=endpoint.scoring_uri,
+            details={"id": endpoint.id, "auth_mode": endpoint.auth_mode},
         )
 
     def _get_autoscale(self, endpoint: str, version: str) -> Any:
-        from azure.core.exceptions import ResourceNotFoundError  # noqa: PLC0415
+        from azure.core.exceptions import ResourceNotFoundError
 
         try:
             return self.c.monitor.autoscale_settings.get(
-                self.settings.resource_group, tr.autoscale_name(endpoint, version))
+                self.settings.resource_group, tr.autoscale_name(endpoint, version)
+            )
         except ResourceNotFoundError:
             return None
 
     # --- create / update -------------------------------------------------------------------------
     def create_endpoint_steps(self, desired: DesiredEndpoint) -> list[tuple[str, Any]]:
         auth = _AUTH[self.settings.auth_mode]
-        steps: list[tuple[str, Any]] = [(
-            f"create endpoint {desired.name}",
-            lambda: self.c.ml.online_endpoints.begin_create_or_update(
-                tr.endpoint_entity(self.ent, desired, auth)),
-        )]
+        steps: list[tuple[str, Any]] = [
+            (
+                f"create endpoint {desired.name}",
+                lambda: self.c.ml.online_endpoints.begin_create_or_update(
+                    tr.endpoint_entity(self.ent, desired, auth)
+                ),
+            )
+        ]
         for version in desired.versions.values():
             steps += self.version_steps(desired, version)
         # Traffic only once every deployment exists: Azure rejects traffic to a deployment
@@ -117,13 +135,16 @@ class AzureOperations:
 
     def version_steps(self, desired: DesiredEndpoint, version: DesiredVersion) -> list[tuple[str, Any]]:
         steps: list[tuple[str, Any]] = [
-            (f"create deployment {version.name}", lambda: self._put_deployment(desired, version))]
+            (f"create deployment {version.name}", lambda: self._put_deployment(desired, version))
+        ]
         steps += self._autoscale_steps(desired, version)
         return steps
 
     def _put_deployment(self, desired: DesiredEndpoint, version: DesiredVersion) -> Any:
         ent = self.ent
-        model = tr.model_entity(ent, desired, version) if version.spec.model and not version.spec.image else None
+        model = (
+            tr.model_entity(ent, desired, version) if version.spec.model and not version.spec.image else None
+        )
         if model is not None and not isinstance(model, str):
             model = self.c.ml.models.create_or_update(model)
         environment = self.c.ml.environments.create_or_update(tr.environment_entity(ent, desired, version))
@@ -137,19 +158,21 @@ class AzureOperations:
             return [(f"remove autoscale of {version.name}", lambda: self._delete_autoscale(name))]
 
         def put() -> None:
-            from azure.mgmt.monitor.models import AutoscaleSettingResource  # noqa: PLC0415
+            from azure.mgmt.monitor.models import AutoscaleSettingResource
 
             ws = self.c.ml.workspaces.get(self.settings.workspace)
             endpoint_id = f"{ws.id}/onlineEndpoints/{desired.name}"
-            body = tr.autoscale_body(desired, version, f"{endpoint_id}/deployments/{version.name}",
-                                     endpoint_id, self.location)
+            body = tr.autoscale_body(
+                desired, version, f"{endpoint_id}/deployments/{version.name}", endpoint_id, self.location
+            )
             self.c.monitor.autoscale_settings.create_or_update(
-                self.settings.resource_group, name, AutoscaleSettingResource.from_dict(body))
+                self.settings.resource_group, name, AutoscaleSettingResource.from_dict(body)
+            )
 
         return [(f"set autoscale of {version.name}", put)]
 
     def _delete_autoscale(self, name: str) -> None:
-        from azure.core.exceptions import ResourceNotFoundError  # noqa: PLC0415
+        from azure.core.exceptions import ResourceNotFoundError
 
         try:
             self.c.monitor.autoscale_settings.get(self.settings.resource_group, name)
@@ -175,14 +198,20 @@ class AzureOperations:
     def update_endpoint_steps(self, desired: DesiredEndpoint) -> list[tuple[str, Any]]:
         def tags() -> Any:
             endpoint = self.c.ml.online_endpoints.get(desired.name)
-            endpoint.tags = {**{k: v for k, v in (endpoint.tags or {}).items()
-                                if k in (T.ROLLOUT, T.LEASE)}, **desired.tags}
+            endpoint.tags = {
+                **{k: v for k, v in (endpoint.tags or {}).items() if k in (T.ROLLOUT, T.LEASE)},
+                **desired.tags,
+            }
             return self.c.ml.online_endpoints.begin_create_or_update(endpoint)
 
         steps: list[tuple[str, Any]] = [(f"update endpoint {desired.name}", tags)]
         for version in desired.versions.values():
-            steps.append((f"update data collector of {version.name}",
-                          lambda v=version: self._set_collector(desired, v)))
+            steps.append(
+                (
+                    f"update data collector of {version.name}",
+                    lambda v=version: self._set_collector(desired, v),
+                )
+            )
         return steps
 
     def _set_collector(self, desired: DesiredEndpoint, version: DesiredVersion) -> Any:
@@ -204,7 +233,10 @@ class AzureOperations:
     # --- delete -------------------------------------------------------------------------------------
     def delete_version_steps(self, endpoint: str, name: str) -> list[tuple[str, Any]]:
         return [
-            (f"remove autoscale of {name}", lambda: self._delete_autoscale(tr.autoscale_name(endpoint, name))),
+            (
+                f"remove autoscale of {name}",
+                lambda: self._delete_autoscale(tr.autoscale_name(endpoint, name)),
+            ),
             (f"delete deployment {name}", lambda: self.c.ml.online_deployments.begin_delete(name, endpoint)),
             (f"archive model of {name}", lambda: self._archive_model(endpoint, name)),
         ]
@@ -226,7 +258,7 @@ class AzureOperations:
         """Models registered for a version are archived (Azure ML's way to retire an asset;
         asset versions cannot be deleted through the SDK). Only ours: tagged, and named
         after the endpoint."""
-        from azure.core.exceptions import ResourceNotFoundError  # noqa: PLC0415
+        from azure.core.exceptions import ResourceNotFoundError
 
         name = f"{endpoint}-{version}"
         try:
@@ -245,7 +277,9 @@ class AzureOperations:
         if version:
             headers["azureml-model-deployment"] = version
         started = time.perf_counter()
-        reply = self.c.session.post(endpoint.scoring_uri, data=json.dumps(payload), headers=headers, timeout=60)
+        reply = self.c.session.post(
+            endpoint.scoring_uri, data=json.dumps(payload), headers=headers, timeout=60
+        )
         latency = (time.perf_counter() - started) * 1000
         try:
             body: Any = reply.json()
@@ -253,8 +287,12 @@ class AzureOperations:
             body = reply.text
         if reply.status_code == 404 and version:
             raise NotFound(f"deployment {version!r} of endpoint {name!r}: {body}", target="azureml")
-        return InvokeResult(body=body, version=reply.headers.get("azureml-model-deployment") or version,
-                            status_code=reply.status_code, latency_ms=latency)
+        return InvokeResult(
+            body=body,
+            version=reply.headers.get("azureml-model-deployment") or version,
+            status_code=reply.status_code,
+            latency_ms=latency,
+        )
 
     def metrics(self, name: str, versions: list[str], window_seconds: float) -> dict[str, VersionMetrics]:
         endpoint = self.c.ml.online_endpoints.get(name)
@@ -263,9 +301,12 @@ class AzureOperations:
         start = end - timedelta(seconds=max(window_seconds, 60))
         span = f"{start.strftime('%Y-%m-%dT%H:%M:%SZ')}/{end.strftime('%Y-%m-%dT%H:%M:%SZ')}"
         result = self.c.monitor.metrics.list(
-            endpoint.id, timespan=span, interval="PT1M",
+            endpoint.id,
+            timespan=span,
+            interval="PT1M",
             metricnames="RequestsPerMinute,RequestLatency_P50,RequestLatency_P99",
-            aggregation="Average", filter="deployment eq '*' and statusCodeClass eq '*'",
+            aggregation="Average",
+            filter="deployment eq '*' and statusCodeClass eq '*'",
         )
         return _neutral_metrics(result, versions)
 
@@ -289,10 +330,13 @@ def _neutral_metrics(result: Any, versions: list[str]) -> dict[str, VersionMetri
                     errors[version] += sum(values)
             elif values:
                 key = metric.name.value
-                latency[version][key] = max(values + [latency[version].get(key, 0.0)])
+                latency[version][key] = max([*values, latency[version].get(key, 0.0)])
     return {
-        v: VersionMetrics(requests=requests[v], errors=errors[v],
-                          latency_p50_ms=latency[v].get("RequestLatency_P50"),
-                          latency_p99_ms=latency[v].get("RequestLatency_P99"))
+        v: VersionMetrics(
+            requests=requests[v],
+            errors=errors[v],
+            latency_p50_ms=latency[v].get("RequestLatency_P50"),
+            latency_p99_ms=latency[v].get("RequestLatency_P99"),
+        )
         for v in versions
     }

@@ -23,7 +23,6 @@ from cloudserve.provider import (
     Operation,
     PlanNote,
     Provider,
-    Support,
     VersionMetrics,
 )
 from cloudserve.spec.models import AzureMLSettings, Deployment
@@ -112,15 +111,19 @@ class AzureMLProvider(Provider):
         sku = catalog.find(version.instance_type or "")
         as_of, _ = catalog.catalog()
         if sku is None:
-            return PlanNote(instance_type=version.instance_type,
-                            notes=("instance type not in cloudserve's catalog: no price shown",))
+            return PlanNote(
+                instance_type=version.instance_type,
+                notes=("instance type not in cloudserve's catalog: no price shown",),
+            )
         count = version.scaling.min or 1
         return PlanNote(
             instance_type=sku.name,
             hourly_price_usd=round(sku.hourly_usd * count, 4),
-            notes=(f"{sku.vcpu} vCPU, {sku.memory_gib:g} GiB"
-                   + (f", {sku.gpu_count}x {sku.gpu}" if sku.gpu else "")
-                   + f"; x{count} instance(s); list price as of {as_of}",),
+            notes=(
+                f"{sku.vcpu} vCPU, {sku.memory_gib:g} GiB"
+                + (f", {sku.gpu_count}x {sku.gpu}" if sku.gpu else "")
+                + f"; x{count} instance(s); list price as of {as_of}",
+            ),
         )
 
     def operations(self, action: str, desired: DesiredEndpoint, subject: str) -> list[str]:
@@ -136,25 +139,24 @@ class AzureMLProvider(Provider):
         return StepOperation(f"create endpoint {desired.name}", self.ops.create_endpoint_steps(desired))
 
     def create_version(self, desired: DesiredEndpoint, version: DesiredVersion) -> Operation:
-        return StepOperation(f"create deployment {version.name}",
-                             self.ops.version_steps(desired, version))
+        return StepOperation(f"create deployment {version.name}", self.ops.version_steps(desired, version))
 
     def replace_version(self, desired: DesiredEndpoint, version: DesiredVersion) -> Operation:
         # A PUT of the deployment with the new model/environment/SKU: Azure rolls the
         # instances in place, keeping the deployment's name and its traffic share.
-        return StepOperation(f"replace deployment {version.name}",
-                             self.ops.version_steps(desired, version))
+        return StepOperation(f"replace deployment {version.name}", self.ops.version_steps(desired, version))
 
     def update_version(self, desired: DesiredEndpoint, version: DesiredVersion) -> Operation:
-        return StepOperation(f"update scaling of {version.name}",
-                             self.ops.scaling_steps(desired, version))
+        return StepOperation(f"update scaling of {version.name}", self.ops.scaling_steps(desired, version))
 
     def delete_version(self, desired: DesiredEndpoint, name: str) -> Operation:
         return StepOperation(f"delete deployment {name}", self.ops.delete_version_steps(desired.name, name))
 
     def set_traffic(self, name: str, traffic: Mapping[str, int], mirror: Mapping[str, int]) -> Operation:
-        return StepOperation(f"set traffic on {name}",
-                             [("set traffic", lambda: self.ops.put_traffic(name, dict(traffic), dict(mirror)))])
+        return StepOperation(
+            f"set traffic on {name}",
+            [("set traffic", lambda: self.ops.put_traffic(name, dict(traffic), dict(mirror)))],
+        )
 
     def update_endpoint(self, desired: DesiredEndpoint) -> Operation:
         return StepOperation(f"update endpoint {desired.name}", self.ops.update_endpoint_steps(desired))

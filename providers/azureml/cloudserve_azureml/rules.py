@@ -10,22 +10,27 @@ from cloudserve_azureml._emulator_state import MIRROR_MAX_TOTAL, name_problem
 
 CAPABILITIES: dict[Feature, Capability] = {
     Feature.TRAFFIC_SPLIT: Capability(Feature.TRAFFIC_SPLIT, Support.NATIVE, "endpoint traffic"),
-    Feature.MIRROR: Capability(Feature.MIRROR, Support.NATIVE,
-                               f"endpoint mirror_traffic, at most {MIRROR_MAX_TOTAL}% in total"),
+    Feature.MIRROR: Capability(
+        Feature.MIRROR, Support.NATIVE, f"endpoint mirror_traffic, at most {MIRROR_MAX_TOTAL}% in total"
+    ),
     Feature.AUTOSCALE: Capability(Feature.AUTOSCALE, Support.NATIVE, "Azure Monitor autoscale settings"),
     Feature.SERVERLESS: Capability(
-        Feature.SERVERLESS, Support.UNSUPPORTED,
+        Feature.SERVERLESS,
+        Support.UNSUPPORTED,
         "managed online deployments keep at least one instance; there is no scale to zero",
     ),
     Feature.ACCELERATOR: Capability(Feature.ACCELERATOR, Support.NATIVE, "GPU SKUs (NC-series)"),
-    Feature.CAPTURE: Capability(Feature.CAPTURE, Support.NATIVE,
-                                "deployment data collector (payload logging of request/response)"),
+    Feature.CAPTURE: Capability(
+        Feature.CAPTURE, Support.NATIVE, "deployment data collector (payload logging of request/response)"
+    ),
     Feature.DRIFT_MONITORING: Capability(
-        Feature.DRIFT_MONITORING, Support.UNSUPPORTED,
+        Feature.DRIFT_MONITORING,
+        Support.UNSUPPORTED,
         "not yet: the Azure ML monitor schedule is planned (issue 8)",
     ),
-    Feature.ROLLOUT: Capability(Feature.ROLLOUT, Support.EMULATED,
-                                "cloudserve's controller moves endpoint traffic step by step"),
+    Feature.ROLLOUT: Capability(
+        Feature.ROLLOUT, Support.EMULATED, "cloudserve's controller moves endpoint traffic step by step"
+    ),
 }
 
 
@@ -35,11 +40,11 @@ def validate(desired: DesiredEndpoint) -> list[str]:
     endpoint = name_problem("an endpoint", desired.name)
     if endpoint:
         problems.append(f"metadata.name: {endpoint} (Azure ML online endpoint naming rules)")
-    for version in desired.versions:
-        problem = name_problem("a deployment", version)
+    for vname in desired.versions:
+        problem = name_problem("a deployment", vname)
         if problem:
             problems.append(
-                f"spec.versions.{version}: {problem} Each version becomes an Azure ML deployment "
+                f"spec.versions.{vname}: {problem} Each version becomes an Azure ML deployment "
                 "of the same name."
             )
     total = sum(desired.mirror.values())
@@ -76,7 +81,7 @@ def operations(action: str, desired: DesiredEndpoint, subject: str) -> list[str]
 
     def version_calls(v: str) -> list[str]:
         calls = [
-            f"PUT {_WS}/models/{desired.name}-{v}/versions/<config-hash> (upload model to workspaceblobstore)",
+            f"PUT {_WS}/models/{desired.name}-{v}/versions/<config-hash> (upload to the datastore)",
             f"PUT {_WS}/environments/<name>/versions/<hash>",
             f"PUT {_WS}/codes/<hash>/versions/1 (upload scoring script)",
             f"PUT {ep}/deployments/{v}",
@@ -94,16 +99,24 @@ def operations(action: str, desired: DesiredEndpoint, subject: str) -> list[str]
         return version_calls(subject)
     if action == "update_version":
         calls = [f"PUT {ep}/deployments/{subject} (instance_count)"]
-        return calls + ([f"PUT Microsoft.Insights/autoscalesettings/{desired.name}-{subject}-autoscale"]
-                        if autoscale else [])
+        return calls + (
+            [f"PUT Microsoft.Insights/autoscalesettings/{desired.name}-{subject}-autoscale"]
+            if autoscale
+            else []
+        )
     if action == "delete_version":
-        return [f"DELETE Microsoft.Insights/autoscalesettings/{desired.name}-{subject}-autoscale (if any)",
-                f"DELETE {ep}/deployments/{subject}"]
+        return [
+            f"DELETE Microsoft.Insights/autoscalesettings/{desired.name}-{subject}-autoscale (if any)",
+            f"DELETE {ep}/deployments/{subject}",
+        ]
     if action == "set_traffic":
         return [f"PUT {ep} (traffic, mirror_traffic)"]
     if action == "update_endpoint":
         return [f"PUT {ep} (tags)", f"PUT {ep}/deployments/<each> (data collector)"]
     if action == "delete_endpoint":
-        return ["DELETE Microsoft.Insights/autoscalesettings/<each version> (if any)",
-                f"DELETE {ep} (and its deployments)", f"archive {_WS}/models/{desired.name}-<version>"]
+        return [
+            "DELETE Microsoft.Insights/autoscalesettings/<each version> (if any)",
+            f"DELETE {ep} (and its deployments)",
+            f"archive {_WS}/models/{desired.name}-<version>",
+        ]
     return []

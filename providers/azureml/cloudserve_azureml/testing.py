@@ -75,9 +75,13 @@ class AzureMLEmulator:
         seed: int = 0,
     ) -> None:
         self.state = EmulatorState(
-            subscription_id=subscription_id, resource_group=resource_group, workspace=workspace,
-            location=location, storage_account="cloudserveemulated",
-            container="azureml-blobstore-emulated", lro_polls=lro_polls,
+            subscription_id=subscription_id,
+            resource_group=resource_group,
+            workspace=workspace,
+            location=location,
+            storage_account="cloudserveemulated",
+            container="azureml-blobstore-emulated",
+            lro_polls=lro_polls,
         )
         self.credential = EmulatorCredential()
         self._router = ArmRouter(self.state)
@@ -107,11 +111,13 @@ class AzureMLEmulator:
         for method in ("GET", "PUT", "POST", "PATCH", "DELETE", "HEAD"):
             mock.add_callback(method, re.compile(r"https://management\.azure\.com/.*"), callback=self._router)
             mock.add_callback(
-                method, re.compile(rf"https://{self.state.storage_account}\.blob\.core\.windows\.net/.*"),
+                method,
+                re.compile(rf"https://{self.state.storage_account}\.blob\.core\.windows\.net/.*"),
                 callback=self._blobs,
             )
-        mock.add_callback("POST", re.compile(r"https://[^/]+\.inference\.ml\.azure\.com/score.*"),
-                          callback=self._score)
+        mock.add_callback(
+            "POST", re.compile(r"https://[^/]+\.inference\.ml\.azure\.com/score.*"), callback=self._score
+        )
         mock.add_passthru(re.compile(r"https?://(127\.0\.0\.1|localhost)[:/].*"))
         mock.start()
         self._mock = mock
@@ -138,29 +144,62 @@ class AzureMLEmulator:
     def settings(self) -> dict[str, str]:
         """The ``targets.azureml`` block pointing at this workspace."""
         s = self.state
-        return {"subscription_id": s.subscription_id, "resource_group": s.resource_group,
-                "workspace": s.workspace}
+        return {
+            "subscription_id": s.subscription_id,
+            "resource_group": s.resource_group,
+            "workspace": s.workspace,
+        }
 
-    def inject_fault(self, status: int, *, method: str = "*", path: str = ".*", code: str | None = None,
-                     message: str = "injected fault", retry_after: float | None = None,
-                     times: int = 1) -> None:
+    def inject_fault(
+        self,
+        status: int,
+        *,
+        method: str = "*",
+        path: str = ".*",
+        code: str | None = None,
+        message: str = "injected fault",
+        retry_after: float | None = None,
+        times: int = 1,
+    ) -> None:
         """The next ``times`` ARM requests matching ``method`` and ``path`` (a regex) fail."""
-        default = {429: "TooManyRequests", 500: "InternalServerError", 503: "ServiceUnavailable",
-                   409: "Conflict", 403: "AuthorizationFailed"}.get(status, "Error")
-        self.state.faults.append(Fault(method.upper(), re.compile(path, re.IGNORECASE), status,
-                                       code or default, message, retry_after, times))
+        default = {
+            429: "TooManyRequests",
+            500: "InternalServerError",
+            503: "ServiceUnavailable",
+            409: "Conflict",
+            403: "AuthorizationFailed",
+        }.get(status, "Error")
+        self.state.faults.append(
+            Fault(
+                method.upper(),
+                re.compile(path, re.IGNORECASE),
+                status,
+                code or default,
+                message,
+                retry_after,
+                times,
+            )
+        )
 
-    def throttle(self, *, times: int = 1, retry_after: float = 0.01, method: str = "*",
-                 path: str = ".*") -> None:
-        self.inject_fault(429, method=method, path=path, retry_after=retry_after, times=times,
-                          message="Rate limit is exceeded. Try again later.")
+    def throttle(
+        self, *, times: int = 1, retry_after: float = 0.01, method: str = "*", path: str = ".*"
+    ) -> None:
+        self.inject_fault(
+            429,
+            method=method,
+            path=path,
+            retry_after=retry_after,
+            times=times,
+            message="Rate limit is exceeded. Try again later.",
+        )
 
     def fail_deployment(self, name: str, reason: str) -> None:
         """The next create/update of deployment ``name`` ends with provisioning Failed."""
         self.state.failing_deployments[name] = reason
 
-    def record_requests(self, endpoint: str, deployment: str, count: int, *, status: int = 200,
-                        latency_ms: float = 10.0) -> None:
+    def record_requests(
+        self, endpoint: str, deployment: str, count: int, *, status: int = 200, latency_ms: float = 10.0
+    ) -> None:
         """Add requests to the metrics store, as if they had been scored just now."""
         for _ in range(count):
             self.state.record(endpoint, deployment, status, latency_ms)
@@ -191,18 +230,33 @@ class AzureMLEmulator:
             if ep is None:
                 return error_reply(EmulatedError(404, "EndpointNotFound", f"No endpoint {endpoint!r}."))
             auth = request.headers.get("Authorization", "")
-            if auth not in ("Bearer emulated-primary-key", "Bearer emulated-secondary-key",
-                            "Bearer emulated-token"):
+            if auth not in (
+                "Bearer emulated-primary-key",
+                "Bearer emulated-secondary-key",
+                "Bearer emulated-token",
+            ):
                 return error_reply(EmulatedError(401, "Unauthorized", "Invalid or missing key."))
             props = ep["properties"]
-            chosen = request.headers.get("azureml-model-deployment") or self._route(props.get("traffic") or {})
+            chosen = request.headers.get("azureml-model-deployment") or self._route(
+                props.get("traffic") or {}
+            )
             if not chosen or self.deployment(endpoint, chosen) is None:
-                return error_reply(EmulatedError(
-                    404, "DeploymentNotFound",
-                    f"No valid deployments to route to for endpoint {endpoint!r}."))
-            mirrors = [] if request.headers.get("azureml-model-deployment") else [
-                d for d, pct in (props.get("mirrorTraffic") or {}).items()
-                if self._random.random() * 100 < pct]
+                return error_reply(
+                    EmulatedError(
+                        404,
+                        "DeploymentNotFound",
+                        f"No valid deployments to route to for endpoint {endpoint!r}.",
+                    )
+                )
+            mirrors = (
+                []
+                if request.headers.get("azureml-model-deployment")
+                else [
+                    d
+                    for d, pct in (props.get("mirrorTraffic") or {}).items()
+                    if self._random.random() * 100 < pct
+                ]
+            )
         reply = self._score_on(endpoint, chosen, request.body)
         for mirror in mirrors:
             self._score_on(endpoint, mirror, request.body)
@@ -218,8 +272,11 @@ class AzureMLEmulator:
 
     def _score_on(self, endpoint: str, name: str, body: Any) -> tuple[int, dict[str, str], str]:
         started = time.perf_counter()
-        headers = {"Content-Type": "application/json", "azureml-model-deployment": name,
-                   "x-request-id": "emulated-score"}
+        headers = {
+            "Content-Type": "application/json",
+            "azureml-model-deployment": name,
+            "x-request-id": "emulated-score",
+        }
         try:
             script, model = self._runtime(endpoint, name)
             result = script.predict(model, body or b"null")
@@ -250,8 +307,9 @@ class AzureMLEmulator:
             model_root = root / "model"
             self._materialize(model["properties"]["modelUri"], model_root, keep_last=True)
             script_name = props["codeConfiguration"]["scoringScript"]
-            spec = importlib.util.spec_from_file_location(f"_emulated_score_{len(self._loaded)}",
-                                                          code_dir / script_name)
+            spec = importlib.util.spec_from_file_location(
+                f"_emulated_score_{len(self._loaded)}", code_dir / script_name
+            )
             assert spec is not None and spec.loader is not None
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
@@ -275,7 +333,7 @@ class AzureMLEmulator:
         found = False
         for key, data in self.state.blobs.items():
             if key == prefix or key.startswith(prefix + "/"):
-                target = dest / key[len(base) + 1:] if keep_last else dest / key[len(prefix) + 1:]
+                target = dest / key[len(base) + 1 :] if keep_last else dest / key[len(prefix) + 1 :]
                 if key == prefix and not keep_last:
                     target = dest / key.rsplit("/", 1)[-1]
                 target.parent.mkdir(parents=True, exist_ok=True)

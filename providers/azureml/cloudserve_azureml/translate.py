@@ -34,9 +34,13 @@ PROBE = {"initial_delay": 5, "period": 10, "timeout": 2, "failure_threshold": 30
 REQUEST = {"request_timeout_ms": 5000, "max_concurrent_requests_per_instance": 1, "max_queue_wait_ms": 500}
 
 
-def endpoint_entity(ent: Any, desired: DesiredEndpoint, auth_mode: str,
-                    traffic: dict[str, int] | None = None,
-                    mirror: dict[str, int] | None = None) -> Any:
+def endpoint_entity(
+    ent: Any,
+    desired: DesiredEndpoint,
+    auth_mode: str,
+    traffic: dict[str, int] | None = None,
+    mirror: dict[str, int] | None = None,
+) -> Any:
     return ent.ManagedOnlineEndpoint(
         name=desired.name,
         auth_mode=auth_mode,
@@ -128,8 +132,14 @@ def scoring_code_dir() -> Path:
     return Path(__file__).resolve().parent / "scoring"
 
 
-def deployment_entity(ent: Any, desired: DesiredEndpoint, version: DesiredVersion,
-                      instance_type: str, model: Any, environment: Any) -> Any:
+def deployment_entity(
+    ent: Any,
+    desired: DesiredEndpoint,
+    version: DesiredVersion,
+    instance_type: str,
+    model: Any,
+    environment: Any,
+) -> Any:
     spec = version.spec
     env_vars = dict(spec.env)
     code = None
@@ -180,8 +190,9 @@ def autoscale_name(endpoint: str, version: str) -> str:
     return f"{endpoint}-{version}-autoscale"
 
 
-def autoscale_body(desired: DesiredEndpoint, version: DesiredVersion, deployment_id: str,
-                   endpoint_id: str, location: str) -> dict[str, Any]:
+def autoscale_body(
+    desired: DesiredEndpoint, version: DesiredVersion, deployment_id: str, endpoint_id: str, location: str
+) -> dict[str, Any]:
     """An Azure Monitor autoscale setting (the shape of AutoscaleSettingResource): scale out
     by one above the target, in by one below half of it, with the spec's cooldowns."""
     scaling = version.scaling
@@ -189,20 +200,32 @@ def autoscale_body(desired: DesiredEndpoint, version: DesiredVersion, deployment
     assert auto is not None and scaling.autoscale_metric is not None
     metric, on_endpoint = _AUTOSCALE_METRICS[scaling.autoscale_metric]
     per_instance = scaling.autoscale_metric == "requests_per_replica"
-    dims = ([{"dimension_name": "deployment", "operator": "Equals", "values": [version.name]}]
-            if on_endpoint else None)
+    dims = (
+        [{"dimension_name": "deployment", "operator": "Equals", "values": [version.name]}]
+        if on_endpoint
+        else None
+    )
 
     def rule(direction: str, operator: str, threshold: float, cooldown: float) -> dict[str, Any]:
         return {
             "metric_trigger": {
                 "metric_name": metric,
                 "metric_resource_uri": endpoint_id if on_endpoint else deployment_id,
-                "time_grain": "PT1M", "statistic": "Average", "time_window": "PT5M",
-                "time_aggregation": "Average", "operator": operator, "threshold": threshold,
-                "dimensions": dims, "divide_per_instance": per_instance,
+                "time_grain": "PT1M",
+                "statistic": "Average",
+                "time_window": "PT5M",
+                "time_aggregation": "Average",
+                "operator": operator,
+                "threshold": threshold,
+                "dimensions": dims,
+                "divide_per_instance": per_instance,
             },
-            "scale_action": {"direction": direction, "type": "ChangeCount", "value": "1",
-                             "cooldown": f"PT{int(cooldown)}S"},
+            "scale_action": {
+                "direction": direction,
+                "type": "ChangeCount",
+                "value": "1",
+                "cooldown": f"PT{int(cooldown)}S",
+            },
         }
 
     return {
@@ -210,15 +233,20 @@ def autoscale_body(desired: DesiredEndpoint, version: DesiredVersion, deployment
         "tags": {T.MANAGED_BY: T.MANAGED_BY_VALUE, T.DEPLOYMENT: desired.name, T.VERSION: version.name},
         "target_resource_uri": deployment_id,
         "enabled": True,
-        "profiles": [{
-            "name": "cloudserve",
-            "capacity": {"minimum": str(max(scaling.min, 1)), "maximum": str(scaling.max),
-                         "default": str(max(scaling.min, 1))},
-            "rules": [
-                rule("Increase", "GreaterThan", auto.target, auto.scale_out_cooldown),
-                rule("Decrease", "LessThan", auto.target / 2, auto.scale_in_cooldown),
-            ],
-        }],
+        "profiles": [
+            {
+                "name": "cloudserve",
+                "capacity": {
+                    "minimum": str(max(scaling.min, 1)),
+                    "maximum": str(scaling.max),
+                    "default": str(max(scaling.min, 1)),
+                },
+                "rules": [
+                    rule("Increase", "GreaterThan", auto.target, auto.scale_out_cooldown),
+                    rule("Decrease", "LessThan", auto.target / 2, auto.scale_in_cooldown),
+                ],
+            }
+        ],
     }
 
 
@@ -230,11 +258,15 @@ def scaling_from(instance_count: int, tags: dict[str, str], autoscale: Any) -> S
     profile = autoscale.profiles[0]
     rule = profile.rules[0].metric_trigger
     neutral = next((k for k, (m, _) in _AUTOSCALE_METRICS.items() if m == rule.metric_name), None)
-    return Scaling(min=int(profile.capacity.minimum), max=int(profile.capacity.maximum),
-                   autoscale_metric=neutral, autoscale_target=float(rule.threshold))
+    return Scaling(
+        min=int(profile.capacity.minimum),
+        max=int(profile.capacity.maximum),
+        autoscale_metric=neutral,
+        autoscale_target=float(rule.threshold),
+    )
 
 
 def _short_hash(obj: Any) -> str:
     import hashlib
 
-    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:T.HASH_LEN]
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[: T.HASH_LEN]

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from cloudserve.spec.models import Deployment
 from cloudserve_azureml.provider import AzureMLProvider
 from cloudserve_azureml.testing import AzureMLEmulator
+
+from cloudserve.spec.models import Deployment
 
 
 @pytest.fixture(scope="session")
@@ -52,15 +52,25 @@ MakeSpec = Callable[..., Deployment]
 
 @pytest.fixture
 def make_spec(models: dict[str, Any], azure: AzureMLEmulator) -> MakeSpec:
-    def make(name: str, versions: dict[str, str], traffic: dict[str, int],
-             mirror: dict[str, int] | None = None, **spec: Any) -> Deployment:
+    def make(
+        name: str,
+        versions: dict[str, str],
+        traffic: dict[str, int],
+        mirror: dict[str, int] | None = None,
+        **spec: Any,
+    ) -> Deployment:
         doc = {
             "metadata": {"name": name, "labels": {"team": "tests"}},
             "spec": {
                 "target": "azureml",
                 "versions": {
-                    v: {"model": {"uri": str(models[f"{key}_path"]), "framework": "sklearn",
-                                  "framework_version": "1.5"}}
+                    v: {
+                        "model": {
+                            "uri": str(models[f"{key}_path"]),
+                            "framework": "sklearn",
+                            "framework_version": "1.5",
+                        }
+                    }
                     for v, key in versions.items()
                 },
                 "traffic": traffic,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from cloudserve_azureml.provider import AzureMLProvider
+from cloudserve_azureml.testing import AzureMLEmulator
 
 from cloudserve.provider import Provider
 from cloudserve.testing.conformance import MakeSpec, Predictions, ProviderConformance
-from cloudserve_azureml.provider import AzureMLProvider
-from cloudserve_azureml.testing import AzureMLEmulator
 
 
 class TestAzureMLConformance(ProviderConformance):
@@ -31,10 +31,14 @@ class TestAzureMLConformance(ProviderConformance):
 
     def assert_nothing_left(self, provider: Provider, name: str) -> None:
         leftovers = [
-            rid for rid in self.azure.resource_ids()
+            rid
+            for rid in self.azure.resource_ids()
             if f"/onlineEndpoints/{name}".lower() in rid.lower() or "autoscalesettings" in rid.lower()
         ]
         assert leftovers == []
-        archived = [r for r in self.azure.state.resources.values()
-                    if r["type"].endswith("/models") and r["name"].startswith(name)]
+        archived = [
+            r
+            for r in self.azure.state.resources.values()
+            if r["type"].endswith("/models") and r["name"].startswith(name)
+        ]
         assert all(r["properties"].get("isArchived") for r in archived)

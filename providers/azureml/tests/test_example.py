@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from cloudserve_azureml.testing import AzureMLEmulator
 
 from cloudserve.cli import cli
-from cloudserve_azureml.testing import AzureMLEmulator
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
@@ -41,7 +41,10 @@ def test_cli_applies_the_example(example: Path, azure: AzureMLEmulator) -> None:
     endpoint = azure.endpoint("churn")
     assert endpoint is not None
     assert endpoint["properties"]["traffic"] == {"stable": 90, "candidate": 10}
-    assert {s["name"] for s in azure.autoscale_settings()} == {"churn-stable-autoscale", "churn-candidate-autoscale"}
+    assert {s["name"] for s in azure.autoscale_settings()} == {
+        "churn-stable-autoscale",
+        "churn-candidate-autoscale",
+    }
     collector = azure.deployment("churn", "stable")["properties"]["dataCollector"]  # type: ignore[index]
     assert collector["collections"]["request"]["samplingRate"] == 0.2
     code, out = _cli("plan", str(example), "-o", "json")

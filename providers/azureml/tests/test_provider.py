@@ -7,19 +7,24 @@ from typing import Any
 
 import pytest
 import requests
+from cloudserve_azureml.provider import AzureMLProvider
+from cloudserve_azureml.testing import AzureMLEmulator
 
 from cloudserve import errors as E
 from cloudserve.desired import build_desired
 from cloudserve.testing.conformance import MakeSpec, apply_spec, wait
-from cloudserve_azureml.provider import AzureMLProvider
-from cloudserve_azureml.testing import AzureMLEmulator
 
 ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
 
 
 def test_validate_reports_azure_rules(provider: AzureMLProvider, make_spec: MakeSpec) -> None:
-    spec = make_spec("churn", versions={"v1": "a", "shadow": "b"}, traffic={"v1": 100},
-                     mirror={"shadow": 60}, compute={"replicas": {"min": 0, "max": 2}})
+    spec = make_spec(
+        "churn",
+        versions={"v1": "a", "shadow": "b"},
+        traffic={"v1": 100},
+        mirror={"shadow": 60},
+        compute={"replicas": {"min": 0, "max": 2}},
+    )
     problems = provider.validate(build_desired(spec, provider))
     text = "\n".join(problems)
     assert "spec.versions.v1" in text and "3 and at most 32" in text
@@ -28,20 +33,28 @@ def test_validate_reports_azure_rules(provider: AzureMLProvider, make_spec: Make
 
 
 def test_plan_note_shows_sku_and_price(provider: AzureMLProvider, make_spec: MakeSpec) -> None:
-    spec = make_spec("churn", versions={"stable": "a"}, traffic={"stable": 100},
-                     compute={"cpu": 4, "memory": "16Gi", "replicas": {"min": 2}})
+    spec = make_spec(
+        "churn",
+        versions={"stable": "a"},
+        traffic={"stable": 100},
+        compute={"cpu": 4, "memory": "16Gi", "replicas": {"min": 2}},
+    )
     desired = build_desired(spec, provider)
     note = provider.plan_note(desired.versions["stable"])
     assert note.instance_type == "Standard_D4as_v4"
     assert note.hourly_price_usd == pytest.approx(2 * 0.192)
-    override = make_spec("churn", versions={"stable": "a"}, traffic={"stable": 100},
-                         compute={"instance_type": {"azureml": "Standard_DS3_v2"}})
+    override = make_spec(
+        "churn",
+        versions={"stable": "a"},
+        traffic={"stable": 100},
+        compute={"instance_type": {"azureml": "Standard_DS3_v2"}},
+    )
     assert build_desired(override, provider).versions["stable"].instance_type == "Standard_DS3_v2"
 
 
 @pytest.mark.parametrize(("status", "error"), [(429, E.Throttled), (503, E.Unavailable)])
 def test_retryable_faults_map_to_neutral_errors(
-    provider: AzureMLProvider, azure: AzureMLEmulator, status: int, error: type[Exception]
+    provider: AzureMLProvider, azure: AzureMLEmulator, status: int, error: type[E.CloudServeError]
 ) -> None:
     # More failures than azure-core's own retry policy absorbs, so one reaches us.
     azure.inject_fault(status, method="GET", path=r"/onlineEndpoints/churn$", retry_after=0.01, times=50)
@@ -51,8 +64,9 @@ def test_retryable_faults_map_to_neutral_errors(
     assert caught.value.retry_after == pytest.approx(0.01)
 
 
-def test_core_retries_through_a_throttled_call(provider: AzureMLProvider, azure: AzureMLEmulator,
-                                                make_spec: MakeSpec) -> None:
+def test_core_retries_through_a_throttled_call(
+    provider: AzureMLProvider, azure: AzureMLEmulator, make_spec: MakeSpec
+) -> None:
     azure.throttle(times=5, retry_after=0.01, method="PUT", path=r"/onlineEndpoints/[^/]+$")
     spec = make_spec("churn", versions={"stable": "a"}, traffic={"stable": 100})
     apply_spec(provider, spec)
@@ -60,8 +74,9 @@ def test_core_retries_through_a_throttled_call(provider: AzureMLProvider, azure:
     assert observed is not None and observed.traffic == {"stable": 100}
 
 
-def test_failed_provisioning_reaches_the_user(provider: AzureMLProvider, azure: AzureMLEmulator,
-                                              make_spec: MakeSpec) -> None:
+def test_failed_provisioning_reaches_the_user(
+    provider: AzureMLProvider, azure: AzureMLEmulator, make_spec: MakeSpec
+) -> None:
     apply_spec(provider, make_spec("churn", versions={"stable": "a"}, traffic={"stable": 100}))
     azure.fail_deployment("candidate", "ImagePullFailure: the environment image could not be pulled")
     spec = make_spec("churn", versions={"stable": "a", "candidate": "b"}, traffic={"stable": 100})
@@ -78,13 +93,15 @@ def _arm(azure: AzureMLEmulator, method: str, path: str, body: dict[str, Any]) -
     return requests.request(method, url, json=body, headers={"Authorization": "Bearer t"}, timeout=5)
 
 
-def test_emulator_enforces_azure_rules(provider: AzureMLProvider, azure: AzureMLEmulator,
-                                       make_spec: MakeSpec) -> None:
+def test_emulator_enforces_azure_rules(
+    provider: AzureMLProvider, azure: AzureMLEmulator, make_spec: MakeSpec
+) -> None:
     for bad in ("ab", "1churn", "churn-", "x" * 33, "under_score"):
         reply = _arm(azure, "PUT", f"/onlineEndpoints/{bad}", {"location": "eastus", "properties": {}})
         assert reply.status_code == 400, bad
-    apply_spec(provider, make_spec("churn", versions={"stable": "a", "candidate": "b"},
-                                   traffic={"stable": 100}))
+    apply_spec(
+        provider, make_spec("churn", versions={"stable": "a", "candidate": "b"}, traffic={"stable": 100})
+    )
     cases = [
         ({"traffic": {"stable": 100, "ghost": 0}, "mirrorTraffic": {"ghost": 10}}, "does not exist"),
         ({"traffic": {"stable": 60, "candidate": 50}}, "at most 100"),
@@ -101,10 +118,15 @@ def test_emulator_enforces_azure_rules(provider: AzureMLProvider, azure: AzureML
         wait(provider.set_traffic("churn", {"stable": 100}, {"candidate": 60}))
 
 
-def test_invoke_and_metrics(provider: AzureMLProvider, azure: AzureMLEmulator, make_spec: MakeSpec,
-                            predictions: Any) -> None:
-    spec = make_spec("churn", versions={"stable": "a", "candidate": "b"},
-                     traffic={"stable": 50, "candidate": 50}, mirror={})
+def test_invoke_and_metrics(
+    provider: AzureMLProvider, azure: AzureMLEmulator, make_spec: MakeSpec, predictions: Any
+) -> None:
+    spec = make_spec(
+        "churn",
+        versions={"stable": "a", "candidate": "b"},
+        traffic={"stable": 50, "candidate": 50},
+        mirror={},
+    )
     apply_spec(provider, spec)
     for _ in range(4):
         result = provider.invoke("churn", {"instances": ROWS}, version="stable")
@@ -120,8 +142,9 @@ def test_invoke_and_metrics(provider: AzureMLProvider, azure: AzureMLEmulator, m
         provider.invoke("churn", {"instances": ROWS}, version="ghost")
 
 
-def test_destroy_touches_only_its_own(provider: AzureMLProvider, azure: AzureMLEmulator,
-                                      make_spec: MakeSpec) -> None:
+def test_destroy_touches_only_its_own(
+    provider: AzureMLProvider, azure: AzureMLEmulator, make_spec: MakeSpec
+) -> None:
     apply_spec(provider, make_spec("keep-me", versions={"stable": "a"}, traffic={"stable": 100}))
     apply_spec(provider, make_spec("churn", versions={"stable": "a"}, traffic={"stable": 100}))
     wait(provider.delete_endpoint("churn"))
