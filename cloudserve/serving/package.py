@@ -49,6 +49,7 @@ DOCKERFILE = """\
 FROM {base_image}
 ENV PYTHONDONTWRITEBYTECODE=1 \\
     PYTHONUNBUFFERED=1 \\
+    CLOUDSERVE_HOST=0.0.0.0 \\
     CLOUDSERVE_MODEL_DIR={model_home}
 WORKDIR /opt/cloudserve
 COPY requirements.txt ./

@@ -138,6 +138,7 @@ def test_package_context_is_complete_and_its_entrypoint_serves(
     assert json.loads((context / "model" / "cloudserve-model.json").read_text())["format"] == "mlflow"
     command = dockerfile_command(dockerfile)
     assert command == ["python", "-m", "cloudserve.serving", "serve"]
+    assert "CLOUDSERVE_HOST=0.0.0.0" in dockerfile  # reachable from outside the container
     # Run the image's command as the container would, against the context's own copy of
     # cloudserve, with the platform settings a container gets (here: SageMaker's).
     env = {
