@@ -3,8 +3,9 @@
 JSON follows the shapes the clouds define: ``{"instances": [...]}`` (Vertex AI's
 predict body, https://cloud.google.com/vertex-ai/docs/predictions/custom-container-requirements
 and the TensorFlow-Serving-style JSON SageMaker documents), also ``{"inputs": ...}``,
-``{"data": ...}`` (Azure ML scoring samples), MLflow's ``dataframe_records`` /
-``dataframe_split``, or a bare list of rows. ``text/csv`` is SageMaker's: one record per
+``{"data": ...}`` (Azure ML scoring samples), ``{"input_data": {"columns", "data"}}`` (Azure
+ML's MLflow deployments), MLflow's ``dataframe_records`` / ``dataframe_split``, or a bare
+list of rows. ``text/csv`` is SageMaker's: one record per
 line, values separated by commas, no header
 (https://docs.aws.amazon.com/sagemaker/latest/dg/cdf-inference.html). With
 ``Accept: text/csv`` predictions come back one per line. Anything else is an
@@ -47,11 +48,13 @@ def instances_of(payload: Any) -> list[Any]:
                 if not isinstance(value, list):
                     raise InputError(f"'{key}' must be a list of instances")
                 return value
-        split = payload.get("dataframe_split")
+        split = payload.get("dataframe_split") or payload.get("input_data")
+        if isinstance(split, list):
+            return split
         if isinstance(split, dict):
             columns, data = split.get("columns"), split.get("data")
             if not isinstance(columns, list) or not isinstance(data, list):
-                raise InputError("dataframe_split needs 'columns' and 'data' lists")
+                raise InputError("a split table needs 'columns' and 'data' lists")
             return [dict(zip(columns, row, strict=False)) for row in data]
     raise InputError('JSON body must be {"instances": [...]} or a list of instances')
 

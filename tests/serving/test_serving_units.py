@@ -32,6 +32,9 @@ def test_json_shapes(body: bytes) -> None:
 def test_dataframe_shapes() -> None:
     split = b'{"dataframe_split": {"columns": ["a", "b"], "data": [[1, 2]]}}'
     assert codec.parse(split, "application/json") == [{"a": 1, "b": 2}]
+    azure = b'{"input_data": {"columns": ["a"], "index": [0], "data": [[1]]}}'
+    assert codec.parse(azure, "application/json") == [{"a": 1}]
+    assert codec.parse(b'{"input_data": [[1]]}', "application/json") == [[1]]
     records = b'{"dataframe_records": [{"a": 1}]}'
     assert codec.parse(records, "application/json") == [{"a": 1}]
 
