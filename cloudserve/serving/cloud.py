@@ -97,7 +97,7 @@ def download_gcs(uri: str) -> Path:
     bucket_name, _, prefix = uri.removeprefix("gs://").partition("/")
     target = Path(os.environ.get("TMPDIR", "/tmp")) / "cloudserve-model"
     client = storage.Client()
-    for blob in client.list_blobs(bucket_name, prefix=prefix):  # pragma: no cover - network
+    for blob in client.list_blobs(bucket_name, prefix=prefix):
         if blob.name.endswith("/"):
             continue
         dest = target / Path(blob.name).relative_to(prefix) if prefix else target / blob.name

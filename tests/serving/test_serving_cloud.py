@@ -191,3 +191,35 @@ def test_write_context_without_model(tmp_path: Path, models_dir: Path) -> None:
     assert not (tmp_path / "ctx" / "model").exists()
     assert "COPY model/" not in (tmp_path / "ctx" / "Dockerfile").read_text()
     assert any(f.name == "Dockerfile" for f in files)
+
+
+def test_vertex_gcs_model_is_downloaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """AIP_STORAGE_URI is a gs:// prefix the container must fetch itself (a fake client here)."""
+    import types
+
+    listed: list[tuple[str, str]] = []
+
+    class Blob:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def download_to_filename(self, filename: str) -> None:
+            Path(filename).write_text(f"bytes of {self.name}")
+
+    class Client:
+        def list_blobs(self, bucket: str, prefix: str) -> list[Blob]:
+            listed.append((bucket, prefix))
+            return [Blob(f"{prefix}/model.joblib"), Blob(f"{prefix}/sub/"), Blob(f"{prefix}/sub/x.txt")]
+
+    fake = types.ModuleType("google.cloud.storage")
+    fake.Client = Client  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "google.cloud.storage", fake)
+    import google.cloud
+
+    monkeypatch.setattr(google.cloud, "storage", fake, raising=False)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    settings = cloud.detect({"AIP_HTTP_PORT": "8080", "AIP_STORAGE_URI": "gs://bucket/models/v1"})
+    assert listed == [("bucket", "models/v1")]
+    assert settings.model_dir is not None
+    assert (settings.model_dir / "model.joblib").read_text() == "bytes of models/v1/model.joblib"
+    assert (settings.model_dir / "sub" / "x.txt").is_file()
