@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from cloudserve.monitor.config import DriftConfig, parse_duration
     from cloudserve.monitor.engine import DriftOptions, choose_method, compare, evaluate
+    from cloudserve.monitor.job import JobOutcome, run_once
     from cloudserve.monitor.profile import BaselineProfile, load_or_build, profile_baseline
     from cloudserve.monitor.readers import open_table
     from cloudserve.monitor.report import write_report
@@ -31,6 +32,8 @@ _EXPORTS = {
     "choose_method": "engine",
     "compare": "engine",
     "evaluate": "engine",
+    "JobOutcome": "job",
+    "run_once": "job",
     "BaselineProfile": "profile",
     "load_or_build": "profile",
     "profile_baseline": "profile",
@@ -46,6 +49,7 @@ __all__ = [
     "DriftOptions",
     "DriftResult",
     "FeatureResult",
+    "JobOutcome",
     "choose_method",
     "compare",
     "evaluate",
@@ -53,6 +57,7 @@ __all__ = [
     "open_table",
     "parse_duration",
     "profile_baseline",
+    "run_once",
     "write_report",
 ]
 

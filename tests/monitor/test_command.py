@@ -174,3 +174,23 @@ def test_an_unreachable_webhook_warns_but_keeps_the_verdict(files: dict[str, Pat
     )
     assert result.exit_code == EXIT_DRIFT
     assert "not delivered" in result.output
+
+
+def test_a_scheduled_run_judges_the_last_interval_and_keeps_a_report(
+    files: dict[str, Path], tmp_path: Path, hook: tuple[str, list[dict[str, Any]]]
+) -> None:
+    from cloudserve.monitor.config import DriftConfig
+    from cloudserve.monitor.job import run_once
+
+    url, received = hook
+    capture = tmp_path / "capture"
+    capture.mkdir()
+    write_capture(capture / "old.jsonl", 800, 0.6, minutes_ago=180)  # shifted, but hours ago
+    write_capture(capture / "recent.jsonl", 800, 0.0, minutes_ago=10)
+    config = DriftConfig(baseline=str(files["baseline"]), schedule="hourly", webhook=url)
+    quiet = run_once(config, capture, reports=tmp_path / "reports")
+    assert quiet.result.current_rows == 800 and not quiet.result.drifted and not quiet.alerted
+    assert quiet.report_dir is not None and (quiet.report_dir / "report.html").exists()
+    daily = run_once(DriftConfig(baseline=config.baseline, schedule="daily", webhook=url), capture)
+    assert daily.result.current_rows == 1600 and daily.result.drifted_features == ["income"]
+    assert daily.alerted and len(received) == 1
