@@ -10,11 +10,13 @@ A target's tests subclass :class:`ProviderConformance` and supply three fixtures
   answers, for targets that really serve models; without it the invoke test is skipped.
 
 and may override :meth:`ProviderConformance.assert_nothing_left` to look for leftovers
-(files, cloud resources) after a destroy.
+(files, cloud resources) after a destroy, and set ``per_version_invoke = False`` when the
+target cannot send a request to one version while others share the traffic (Vertex AI's
+predict routes by the split alone): the suite then expects NotSupported in that case and
+invokes each version by name once it holds all the traffic.
 
-The suite drives the provider the way the core does: through ``cloudserve.executor`` and
-``cloudserve.planner`` when they are importable, else through :func:`converge` and
-:func:`differences` below, a minimal version of the same ordering and comparison.
+The suite drives the provider the way the core does, through ``cloudserve.executor.apply``
+and ``cloudserve.planner.make_plan``.
 """
 
 from __future__ import annotations
@@ -28,7 +30,10 @@ import pytest
 
 from cloudserve import tags as T
 from cloudserve.desired import build_desired
-from cloudserve.provider import DesiredEndpoint, EndpointState, Operation, Provider, Status
+from cloudserve.errors import NotSupported
+from cloudserve.executor import apply
+from cloudserve.planner import make_plan
+from cloudserve.provider import Operation, Provider, Status
 from cloudserve.spec.models import Deployment
 
 MakeSpec = Callable[..., Deployment]
@@ -55,77 +60,20 @@ def _nonzero(split: dict[str, int]) -> dict[str, int]:
     return {k: v for k, v in split.items() if v}
 
 
-def differences(desired: DesiredEndpoint, observed: EndpointState | None) -> list[str]:
-    """What would have to change for ``observed`` to match ``desired`` (empty: nothing)."""
-    if observed is None or observed.status in (Status.STOPPED, Status.FAILED):
-        return [f"endpoint: {None if observed is None else observed.status.value}"]
-    out = []
-    for name, want in desired.versions.items():
-        have = observed.versions.get(name)
-        if have is None:
-            out.append(f"version {name}: missing")
-        elif have.config_hash != want.config_hash:
-            out.append(f"version {name}: config {have.config_hash} -> {want.config_hash}")
-        elif have.scaling is not None and have.scaling != want.scaling:
-            out.append(f"version {name}: scaling {have.scaling} -> {want.scaling}")
-    out += [f"version {name}: not in the spec" for name in observed.versions if name not in desired.versions]
-    if _nonzero(observed.traffic) != _nonzero(desired.traffic):
-        out.append(f"traffic {observed.traffic} -> {desired.traffic}")
-    if _nonzero(observed.mirror) != _nonzero(desired.mirror):
-        out.append(f"mirror {observed.mirror} -> {desired.mirror}")
-    want_tags = {k: v for k, v in desired.tags.items() if k not in _IGNORED_TAGS}
-    have_tags = {k: v for k, v in observed.tags.items() if k not in _IGNORED_TAGS}
-    if want_tags != have_tags:
-        out.append(f"tags {have_tags} -> {want_tags}")
-    capture = desired.deployment.spec.capture
-    if observed.capture_percent != (capture.sample_percent if capture else None):
-        out.append(f"capture {observed.capture_percent}")
-    if observed.monitoring_hash != desired.monitoring_hash:
-        out.append("monitoring")
-    return out
-
-
-def converge(provider: Provider, desired: DesiredEndpoint) -> None:
-    """Apply ``desired`` in the order the core uses (a fallback when cloudserve.apply is absent)."""
-    observed = provider.observe(desired.name)
-    if observed is None or observed.status is Status.STOPPED:
-        wait(provider.create_endpoint(desired))
-        return
-    for name, want in desired.versions.items():
-        have = observed.versions.get(name)
-        if have is None:
-            wait(provider.create_version(desired, want))
-        elif have.config_hash != want.config_hash:
-            wait(provider.replace_version(desired, want))
-    if differences(desired, observed):
-        wait(provider.set_traffic(desired.name, desired.traffic, desired.mirror))
-    for name in observed.versions:
-        if name not in desired.versions:
-            wait(provider.delete_version(desired, name))
-    wait(provider.update_endpoint(desired))
-
-
 def apply_spec(provider: Provider, deployment: Deployment) -> None:
-    try:
-        from cloudserve.executor import apply
-    except ImportError:
-        converge(provider, build_desired(deployment, provider))
-    else:
-        apply(deployment, provider, sleep=lambda _s: None)
+    """Apply as ``cloudserve apply`` does (emulators finish at once; no sleeping)."""
+    apply(deployment, provider, sleep=lambda _s: None)
 
 
 def pending_changes(provider: Provider, deployment: Deployment) -> list[str]:
-    """What an apply would still do: the core's plan when present, else :func:`differences`."""
-    try:
-        from cloudserve.planner import make_plan
-    except ImportError:
-        desired = build_desired(deployment, provider)
-        return differences(desired, provider.observe(deployment.name))
+    """What an apply would still do, as the core's plan describes it."""
     return [a.describe() for a in make_plan(deployment, provider).actions]
 
 
 class ProviderConformance:
     """Inherit in a target's tests; supply ``provider`` and ``make_spec`` fixtures."""
+
+    per_version_invoke = True  # False: a version is addressable only while it has 100%
 
     @pytest.fixture
     def provider(self) -> Provider:
@@ -251,10 +199,17 @@ class ProviderConformance:
             traffic={"stable": 90, "candidate": 10},
         )
         apply_spec(provider, spec)
+        result = provider.invoke(name, {"instances": instances})
+        assert result.version in ("stable", "candidate")
+        assert result.body["predictions"] == predictions(
+            {"stable": "a", "candidate": "b"}[result.version], instances
+        )
         for version, key in (("stable", "a"), ("candidate", "b")):
+            if not self.per_version_invoke:
+                with pytest.raises(NotSupported):
+                    provider.invoke(name, {"instances": instances}, version="candidate")
+                wait(provider.set_traffic(name, {version: 100}, {}))
             result = provider.invoke(name, {"instances": instances}, version=version)
             assert result.status_code == 200
             assert result.version == version
             assert result.body["predictions"] == predictions(key, instances)
-        result = provider.invoke(name, {"instances": instances})
-        assert result.version in ("stable", "candidate")
