@@ -8,6 +8,7 @@ and counts calls (the rollout benchmarks report API calls per canary).
 
 from __future__ import annotations
 
+import json
 import os
 from collections import Counter
 from typing import Any
@@ -26,6 +27,7 @@ class AwsClients:
         self._session: Any = None
         self._clients: dict[str, Any] = {}
         self.calls: Counter[str] = Counter()
+        self._immutable: dict[str, dict[str, Any]] = {}
 
     def session(self) -> Any:
         if self._session is None:
@@ -58,6 +60,16 @@ class AwsClients:
         with aws_errors(_pascal(operation)):
             result: dict[str, Any] = getattr(client, operation)(**params)
         return result
+
+    def call_immutable(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
+        """:meth:`call` for a read of something SageMaker never changes in place (an endpoint
+        config, a Model and its tags, both named by content here): answered once per
+        provider. A rollout polls the endpoint every few seconds; this keeps each poll to
+        the reads of what can change."""
+        key = json.dumps([service, operation, params], sort_keys=True, default=str)
+        if key not in self._immutable:
+            self._immutable[key] = self.call(service, operation, **params)
+        return self._immutable[key]
 
     def close(self) -> None:
         for client in self._clients.values():

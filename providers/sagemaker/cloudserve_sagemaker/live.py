@@ -73,7 +73,9 @@ def read_live(aws: AwsClients, name: str, *, with_details: bool = True) -> LiveE
         ep = aws.call("sagemaker", "describe_endpoint", EndpointName=name)
     except NotFound:
         return None
-    config = aws.call("sagemaker", "describe_endpoint_config", EndpointConfigName=ep["EndpointConfigName"])
+    config = aws.call_immutable(
+        "sagemaker", "describe_endpoint_config", EndpointConfigName=ep["EndpointConfigName"]
+    )
     weights = _live_weights(ep)
     counts = _live_counts(ep)
     production = []
@@ -106,8 +108,8 @@ def read_live(aws: AwsClients, name: str, *, with_details: bool = True) -> LiveE
 def _read_details(aws: AwsClients, live: LiveEndpoint) -> None:
     for variant in live.variants:
         try:
-            model = aws.call("sagemaker", "describe_model", ModelName=variant["ModelName"])
-            tags = aws.call("sagemaker", "list_tags", ResourceArn=model["ModelArn"]).get("Tags")
+            model = aws.call_immutable("sagemaker", "describe_model", ModelName=variant["ModelName"])
+            tags = aws.call_immutable("sagemaker", "list_tags", ResourceArn=model["ModelArn"]).get("Tags")
             live.model_tags[variant["VariantName"]] = tr.tags_dict(tags)
         except NotFound:
             live.model_tags[variant["VariantName"]] = {}
