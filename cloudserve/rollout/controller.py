@@ -122,6 +122,8 @@ class RolloutController:
     def run(self, record: RolloutRecord) -> RolloutResult:
         splits = step_splits(record.previous, record.target, list(record.steps))
         result = RolloutResult("running", record.previous, record.target)
+        if record.state in ("abort", "promote"):  # asked of a controller that has since died
+            return self._obey(record, result, record.state)
         for index in range(min(record.step, len(splits) - 1), len(splits)):
             record = record.with_(state="running", step=index)
             self._write(record)  # the record first, then the traffic it explains

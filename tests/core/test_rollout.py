@@ -364,3 +364,34 @@ def test_lease_of_a_dead_process_on_this_machine_is_stale(
     cloud.endpoints["churn"].tags[T.LEASE] = dead.encode()
     cloud.metrics[("churn", "candidate")] = HEALTHY
     assert run(promote_spec(deployed), provider, clock).rollout.state == "done"
+
+
+@pytest.mark.parametrize("request_", ["promote", "abort"])
+def test_a_request_left_for_a_dead_controller_is_carried_out_on_resume(
+    deployed: dict[str, Any], provider: FakeProvider, cloud: FakeCloud, clock: Clock, request_: str
+) -> None:
+    cloud.metrics[("churn", "candidate")] = HEALTHY
+    spec = promote_spec(deployed)
+    naps = [0]
+
+    def dying_sleep(seconds: float) -> None:
+        naps[0] += 1
+        if naps[0] == 25:  # during the bake of the second step
+            raise Killed
+        clock.sleep(seconds)
+
+    with pytest.raises(Killed):
+        apply(load_one(spec), provider, sleep=dying_sleep, clock=clock, poll_interval=30)
+    tags = cloud.endpoints["churn"].tags
+    record = RolloutRecord.from_tags(tags)
+    assert record is not None
+    tags[T.ROLLOUT] = str(
+        record.with_(state=request_).to_tags()[T.ROLLOUT]
+    )  # as `rollout <request>` writes it
+    if request_ == "promote":
+        assert run(spec, provider, clock).rollout.state == "promoted"
+        assert cloud.endpoints["churn"].traffic == {"stable": 0, "candidate": 100}
+    else:
+        with pytest.raises(RolloutFailed, match="aborted"):
+            run(spec, provider, clock)
+        assert cloud.endpoints["churn"].traffic["stable"] == 100
