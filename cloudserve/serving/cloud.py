@@ -25,6 +25,7 @@ Model options travel as ``CLOUDSERVE_MODEL_FORMAT`` / ``CLOUDSERVE_TRUST_PICKLE`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Mapping
@@ -141,12 +142,19 @@ def build_app(settings: CloudSettings, spec: dict[str, Any]) -> Any:
     )
 
 
-def run(settings: CloudSettings, spec: dict[str, Any], log_level: str = "warning") -> None:
-    """Load the model, then listen; returns when the server stops."""
+def run(settings: CloudSettings, spec: dict[str, Any], log_level: str = "warning", workers: int = 1) -> None:
+    """Load the model, then listen; returns when the server stops.
+
+    With ``workers > 1`` the model is loaded once, then that many processes are forked to
+    share the listening socket (the kernel spreads connections), so a multi-core instance
+    is used; Prometheus metrics are then aggregated across them (multiprocess mode).
+    """
     import sys
 
     from cloudserve.serving import runner
 
+    if workers > 1:
+        _multiprocess_metrics()
     app = build_app(settings, spec)
     model = app.endpoint.versions[settings.version].model
     sock = runner.bind(settings.host, settings.port)
@@ -155,9 +163,60 @@ def run(settings: CloudSettings, spec: dict[str, Any], log_level: str = "warning
     def started() -> None:
         print(
             f"cloudserve: {settings.platform} contract, {model.format} model from {model.path}, "
-            f"listening on http://{host}:{port}",
+            f"{workers} worker(s), listening on http://{host}:{port}",
             file=sys.stderr,
             flush=True,
         )
 
-    runner.serve(app, sock, started, log_level)
+    if workers <= 1:
+        runner.serve(app, sock, started, log_level)
+    else:
+        _serve_forked(app, sock, workers, started, log_level)
+
+
+def _multiprocess_metrics() -> None:
+    """Point prometheus-client at a shared directory; must happen before its first import."""
+    import tempfile
+
+    if "prometheus_client" in __import__("sys").modules:
+        raise RuntimeError("prometheus_client was imported before multiprocess mode was set")
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="cloudserve-prom-"))
+
+
+def _serve_forked(app: Any, sock: Any, workers: int, started: Any, log_level: str) -> None:
+    """A minimal pre-fork supervisor: restart a worker that dies, stop all on SIGTERM/SIGINT."""
+    import signal
+
+    from cloudserve.serving import runner
+
+    children: set[int] = set()
+    stopping = False
+
+    def spawn() -> None:
+        pid = os.fork()
+        if pid == 0:  # the worker: serve until told to stop, never return into the parent's code
+            code = 1
+            try:
+                runner.serve(app, sock, None, log_level)
+                code = 0
+            finally:
+                os._exit(code)
+        children.add(pid)
+
+    def stop(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    for _ in range(workers):
+        spawn()
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    started()
+    while children:
+        pid, _status = os.wait()
+        children.discard(pid)
+        if not stopping:
+            spawn()

@@ -28,6 +28,14 @@ FORMATS = ["joblib", "skops", "pickle", "xgboost", "mlflow", "handler"]
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Model format.")
 @click.option("--trust-pickle", is_flag=True, default=None, help="Allow pickle files (runs their code).")
 @click.option("--handler", default=None, help="Python file defining load() and predict().")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    envvar="CLOUDSERVE_WORKERS",
+    default=1,
+    show_default=True,
+    help="Processes sharing the port (e.g. one per core on a large instance).",
+)
 @click.option("--log-level", default="warning", show_default=True)
 def serve(
     model_dir: Path | None,
@@ -36,6 +44,7 @@ def serve(
     fmt: str | None,
     trust_pickle: bool | None,
     handler: str | None,
+    workers: int,
     log_level: str,
 ) -> None:
     """Serve one model over HTTP, speaking the SageMaker, Vertex AI and Azure ML container
@@ -61,7 +70,7 @@ def serve(
         {"format": fmt, "trust_pickle": trust_pickle, "handler": handler},
     )
     try:
-        cloud.run(settings, spec, log_level)
+        cloud.run(settings, spec, log_level, workers)
     except LoaderError as exc:
         click.echo(f"cloudserve serve: cannot load the model: {exc}", err=True)
         sys.exit(3)

@@ -27,11 +27,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
-from cloudserve.monitor.config import parse_duration
+from cloudserve.monitor.config import Method, parse_duration
 from cloudserve.serving.capture import CaptureWriter
 
 log = logging.getLogger("cloudserve.serving.drift")
@@ -210,8 +210,9 @@ class DriftSchedule:
             if writer is not None:
                 writer.flush()  # what was answered before this run belongs to its window
             source = writer.destination if writer is not None else self.default_capture
+            source.mkdir(parents=True, exist_ok=True)  # nothing captured yet: an empty window
             options = DriftOptions(
-                method=config.method,  # type: ignore[arg-type]
+                method=cast(Method, config.method),
                 threshold=config.threshold,
                 thresholds=config.thresholds,
                 features=config.features,
@@ -279,6 +280,7 @@ class DriftSchedule:
         return {
             "config": described,
             "hash": config.hash if config is not None else None,
+            "active": self._thread is not None,
             "next_run": _iso(self.next_run) if config is not None and self.next_run else None,
             "last_run": _read(self.folder / LATEST_FILE),
         }

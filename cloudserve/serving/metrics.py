@@ -138,8 +138,17 @@ class PrometheusMetrics:
         )
 
     def render(self) -> bytes:
-        from prometheus_client import generate_latest
+        import os
 
+        from prometheus_client import CollectorRegistry, generate_latest
+
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # Forked workers each write their own files; a scrape sums them all.
+            from prometheus_client.multiprocess import MultiProcessCollector
+
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return bytes(generate_latest(registry))
         return bytes(generate_latest(self.registry))
 
 
