@@ -181,7 +181,11 @@ def status(
             url=observed.url,
             failure_reason=observed.failure_reason,
             rollout=record.to_dict() if record else None,
-            lease={"holder": lease.holder, "expires": lease.expires} if lease and lease.active() else None,
+            lease=(
+                {"holder": lease.holder, "expires": lease.expires}
+                if lease and lease.active() and not lease.holder_gone()
+                else None
+            ),
             pending=pending,
         )
 

@@ -149,7 +149,10 @@ def plan(
 @output_option
 @click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait for the target.")
 @click.option("--yes", "-y", is_flag=True, help="Do not print the plan first.")
-def apply(spec: str, env: str | None, target: str | None, output: str, timeout: float, yes: bool) -> None:
+@click.option("--poll", default=15.0, show_default=True, help="Seconds between rollout gate checks.")
+def apply(
+    spec: str, env: str | None, target: str | None, output: str, timeout: float, yes: bool, poll: float
+) -> None:
     """Make the target match the spec (idempotent)."""
     from cloudserve import api
     from cloudserve.output import render_plan
@@ -161,7 +164,7 @@ def apply(spec: str, env: str | None, target: str | None, output: str, timeout: 
             if not yes:
                 click.echo(render_plan(api.plan(deployment)))
             progress = _progress_printer()
-        result = api.apply(deployment, timeout=timeout, progress=progress)
+        result = api.apply(deployment, timeout=timeout, progress=progress, poll_interval=poll)
         results.append(result)
         if output == "text":
             click.echo(

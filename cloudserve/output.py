@@ -112,7 +112,29 @@ def render_status(result: Any) -> str:
             line += click.style(f" - {v.failure_reason}", fg="red")
         lines.append(line)
     if result.rollout:
-        lines.append(f"  rollout: {_fmt(result.rollout)}")
+        lines.extend(render_rollout_record(result.rollout))
+    if result.lease:
+        lines.append(f"  lease held by {result.lease['holder']}")
     for p in result.pending:
         lines.append(click.style(f"  pending: {p}", fg="yellow"))
     return "\n".join(lines)
+
+
+def render_rollout_record(record: dict[str, Any]) -> list[str]:
+    """The rollout record of `status` and `rollout status`, in words."""
+    colour = {"rolledback": "red", "aborted": "red", "paused": "yellow"}.get(record["state"], "cyan")
+    steps = " -> ".join(f"{s}%" for s in record["steps"])
+    lines = [
+        click.style(f"  rollout {record['state']}", fg=colour, bold=True)
+        + f" at step {record['step']} of {len(record['steps'])} ({steps}): "
+        + f"{_fmt(_nonzero(record['previous']))} -> {_fmt(_nonzero(record['target']))}"
+    ]
+    if record.get("reason"):
+        lines.append(click.style(f"    reason: {record['reason']}", fg=colour))
+    if record.get("new_versions"):
+        lines.append(f"    versions added by this rollout: {', '.join(record['new_versions'])}")
+    return lines
+
+
+def _nonzero(split: dict[str, int]) -> dict[str, int]:
+    return {k: v for k, v in split.items() if v}

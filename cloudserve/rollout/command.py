@@ -34,16 +34,12 @@ def status_cmd(spec: str, env: str | None, target: str | None, output: str) -> N
         _echo_json(data)
         return
     click.echo(f"deployment {data['deployment']}: traffic {data['traffic']}")
-    record = data["rollout"]
-    if record is None:
+    if data["rollout"] is None:
         click.echo("no rollout in progress")
     else:
-        click.echo(
-            f"rollout {record['state']} at step {record['step']} of {record['steps']}: "
-            f"{record['previous']} -> {record['target']}"
-        )
-        if record["reason"]:
-            click.echo(f"reason: {record['reason']}")
+        from cloudserve.output import render_rollout_record
+
+        click.echo("\n".join(render_rollout_record(data["rollout"])))
     if data["holder"]:
         click.echo(f"lease held by {data['holder']['holder']}")
 

@@ -395,3 +395,18 @@ def test_a_request_left_for_a_dead_controller_is_carried_out_on_resume(
         with pytest.raises(RolloutFailed, match="aborted"):
             run(spec, provider, clock)
         assert cloud.endpoints["churn"].traffic["stable"] == 100
+
+
+def test_status_explains_a_rolled_back_rollout(deployed: dict[str, Any], provider: FakeProvider,
+                                               cloud: FakeCloud, clock: Clock) -> None:
+    import click
+
+    from cloudserve import api
+    from cloudserve.output import render_status
+
+    cloud.metrics[("churn", "candidate")] = BROKEN
+    with pytest.raises(RolloutFailed):
+        run(promote_spec(deployed), provider, clock)
+    text = click.unstyle(render_status(api.status(promote_spec(deployed), provider=provider)))
+    assert "rollout rolledback at step 1 of 3 (10% -> 50% -> 100%): {stable: 100} -> {candidate: 100}" in text
+    assert "reason: step 1 (candidate 10%, stable 90%): gate error_rate <= 0.01: fail" in text
