@@ -29,7 +29,6 @@ from cloudserve.provider import (
     Operation,
     PlanNote,
     Provider,
-    Support,
     VersionMetrics,
 )
 from cloudserve.spec.models import Deployment, SageMakerSettings
@@ -37,6 +36,7 @@ from cloudserve.tags import LEASE, ROLLOUT
 from cloudserve_sagemaker import translate as tr
 from cloudserve_sagemaker.catalog import load_catalog
 from cloudserve_sagemaker.client import AwsClients
+from cloudserve_sagemaker.declared import OPERATIONS, declared_capabilities, priced_note
 from cloudserve_sagemaker.deploy import Deployer
 from cloudserve_sagemaker.live import LiveEndpoint, read_live, to_state
 from cloudserve_sagemaker.metrics import read_metrics
@@ -48,39 +48,6 @@ from cloudserve_sagemaker.native import (
     rollback_record,
 )
 from cloudserve_sagemaker.validation import validate_desired
-
-_OPERATIONS = {
-    "create_endpoint": [
-        "s3:PutObject (staged model.tar.gz)",
-        "sagemaker:CreateModel",
-        "sagemaker:CreateEndpointConfig",
-        "sagemaker:CreateEndpoint",
-    ],
-    "create_version": ["sagemaker:CreateModel", "sagemaker:CreateEndpointConfig", "sagemaker:UpdateEndpoint"],
-    "replace_version": [
-        "sagemaker:CreateModel",
-        "sagemaker:CreateEndpointConfig",
-        "cloudwatch:PutMetricAlarm per gate (native rollout only)",
-        "sagemaker:UpdateEndpoint (with DeploymentConfig when the rollout is native)",
-        "sagemaker:DeleteModel (old)",
-    ],
-    "update_version": [
-        "application-autoscaling:RegisterScalableTarget",
-        "application-autoscaling:PutScalingPolicy",
-    ],
-    "delete_version": ["sagemaker:CreateEndpointConfig", "sagemaker:UpdateEndpoint", "sagemaker:DeleteModel"],
-    "set_traffic": ["sagemaker:UpdateEndpointWeightsAndCapacities"],
-    "update_endpoint": [
-        "sagemaker:AddTags/DeleteTags",
-        "sagemaker:CreateEndpointConfig + UpdateEndpoint (capture)",
-    ],
-    "delete_endpoint": [
-        "application-autoscaling:DeregisterScalableTarget",
-        "sagemaker:DeleteEndpoint",
-        "sagemaker:DeleteEndpointConfig",
-        "sagemaker:DeleteModel",
-    ],
-}
 
 
 class SageMakerProvider(Provider):
@@ -99,35 +66,7 @@ class SageMakerProvider(Provider):
 
     # --- what the target can do ---------------------------------------------------------
     def capabilities(self) -> Mapping[Feature, Capability]:
-        c = Capability
-        return {
-            Feature.TRAFFIC_SPLIT: c(Feature.TRAFFIC_SPLIT, Support.NATIVE, "production variant weights"),
-            Feature.MIRROR: c(
-                Feature.MIRROR, Support.NATIVE, "shadow variants; one live version and one shadow"
-            ),
-            Feature.AUTOSCALE: c(
-                Feature.AUTOSCALE, Support.NATIVE, "Application Auto Scaling target tracking"
-            ),
-            Feature.SERVERLESS: c(
-                Feature.SERVERLESS, Support.NATIVE, "serverless inference (no GPU, no capture)"
-            ),
-            Feature.ACCELERATOR: c(
-                Feature.ACCELERATOR, Support.NATIVE, "GPU instance types from the catalog"
-            ),
-            Feature.CAPTURE: c(Feature.CAPTURE, Support.NATIVE, "DataCaptureConfig to S3"),
-            Feature.DRIFT_MONITORING: c(
-                Feature.DRIFT_MONITORING,
-                Support.EMULATED,
-                "SageMaker Model Monitor no longer takes new customers; cloudserve's drift engine "
-                "runs over the capture location (native schedules with native_monitoring: true)",
-            ),
-            Feature.ROLLOUT: c(
-                Feature.ROLLOUT,
-                Support.EMULATED,
-                "traffic between versions moves in cloudserve's steps and gates; a new model for one "
-                "live version rolls out with SageMaker's deployment guardrails when they fit",
-            ),
-        }
+        return declared_capabilities()
 
     def validate(self, desired: DesiredEndpoint) -> list[str]:
         return validate_desired(desired, self.settings)
@@ -140,22 +79,10 @@ class SageMakerProvider(Provider):
         return explicit or load_catalog().smallest_fit(compute).type
 
     def plan_note(self, version: DesiredVersion) -> PlanNote:
-        catalog = load_catalog()
-        if version.instance_type is None:
-            return PlanNote(notes=("serverless: billed per request duration",))
-        entry = catalog.get(version.instance_type)
-        count = max(version.scaling.min, 1)
-        price = entry.price_per_hour * count if entry else None
-        notes = [f"{count} x {version.instance_type}"] if count > 1 else []
-        notes.append(
-            f"price: {catalog.region} on-demand, catalog of {catalog.as_of}"
-            if entry
-            else "price unknown: not in the catalog"
-        )
-        return PlanNote(instance_type=version.instance_type, hourly_price_usd=price, notes=tuple(notes))
+        return priced_note(version)
 
     def operations(self, action: str, desired: DesiredEndpoint, subject: str) -> list[str]:
-        ops = list(_OPERATIONS.get(action, []))
+        ops = list(OPERATIONS.get(action, []))
         if action == "create_endpoint" and any(
             tr.needs_scalable_target(v.scaling) for v in desired.versions.values()
         ):

@@ -320,3 +320,19 @@ def test_native_canary_with_an_alarm_in_alarm_rolls_back_with_the_reason(
     assert len(emulator.backend.endpoint_configs) == 1  # the rolled-back config was cleaned up
     with pytest.raises(RolloutFailed, match="was rolled back"):
         run(one_version("b"), provider, clock)
+
+
+def test_destroy_removes_gate_alarms_a_killed_rollout_left(
+    one_version: Callable[..., Deployment],
+    provider: SageMakerProvider,
+    emulator: SageMakerEmulator,
+    clock: Clock,
+) -> None:
+    run(one_version("a"), provider, clock)
+    emulator.set_alarm("cloudserve-churn-stable-gate1-error_rate", "OK")
+    emulator.set_alarm("someone-elses-alarm", "OK")
+    op = provider.delete_endpoint("churn")
+    while not op.poll():
+        pass
+    names = [a["AlarmName"] for a in emulator.client("cloudwatch").describe_alarms()["MetricAlarms"]]
+    assert names == ["someone-elses-alarm"]
