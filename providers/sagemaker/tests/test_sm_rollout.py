@@ -336,3 +336,18 @@ def test_destroy_removes_gate_alarms_a_killed_rollout_left(
         pass
     names = [a["AlarmName"] for a in emulator.client("cloudwatch").describe_alarms()["MetricAlarms"]]
     assert names == ["someone-elses-alarm"]
+
+
+def test_steps_map_onto_traffic_routing_exactly_or_not_at_all() -> None:
+    from cloudserve_sagemaker.native import _routing
+
+    assert _routing([25, 50, 75, 100], 300, 4) == {
+        "Type": "LINEAR",
+        "WaitIntervalInSeconds": 300,
+        "LinearStepSize": {"Type": "INSTANCE_COUNT", "Value": 1},
+    }
+    assert _routing([30, 60, 90, 100], 60, 10)["LinearStepSize"]["Value"] == 3  # type: ignore[index]
+    assert _routing([10, 100], 60, 10)["CanarySize"]["Value"] == 1  # type: ignore[index]
+    assert "not a whole number" in str(_routing([25, 50, 75, 100], 60, 2))
+    assert "equal linear steps" in str(_routing([10, 20, 50, 100], 60, 10))
+    assert "WaitIntervalInSeconds limit" in str(_routing([50, 100], 7200, 2))
