@@ -21,6 +21,7 @@ from cloudserve_azureml._emulator_state import (
     EmulatorState,
     name_problem,
     system_data,
+    tag_problem,
 )
 
 ARM = "https://management.azure.com"
@@ -100,6 +101,7 @@ class ArmRouter:
 
     def tracked(self, path: str, body: dict[str, Any], rtype: str, props: dict[str, Any]) -> dict[str, Any]:
         """A tracked ARM resource as the service returns it."""
+        check_tags(body.get("tags"))
         old = self.state.get(path)
         return {
             "id": path,
@@ -187,10 +189,17 @@ def check_traffic(state: EmulatorState, endpoint: str, props: dict[str, Any]) ->
         )
 
 
+def check_tags(tags: Any) -> None:
+    """ARM's tag limits, on every write that carries tags."""
+    problem = tag_problem(tags)
+    if problem:
+        raise EmulatedError(400, "InvalidTag", problem)
+
+
 def check_name(kind: str, name: str) -> None:
     problem = name_problem(kind, name)
     if problem:
         raise EmulatedError(400, "BadArgument", problem)
 
 
-__all__ = ["ARM", "ArmRouter", "EmulatedError", "check_name", "check_traffic", "error_reply"]
+__all__ = ["ARM", "ArmRouter", "EmulatedError", "check_name", "check_tags", "check_traffic", "error_reply"]

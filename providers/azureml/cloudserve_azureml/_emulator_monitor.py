@@ -15,7 +15,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cloudserve_azureml._emulator_arm import ArmRouter, EmulatedError, Reply, _json, _not_found
+from cloudserve_azureml._emulator_arm import ArmRouter, EmulatedError, Reply, _json, _not_found, check_tags
 from cloudserve_azureml._emulator_state import MetricPoint, system_data
 
 _AUTOSCALE = (
@@ -46,6 +46,7 @@ def get_autoscale(r: ArmRouter, path: str, q: Any, b: dict[str, Any], m: re.Matc
 
 
 def put_autoscale(r: ArmRouter, path: str, q: Any, b: dict[str, Any], m: re.Match[str]) -> Reply:
+    check_tags(b.get("tags"))
     props = dict(b.get("properties") or {})
     target = props.get("targetResourceUri") or ""
     if r.state.get(target) is None:

@@ -13,6 +13,7 @@ from cloudserve_azureml._emulator_arm import (
     _json,
     _not_found,
     check_name,
+    check_tags,
     check_traffic,
 )
 
@@ -218,6 +219,7 @@ def patch_endpoint(r: ArmRouter, path: str, q: Query, b: Body, m: M) -> Reply:
     props = dict(old["properties"])
     props.update(b.get("properties") or {})
     check_traffic(r.state, m["ep"], props)
+    check_tags(b.get("tags"))
     old["properties"] = props
     if "tags" in b:
         old["tags"] = b["tags"] or {}
@@ -303,6 +305,7 @@ def patch_deployment(r: ArmRouter, path: str, q: Query, b: Body, m: M) -> Reply:
     old = r.state.get(path)
     if old is None:
         raise _not_found("Deployment", m["dep"])
+    check_tags(b.get("tags"))
     old["properties"].update(b.get("properties") or {})
     if "sku" in b:
         old["sku"] = b["sku"]

@@ -25,6 +25,13 @@ NAME_MIN, NAME_MAX = 3, 32
 # to utmost 50." (OnlineEndpointProperties.mirrorTraffic, REST API 2024-04-01).
 MIRROR_MAX_TOTAL = 50
 TRAFFIC_MAX_TOTAL = 100
+# ARM tag limits, for every tracked resource (Microsoft Learn, "Use tags to organize your
+# Azure resources", Limitations; REST TrackedResource.tags): at most 50 name/value pairs,
+# names up to 512 characters, values up to 256, and names may not contain < > % & \ ? /.
+TAGS_MAX = 50
+TAG_NAME_MAX = 512
+TAG_VALUE_MAX = 256
+TAG_NAME_FORBIDDEN = frozenset("<>%&\\?/")
 
 
 class EmulatedError(Exception):
@@ -50,6 +57,31 @@ def name_problem(kind: str, name: str) -> str | None:
             f"The name for {kind} must start with a letter, contain only letters, digits "
             f"and hyphens, and end with a letter or digit; {name!r} does not."
         )
+    return None
+
+
+def tag_problem(tags: Any) -> str | None:
+    """The ARM tag rule ``tags`` breaks, or None."""
+    if tags is None:
+        return None
+    if not isinstance(tags, dict):
+        return "Tags must be an object of name/value strings."
+    if len(tags) > TAGS_MAX:
+        return f"A resource can have at most {TAGS_MAX} tags; the request has {len(tags)}."
+    for name, value in tags.items():
+        if not name or len(name) > TAG_NAME_MAX:
+            return f"Tag name {name[:40]!r} must have 1 to {TAG_NAME_MAX} characters; it has {len(name)}."
+        bad = sorted(set(name) & TAG_NAME_FORBIDDEN)
+        if bad:
+            return (
+                f"Tag name {name!r} contains {''.join(bad)!r}; tag names cannot contain <, >, %, &, \\, ?, /."
+            )
+        if not isinstance(value, str):
+            return f"The value of tag {name!r} must be a string."
+        if len(value) > TAG_VALUE_MAX:
+            return (
+                f"The value of tag {name!r} has {len(value)} characters; at most {TAG_VALUE_MAX} are allowed."
+            )
     return None
 
 

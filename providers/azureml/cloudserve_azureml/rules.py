@@ -28,8 +28,15 @@ CAPABILITIES: dict[Feature, Capability] = {
         Support.UNSUPPORTED,
         "not yet: the Azure ML monitor schedule is planned (issue 8)",
     ),
+    # Azure ML's "safe rollout" for managed online endpoints is a blue-green traffic split the
+    # user moves by hand (Microsoft Learn, how-to-safely-rollout-online-endpoints): no steps,
+    # bake time, metric gates or automatic rollback.
     Feature.ROLLOUT: Capability(
-        Feature.ROLLOUT, Support.EMULATED, "cloudserve's controller moves endpoint traffic step by step"
+        Feature.ROLLOUT,
+        Support.EMULATED,
+        "Azure ML has no canary with metric gates for managed online endpoints (its safe rollout "
+        "is a traffic split moved by hand): cloudserve moves the endpoint's traffic step by step "
+        "and reads Azure Monitor for the gates",
     ),
 }
 

@@ -1,0 +1,247 @@
+"""Progressive delivery on the Azure ML emulator (issue 7, item 6), on a simulated clock.
+
+Azure ML's safe rollout for managed online endpoints is a traffic split moved by hand, so
+the core's controller moves the endpoint's ``traffic`` step by step, reads its gates from
+Azure Monitor metrics (fed here with :meth:`AzureMLEmulator.record_requests`) and keeps its
+record and lease in endpoint tags, which the emulator checks against ARM's tag limits on
+every write. Sleeping advances the clock; nothing in these tests waits for real.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from cloudserve_azureml.provider import AzureMLProvider
+from cloudserve_azureml.testing import AzureMLEmulator
+
+from cloudserve import tags as T
+from cloudserve.errors import CloudServeError, Conflict, RolloutFailed
+from cloudserve.executor import ApplyResult, apply
+from cloudserve.planner import make_plan
+from cloudserve.provider import Support
+from cloudserve.rollout.record import Lease, RolloutRecord, holder_id
+from cloudserve.rollout.steps import step_splits
+from cloudserve.spec.models import Deployment
+
+MakeSpec = Callable[..., Deployment]
+NAME = "churn"
+CANARY = {
+    "strategy": "canary",
+    "steps": [10, 50, 100],
+    "bake": "10m",
+    "gates": [{"metric": "error_rate", "max": 0.01}, {"metric": "latency_p99_ms", "max": 300}],
+}
+BAKE = 600.0
+
+
+class Clock:
+    """Simulated time: sleeping advances it."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+        self.slept = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept += seconds
+        self.now += seconds
+
+
+class Killed(BaseException):
+    """Stands for the process being killed: only finally blocks run after it."""
+
+
+def run(spec: Deployment, provider: AzureMLProvider, clock: Clock, **kw: Any) -> ApplyResult:
+    kw.setdefault("sleep", clock.sleep)
+    return apply(spec, provider, clock=clock, poll_interval=30, **kw)
+
+
+def traffic(azure: AzureMLEmulator) -> dict[str, int]:
+    """The endpoint's split as Azure holds it (a deployment without traffic is absent)."""
+    endpoint = azure.endpoint(NAME)
+    assert endpoint is not None
+    split = {"stable": 0, "candidate": 0}
+    split.update({k: int(v) for k, v in endpoint["properties"]["traffic"].items()})
+    return split
+
+
+def tags(azure: AzureMLEmulator) -> dict[str, str]:
+    endpoint = azure.endpoint(NAME)
+    assert endpoint is not None
+    return dict(endpoint["tags"])
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def specs(make_spec: MakeSpec, provider: AzureMLProvider, clock: Clock) -> tuple[Deployment, Deployment]:
+    """(deployed: stable 100%, candidate 0%; promoted: candidate 100%), the first applied."""
+    versions = {"stable": "a", "candidate": "b"}
+    base = make_spec(NAME, versions, {"stable": 100, "candidate": 0}, rollout=CANARY)
+    run(base, provider, clock)
+    return base, make_spec(NAME, versions, {"stable": 0, "candidate": 100}, rollout=CANARY)
+
+
+def feed(azure: AzureMLEmulator, candidate_errors: int) -> None:
+    """1000 requests per deployment in Azure Monitor, 40 ms each; 2 stable 5xx."""
+    azure.record_requests(NAME, "stable", 998, latency_ms=40)
+    azure.record_requests(NAME, "stable", 2, status=500, latency_ms=40)
+    azure.record_requests(NAME, "candidate", 1000 - candidate_errors, latency_ms=40)
+    azure.record_requests(NAME, "candidate", candidate_errors, status=500, latency_ms=40)
+
+
+def test_plan_says_the_controller_moves_traffic_and_why(
+    specs: tuple[Deployment, Deployment], provider: AzureMLProvider
+) -> None:
+    plan = make_plan(specs[1], provider)
+    assert plan.rollout_mode == "client"
+    assert plan.rollout_reason == "canary 10% -> 50% -> 100% by cloudserve's controller on azureml"
+    rollout = plan.capabilities["rollout"]
+    assert rollout.support is Support.EMULATED
+    assert rollout.reason.startswith("Azure ML has no canary with metric gates")
+
+
+def test_healthy_canary_passes_every_step(
+    specs: tuple[Deployment, Deployment], provider: AzureMLProvider, azure: AzureMLEmulator, clock: Clock
+) -> None:
+    feed(azure, candidate_errors=2)
+    result = run(specs[1], provider, clock)
+    assert result.rollout.state == "done"
+    assert [s.traffic["candidate"] for s in result.rollout.steps] == [10, 50, 100]
+    assert all(g.verdict.value == "pass" for s in result.rollout.steps[:2] for g in s.gates)
+    assert traffic(azure) == {"stable": 0, "candidate": 100}
+    assert clock.slept >= 2 * BAKE  # baked at 10% and at 50%
+    assert not [k for k in tags(azure) if k.startswith((T.ROLLOUT, T.LEASE))]
+    assert not make_plan(specs[1], provider).actions
+
+
+def test_unhealthy_canary_rolls_back_at_the_first_step(
+    specs: tuple[Deployment, Deployment], provider: AzureMLProvider, azure: AzureMLEmulator, clock: Clock
+) -> None:
+    feed(azure, candidate_errors=200)
+    with pytest.raises(RolloutFailed) as info:
+        run(specs[1], provider, clock)
+    text = str(info.value)
+    assert "step 1 (candidate 10%, stable 90%)" in text
+    assert "error_rate <= 0.01: fail, saw 0.2 (threshold 0.01) over 600s, 1000 requests" in text
+    assert traffic(azure) == {"stable": 100, "candidate": 0}
+    record = RolloutRecord.from_tags(tags(azure))
+    assert record is not None and record.state == "rolledback" and "error_rate" in record.reason
+    assert T.LEASE not in tags(azure)
+    with pytest.raises(RolloutFailed, match="was rolled back"):  # not retried blindly
+        run(specs[1], provider, clock)
+
+
+def test_killed_rollout_resumes_from_the_recorded_step(
+    specs: tuple[Deployment, Deployment],
+    provider: AzureMLProvider,
+    azure: AzureMLEmulator,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    feed(azure, candidate_errors=2)
+
+    def dying_sleep(seconds: float) -> None:
+        if traffic(azure).get("candidate") == 50 and seconds == 30:  # baking step 2
+            raise Killed
+        clock.sleep(seconds)
+
+    with pytest.raises(Killed):
+        run(specs[1], provider, clock, sleep=dying_sleep)
+    record = RolloutRecord.from_tags(tags(azure))
+    assert record is not None and record.state == "running" and record.step == 1
+    assert traffic(azure) == {"stable": 50, "candidate": 50}
+    assert traffic(azure) in step_splits(record.previous, record.target, list(record.steps))
+
+    moves: list[dict[str, int]] = []
+    set_traffic = provider.set_traffic
+
+    def counted(name: str, split: Any, mirror: Any) -> Any:
+        moves.append(dict(split))
+        return set_traffic(name, split, mirror)
+
+    monkeypatch.setattr(provider, "set_traffic", counted)
+    result = run(specs[1], provider, clock)
+    assert result.rollout.state == "done"
+    assert [s.step for s in result.rollout.steps] == [2, 3]  # resumed, not restarted
+    assert moves == [{"stable": 50, "candidate": 50}, {"stable": 0, "candidate": 100}]
+    assert traffic(azure) == {"stable": 0, "candidate": 100}
+
+
+def test_concurrent_apply_is_refused(
+    specs: tuple[Deployment, Deployment], provider: AzureMLProvider, azure: AzureMLEmulator, clock: Clock
+) -> None:
+    other = Lease("ci-runner-7-4242", int(clock.now + 600))
+    provider.write_tags(NAME, {T.LEASE: other.encode()})
+    with pytest.raises(Conflict, match=r"another cloudserve process \(ci-runner-7-4242\) holds"):
+        run(specs[1], provider, clock)
+    assert traffic(azure) == {"stable": 100, "candidate": 0}
+    assert tags(azure)[T.LEASE] == other.encode()  # the holder's lease is left alone
+
+
+# --- the record and lease as ARM tags ----------------------------------------------------------
+
+
+def test_emulator_enforces_arm_tag_limits(
+    specs: tuple[Deployment, Deployment], provider: AzureMLProvider, azure: AzureMLEmulator
+) -> None:
+    """Through the real client: at most 50 tags, names up to 512 characters without
+    < > % & \\ ? /, values up to 256 characters."""
+    current = tags(azure)
+    bad = [
+        {T.ROLLOUT: "x" * 257},
+        {"k" * 513: "v"},
+        *({f"cloudserve{c}rollout": "v"} for c in "<>%&\\?/"),
+        {f"k{i}": "v" for i in range(51 - len(current))},
+    ]
+    for extra in bad:
+        with pytest.raises(CloudServeError, match=r"[Tt]ag"):
+            provider.write_tags(NAME, extra)
+    assert tags(azure) == current
+    fits = {"k" * 512: "v" * 256, **{f"k{i}": "v" for i in range(49 - len(current))}}
+    provider.write_tags(NAME, fits)
+    assert len(tags(azure)) == 50
+
+
+def test_largest_record_and_lease_fit_arm_tags(
+    specs: tuple[Deployment, Deployment], provider: AzureMLProvider, azure: AzureMLEmulator
+) -> None:
+    """The longest record cloudserve writes (100 linear steps, long version names, a reason at
+    its 150-character cap) and a lease pass the emulator's tag rules, leaving most of the 50
+    tags to the user, and read back intact."""
+    long_a, long_b = "a" * 24 + "-stable", "b" * 21 + "-candidate"
+    record = RolloutRecord(
+        state="rolledback",
+        step=98,
+        steps=tuple(range(1, 101)),
+        spec_hash="f" * 64,
+        previous={long_a: 100, long_b: 0},
+        target={long_a: 0, long_b: 100},
+        new_versions=(long_b,),
+        reason="step 1 (candidate 10%, stable 90%): error_rate <= 0.01: FAIL, saw 0.2 " * 5,
+    ).with_()
+    written = {**record.to_tags(), T.LEASE: Lease(holder_id(), int(time.time()) + 900).encode()}
+    provider.write_tags(NAME, written)
+    stored = tags(azure)
+    assert {k: stored[k] for k, v in written.items() if v is not None} == {
+        k: v for k, v in written.items() if v is not None
+    }
+    assert len([k for k in stored if k.startswith((T.ROLLOUT, T.LEASE))]) <= 20
+    back = RolloutRecord.from_tags(stored)
+    assert back is not None
+    assert (back.steps, back.step, back.previous, back.target, back.new_versions) == (
+        record.steps,
+        record.step,
+        record.previous,
+        record.target,
+        record.new_versions,
+    )
+    assert back.reason == record.reason[:150]
