@@ -74,6 +74,10 @@ class VertexProvider(Provider):
         super().__init__(settings if settings is not None else VertexSettings(), offline=offline)
         self._client: VertexClient | None = None
         self._choice: catalog.Choice | None = None
+        # Model resource name -> its labels. cloudserve never relabels a Model and Vertex AI
+        # assigns each upload a new id, so one read per Model is enough: a rollout's polls
+        # observe the endpoint every few seconds and would otherwise re-read every Model.
+        self._model_labels: dict[str, dict[str, str]] = {}
 
     @property
     def client(self) -> VertexClient:
@@ -184,10 +188,14 @@ class VertexProvider(Provider):
         )
 
     def _version_state(self, version: str, deployed: Any) -> VersionState:
-        try:
-            labels = dict(self.client.get_model(deployed.model).labels)
-        except NotFound:
-            labels = {}
+        labels = self._model_labels.get(deployed.model)
+        if labels is None:
+            try:
+                labels = dict(self.client.get_model(deployed.model).labels)
+            except NotFound:
+                labels = {}
+            else:
+                self._model_labels[deployed.model] = labels
         resources = deployed.dedicated_resources
         return VersionState(
             name=version,
@@ -335,6 +343,7 @@ class VertexProvider(Provider):
         self.client.update_endpoint(v1().Endpoint(name=endpoint.name, labels=labels), ["labels"])
 
     def _delete_model(self, model: str) -> Any:
+        self._model_labels.pop(model, None)
         try:
             return self.client.delete_model(model)
         except NotFound:
