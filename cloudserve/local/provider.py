@@ -53,7 +53,11 @@ _CAPABILITIES = (
     Capability(Feature.AUTOSCALE, Support.UNSUPPORTED, "one process on this machine"),
     Capability(Feature.SERVERLESS, Support.UNSUPPORTED, "one long-running process on this machine"),
     Capability(Feature.ACCELERATOR, Support.UNSUPPORTED, "models run on this machine's CPU"),
-    Capability(Feature.DRIFT_MONITORING, Support.EMULATED, "cloudserve's monitor reads the capture files"),
+    Capability(
+        Feature.DRIFT_MONITORING,
+        Support.EMULATED,
+        "the endpoint's server runs cloudserve's drift engine over its capture log on the schedule",
+    ),
     Capability(
         Feature.ROLLOUT,
         Support.EMULATED,
@@ -101,6 +105,7 @@ class LocalProvider(Provider):
 
     def validate(self, desired: DesiredEndpoint) -> list[str]:
         problems = translate.version_problems(desired)
+        problems.extend(translate.monitoring_problems(desired))
         problems.extend(self._bind_problems())
         return problems
 
@@ -132,17 +137,24 @@ class LocalProvider(Provider):
 
     def operations(self, action: str, desired: DesiredEndpoint, subject: str) -> list[str]:
         where = self._state(desired.name).path
+        drift = desired.deployment.spec.monitoring.drift
+        schedule = [f"start the {drift.schedule} drift schedule in the server"] if drift else []
         calls = {
             "create_endpoint": [
                 f"write {where}/endpoint.json",
                 f"spawn python -m {self.server_module}",
+                *schedule,
             ],
             "create_version": [f"PUT /_cloudserve/versions/{subject}"],
             "replace_version": [f"PUT /_cloudserve/versions/{subject}"],
             "update_version": [],
             "delete_version": [f"DELETE /_cloudserve/versions/{subject}"],
             "set_traffic": ["PUT /_cloudserve/traffic"],
-            "update_endpoint": ["PATCH /_cloudserve/tags", "PUT /_cloudserve/capture"],
+            "update_endpoint": [
+                "PATCH /_cloudserve/tags",
+                "PUT /_cloudserve/capture",
+                "PUT /_cloudserve/monitoring",
+            ],
             "delete_endpoint": ["POST /_cloudserve/shutdown", f"remove {where}"],
         }
         return calls.get(action, [])
@@ -170,19 +182,17 @@ class LocalProvider(Provider):
         state = self._state(name)
         if not state.exists():
             return None
-        record = state.read_json(state.provider) or {}
         live = self._connect(state)
         if live is None:
             doc = state.read_json(state.endpoint) or {}
-            return self._endpoint_state(name, state, doc, record, None)
-        return self._endpoint_state(name, state, live.doc, record, live)
+            return self._endpoint_state(name, state, doc, None)
+        return self._endpoint_state(name, state, live.doc, live)
 
     def _endpoint_state(
         self,
         name: str,
         state: StateDir,
         doc: dict[str, Any],
-        record: dict[str, Any],
         live: _Live | None,
     ) -> EndpointState:
         versions = translate.version_states(doc, running=live is not None)
@@ -191,6 +201,8 @@ class LocalProvider(Provider):
         details: dict[str, Any] = {"state_dir": str(state.path), "log": str(state.log)}
         if live is not None:
             details["pid"] = live.info.pid
+        if doc.get("monitoring"):
+            details["drift_reports"] = str(state.path / "drift")
         return EndpointState(
             name=name,
             status=Status.READY if live is not None else Status.STOPPED,
@@ -199,7 +211,7 @@ class LocalProvider(Provider):
             mirror={k: int(v) for k, v in (doc.get("mirror") or {}).items() if v},
             tags={str(k): str(v) for k, v in (doc.get("tags") or {}).items()},
             capture_percent=int(capture["sample_percent"]) if isinstance(capture, dict) else None,
-            monitoring_hash=record.get("monitoring_hash"),
+            monitoring_hash=translate.monitoring_hash(doc),
             url=f"http://{live.info.host}:{live.info.port}" if live is not None else None,
             failure_reason="; ".join(f"{n}: {r}" for n, r in failed.items()) or None
             if live is not None
@@ -311,6 +323,11 @@ class LocalProvider(Provider):
         capture = translate.capture_body(desired)
         if not translate.same_capture(capture, live.doc.get("capture")):
             live.client.admin("PUT", "/capture", capture, what="set capture", unprocessable=ProviderError)
+        monitoring = translate.monitoring_body(desired)
+        if not translate.same_monitoring(monitoring, live.doc.get("monitoring")):
+            live.client.admin(
+                "PUT", "/monitoring", monitoring, what="set the drift schedule", unprocessable=ProviderError
+            )
         live.state.write_json(live.state.provider, translate.provider_record(desired))
 
     def delete_endpoint(self, name: str) -> Operation:

@@ -66,12 +66,51 @@ def endpoint_body(desired: DesiredEndpoint) -> dict[str, Any]:
         "mirror": {v: p for v, p in desired.mirror.items() if p},
         "tags": dict(desired.tags),
         "capture": capture_body(desired),
+        "monitoring": monitoring_body(desired),
     }
 
 
+def monitoring_body(desired: DesiredEndpoint) -> dict[str, Any] | None:
+    """The drift schedule the server runs (PUT /_cloudserve/monitoring): the spec's
+    ``monitoring.drift`` as the drift engine reads it, with the baseline resolved against
+    the spec's folder (the server runs in its state directory) and the spec's monitoring
+    hash, which observe reads back from the server."""
+    drift = desired.deployment.spec.monitoring.drift
+    if drift is None:
+        return None
+    from cloudserve.monitor.config import DriftConfig
+
+    config = DriftConfig.from_spec(drift)
+    return {
+        "hash": desired.monitoring_hash,
+        "baseline": str(resolve_local(config.baseline, base_dir(desired))),
+        "schedule": config.schedule,
+        "method": config.method,
+        "threshold": config.threshold,
+        "thresholds": dict(config.thresholds),
+        "features": list(config.features) if config.features is not None else None,
+        "webhook": config.webhook,
+    }
+
+
+def same_monitoring(want: dict[str, Any] | None, have: Any) -> bool:
+    """Whether the server already runs this schedule (absent and null are the same)."""
+    return (want or None) == (have or None)
+
+
+def monitoring_hash(doc: dict[str, Any]) -> str | None:
+    """The hash of the schedule the server runs (or, stopped, would resume)."""
+    monitoring = doc.get("monitoring")
+    if not isinstance(monitoring, dict):
+        return None
+    value = monitoring.get("hash")
+    return str(value) if value else None
+
+
 def provider_record(desired: DesiredEndpoint) -> dict[str, Any]:
-    """What the server does not hold but the core compares: the drift schedule that
-    cloudserve's own monitor runs for this endpoint."""
+    """What the provider last applied, beside the server's own state, for people reading
+    the state directory. Nothing reads it back: the server holds the drift schedule it
+    runs, and observe asks the server."""
     drift = desired.deployment.spec.monitoring.drift
     return {
         "monitoring_hash": desired.monitoring_hash,
@@ -143,5 +182,38 @@ def version_problems(desired: DesiredEndpoint) -> list[str]:
         problems.append(
             f"capture.destination {capture.destination!r}: the local target writes capture "
             "files to a local directory"
+        )
+    return problems
+
+
+def monitoring_problems(desired: DesiredEndpoint) -> list[str]:
+    """A drift schedule this machine cannot run: the baseline must be a local file, the
+    schedule an interval, and requests must be captured for there to be a window."""
+    spec = desired.deployment.spec
+    drift = spec.monitoring.drift
+    if drift is None:
+        return []
+    from cloudserve.monitor.config import parse_duration
+
+    problems: list[str] = []
+    if is_remote(drift.baseline):
+        problems.append(
+            f"monitoring.drift.baseline {drift.baseline!r}: the local target reads the baseline "
+            "from this machine; download it and point baseline at the local copy"
+        )
+    elif not resolve_local(drift.baseline, base_dir(desired)).is_file():
+        problems.append(
+            f"monitoring.drift.baseline: {resolve_local(drift.baseline, base_dir(desired))} does not exist"
+        )
+    interval = parse_duration(drift.schedule)
+    if interval is None or interval.total_seconds() <= 0:
+        problems.append(
+            f"monitoring.drift.schedule {drift.schedule!r}: the local target runs hourly, daily, "
+            "weekly or an interval such as 6h or 30m"
+        )
+    if spec.capture is None or spec.capture.sample_percent <= 0 or not spec.capture.request:
+        problems.append(
+            "monitoring.drift on the local target judges the captured requests: "
+            "add spec.capture with requests (e.g. {sample_percent: 20})"
         )
     return problems

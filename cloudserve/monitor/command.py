@@ -36,7 +36,11 @@ def _window_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--env", "env", help="Environment overlay of --spec."),
         click.option("--baseline", help="Training data (CSV/Parquet) or a stored profile (.npz)."),
-        click.option("--current", required=True, help="Capture logs (.jsonl or a folder), CSV or Parquet."),
+        click.option(
+            "--current",
+            help="Capture logs (.jsonl or a folder), CSV or Parquet; with --spec on the local "
+            "target, the deployment's capture folder by default.",
+        ),
         click.option("--features", help="Comma-separated columns to watch (default: all)."),
         click.option("--method", type=click.Choice(METHOD_CHOICES), help="Drift statistic [default: auto]."),
         click.option("--threshold", type=float, help="Drift threshold (per method default when omitted)."),
@@ -115,6 +119,11 @@ def _evaluate(window: dict[str, Any]) -> tuple[DriftResult, DriftConfig]:
     from cloudserve.monitor.readers import SourceError
 
     config = _config(window)
+    current = window["current"]
+    if not current and window["spec"]:
+        current = _spec_capture(window["spec"], window["env"])
+    if not current:
+        raise click.UsageError("--current is required (or a --spec of a local deployment)")
     since = None
     if window["window"]:
         duration = parse_duration(window["window"])
@@ -132,7 +141,7 @@ def _evaluate(window: dict[str, Any]) -> tuple[DriftResult, DriftConfig]:
     try:
         result = evaluate(
             config.baseline,
-            window["current"],
+            current,
             options,
             store=window["profile_path"],
             version=window["version"],
@@ -189,3 +198,25 @@ def _spec_config(spec: str, env: str | None) -> DriftConfig:
     from dataclasses import replace
 
     return replace(config, baseline=str(baseline))
+
+
+def _spec_capture(spec: str, env: str | None) -> str:
+    """Where a local deployment's server writes its capture log: the spec's
+    ``capture.destination``, else ``capture/`` in the deployment's state directory (the
+    folder the server's own drift schedule reads). Cloud targets keep captures in their
+    storage, which this command does not download: they need ``--current``."""
+    from cloudserve.artifacts import resolve_local
+    from cloudserve.desired import base_dir_of
+    from cloudserve.local.state import state_dir, state_root
+    from cloudserve.spec.loader import load_one
+
+    deployment = load_one(spec, env=env)
+    if deployment.target != "local":
+        raise click.UsageError(
+            f"{spec} deploys to {deployment.target}: pass --current with its capture files"
+        )
+    capture = deployment.spec.capture
+    if capture is not None and capture.destination:
+        return str(resolve_local(capture.destination, base_dir_of(deployment) or Path.cwd()))
+    root = state_root(deployment.targets.local.state_dir)
+    return str(state_dir(root, deployment.name).path / "capture")
