@@ -52,7 +52,7 @@ def render_plan(plan: Plan) -> str:
     ]
     if used:
         lines.append(click.style("  features: ", dim=True) + "; ".join(used))
-    if plan.rollout_mode != "none" and plan.actions:
+    if plan.rollout_reason and plan.actions:
         lines.append(click.style("  rollout: ", dim=True) + f"{plan.rollout_mode} ({plan.rollout_reason})")
     if not plan.actions:
         lines.append(click.style("No changes. The target matches the spec.", fg="green"))

@@ -206,12 +206,24 @@ def rollout_mode(
     """How this change's traffic moves: at once, by cloudserve's controller, or natively."""
     strategy = deployment.spec.rollout.strategy
     if strategy == "all_at_once":
-        return "none", "strategy all_at_once"
+        return "none", ""
     if observed is None:
         return "none", "a new endpoint starts at the spec's split; rollouts apply to later changes"
     native = provider.native_rollout(desired, observed, [a.key for a in actions])
     if native:
         return "native", native
+    moving = any(a.key == "set_traffic" for a in actions) and any(
+        desired.traffic.get(v, 0) > observed.traffic.get(v, 0) for v in desired.traffic
+    )
+    if not moving:
+        live = [a.subject for a in actions if a.key == "replace_version" and observed.traffic.get(a.subject)]
+        if live:
+            return "none", (
+                f"{', '.join(live)} keeps its traffic share and is replaced at once on {provider.name}; "
+                "steps apply to traffic moving between versions (deploy the new model as its own version "
+                "to canary it)"
+            )
+        return "none", "no traffic moves towards a version"
     steps = " -> ".join(f"{s}%" for s in deployment.spec.rollout.step_percents())
     return "client", f"{strategy} {steps} by cloudserve's controller on {provider.name}"
 

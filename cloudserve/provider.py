@@ -242,6 +242,12 @@ class Provider(abc.ABC):
     def observe(self, name: str) -> EndpointState | None:
         """The deployment's endpoint as it is now, or None when it does not exist. Read-only."""
 
+    def read_tags(self, name: str) -> dict[str, str] | None:
+        """The endpoint's tags, or None when it does not exist. Rollouts poll this for
+        pause/abort/promote requests; targets override it when observe() is costly."""
+        state = self.observe(name)
+        return state.tags if state is not None else None
+
     # --- write: each returns an Operation the core waits on ------------------------------
     @abc.abstractmethod
     def create_endpoint(self, desired: DesiredEndpoint) -> Operation:

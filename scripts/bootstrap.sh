@@ -1,5 +1,5 @@
 # Sourced by the other scripts: make .venv (Python 3.11+) and install what is asked.
-# Usage: . scripts/bootstrap.sh EXTRAS [provider ...]
+# Usage: . scripts/bootstrap.sh EXTRAS [provider[extras] ...]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY="${PYTHON:-python3}"

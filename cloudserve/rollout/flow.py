@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from cloudserve.errors import Conflict, RolloutFailed
+from cloudserve.errors import Conflict, NotSupported, RolloutFailed
 from cloudserve.planner import Action, Plan
 from cloudserve.provider import Provider
 from cloudserve.rollout.controller import RolloutController, RolloutResult, check_lease, rollout_failed
@@ -80,6 +80,11 @@ def run_with_rollout(
         check_lease(observed.tags, controller.holder, controller.clock())
     record = RolloutRecord.from_tags(observed.tags) if observed else None
     resume = check_record(plan, record)
+    if python_gates and plan.rollout_mode == "native":
+        raise NotSupported(
+            f"Python gates cannot run inside {provider.name}'s native rollout ({plan.rollout_reason})",
+            hint="express the check as a metric or http gate in the spec, or drop the Python gates",
+        )
     if resume is None and not needs_controller(plan):
         if record is not None and observed is not None and plan.actions:
             provider.write_tags(plan.deployment, clear_record_tags())  # superseded by this spec

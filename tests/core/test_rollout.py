@@ -410,3 +410,24 @@ def test_status_explains_a_rolled_back_rollout(deployed: dict[str, Any], provide
     text = click.unstyle(render_status(api.status(promote_spec(deployed), provider=provider)))
     assert "rollout rolledback at step 1 of 3 (10% -> 50% -> 100%): {stable: 100} -> {candidate: 100}" in text
     assert "reason: step 1 (candidate 10%, stable 90%): gate error_rate <= 0.01: fail" in text
+
+
+def test_plan_says_a_live_replace_is_not_stepped(deployed: dict[str, Any], provider: FakeProvider) -> None:
+    from cloudserve.planner import make_plan
+
+    spec = copy.deepcopy(deployed)
+    spec["spec"]["versions"]["stable"]["model"]["uri"] = "s3://bucket/churn-v9"
+    plan = make_plan(load_one(spec), provider)
+    assert [a.key for a in plan.actions] == ["replace_version"]
+    assert plan.rollout_mode == "none" and "stable keeps its traffic share and is replaced at once" in (
+        plan.rollout_reason
+    )
+
+
+def test_lease_renewed_sparingly(deployed: dict[str, Any], provider: FakeProvider, cloud: FakeCloud,
+                                 clock: Clock) -> None:
+    cloud.metrics[("churn", "candidate")] = HEALTHY
+    cloud.calls.clear()
+    run(promote_spec(deployed), provider, clock)  # 2 bakes of 10 min, lease 15 min
+    lease_writes = cloud.calls.count("write_tags")
+    assert lease_writes < 20  # not one per 30 s poll (that would be 40+)
