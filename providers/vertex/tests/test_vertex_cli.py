@@ -1,0 +1,166 @@
+"""The real ``cloudserve`` CLI against the emulator: examples/vertex end to end, and the
+quickstart spec retargeted at Vertex AI (issue 5, item 7)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cloudserve_vertex.testing import VertexEmulator
+
+from cloudserve.cli import main
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+ROW = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
+
+
+def _train(folder: Path, module_name: str, *args: Any) -> Any:
+    spec = importlib.util.spec_from_file_location(module_name, folder / "train.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.train(*args)
+
+
+@pytest.fixture
+def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[VertexEmulator]:
+    with VertexEmulator(projects={"my-project": "123456789012"}, buckets=["my-artifacts"]) as emulator:
+        monkeypatch.setenv(*emulator.env_item())
+        yield emulator
+
+
+@dataclass
+class Outcome:
+    exit_code: int
+    output: str  # stdout and stderr
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str]) -> Callable[..., Outcome]:
+    """``cloudserve ARGS`` in-process, through the console script's own entry point (its
+    error reporting and exit codes included)."""
+
+    def invoke(*args: str) -> Outcome:
+        capsys.readouterr()
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out = capsys.readouterr()
+        return Outcome(code, out.out + out.err)
+
+    return invoke
+
+
+def test_cli_applies_the_vertex_example(
+    tmp_path: Path, emu: VertexEmulator, run: Callable[..., Outcome]
+) -> None:
+    import joblib
+
+    folder = tmp_path / "vertex"
+    shutil.copytree(EXAMPLES / "vertex", folder, ignore=shutil.ignore_patterns("models"))
+    _train(folder, "vertex_example_train", folder)
+    spec = str(folder / "deployment.yaml")
+
+    planned = run("plan", spec)
+    assert planned.exit_code == 0, planned.output
+    assert "+ create endpoint churn" in planned.output
+    assert "e2-standard-2" in planned.output and "/h per replica" in planned.output
+    assert "mirror" not in planned.output  # the example uses nothing Vertex AI lacks
+    assert not emu.endpoints  # plan changed nothing
+
+    applied = run("apply", spec, "--yes")
+    assert applied.exit_code == 0, applied.output
+    again = run("plan", spec, "--detailed-exitcode")
+    assert again.exit_code == 0, again.output  # nothing left to change
+    assert "No changes" in again.output
+
+    answer = run("invoke", spec, "-d", json.dumps({"instances": ROW}), "-o", "json")
+    assert answer.exit_code == 0, answer.output
+    reply = json.loads(answer.output)
+    model = {"stable": "churn-v1", "candidate": "churn-v2"}[reply["version"]]
+    expected = joblib.load(folder / "models" / model / "model.joblib").predict(ROW).tolist()
+    assert reply["body"]["predictions"] == expected  # a real model answered
+    refused = run("invoke", spec, "-d", json.dumps({"instances": ROW}), "--version", "candidate")
+    assert refused.exit_code != 0 and "cannot address one deployed model" in refused.output
+
+    # status through the installed console script, as a CI job runs it
+    env = {**os.environ, **emu.env()}
+    status = subprocess.run(
+        [str(Path(sys.executable).parent / "cloudserve"), "status", spec, "-o", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert status.returncode == 0, status.stderr
+    state = json.loads(status.stdout)
+    assert _nonzero(_find(state, "traffic")) == {"stable": 90, "candidate": 10}
+    assert set(_find(state, "traffic")) == {"stable", "candidate"}  # names, never Vertex ids
+
+    destroyed = run("destroy", spec, "--yes")
+    assert destroyed.exit_code == 0, destroyed.output
+    assert not emu.endpoints and not emu.models
+
+
+def _find(data: Any, key: str) -> Any:
+    """The first value under ``key`` anywhere in a JSON document."""
+    if isinstance(data, dict):
+        if key in data:
+            return data[key]
+        for value in data.values():
+            found = _find(value, key)
+            if found is not None:
+                return found
+    if isinstance(data, list):
+        for value in data:
+            found = _find(value, key)
+            if found is not None:
+                return found
+    return None
+
+
+def _nonzero(split: dict[str, int]) -> dict[str, int]:
+    return {k: v for k, v in split.items() if v}
+
+
+def _quickstart_on_vertex(tmp_path: Path) -> Path:
+    """examples/quickstart with its models, ``target: vertex`` and a ``targets.vertex``
+    block; nothing else in the spec changes."""
+    folder = tmp_path / "quickstart"
+    shutil.copytree(EXAMPLES / "quickstart", folder, ignore=shutil.ignore_patterns("models"))
+    _train(folder, "quickstart_train", folder / "models")
+    path = folder / "deployment.yaml"
+    text = path.read_text()
+    assert text.count("target: local") == 1
+    text = text.replace("target: local", "target: vertex")
+    head = text[: text.index("\ntargets:")]
+    path.write_text(
+        head + '\ntargets:\n  vertex: {project: my-project, staging_bucket: "gs://my-artifacts"}\n'
+    )
+    return path
+
+
+def test_quickstart_spec_on_vertex_is_refused_at_plan_time(
+    tmp_path: Path, emu: VertexEmulator, run: Callable[..., Outcome]
+) -> None:
+    """The quickstart's models are skops files with no framework_version: Vertex AI's
+    prebuilt containers load only model.joblib/.pkl for a named scikit-learn version, so the
+    spec needs an image speaking the Vertex contract (cloudserve's runtime). Until the
+    target can be given one without changing the spec, plan says so before any API call."""
+    spec = str(_quickstart_on_vertex(tmp_path))
+    planned = run("plan", spec)
+    assert planned.exit_code != 0
+    assert "versions.stable" in planned.output and "framework_version" in planned.output
+    assert "image" in planned.output
+    assert not emu.requests  # refused before any call
