@@ -66,6 +66,10 @@ class AzureOperations:
         except ResourceNotFoundError:
             return None
 
+    def read_tags(self, name: str) -> dict[str, str] | None:
+        endpoint = self._get_endpoint(name)
+        return None if endpoint is None else dict(endpoint.tags or {})
+
     def observe(self, name: str) -> EndpointState | None:
         endpoint = self._get_endpoint(name)
         if endpoint is None:

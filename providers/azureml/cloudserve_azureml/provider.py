@@ -134,6 +134,13 @@ class AzureMLProvider(Provider):
         with azure_errors(f"read endpoint {name}"):
             return self.ops.observe(name)  # type: ignore[no-any-return]
 
+    def read_tags(self, name: str) -> dict[str, str] | None:
+        """Only the endpoint (one GET, plus the deployment list azure-ai-ml adds): rollouts
+        poll this at every step of a bake, where observe() would also read each deployment's
+        autoscale setting."""
+        with azure_errors(f"read tags of {name}"):
+            return self.ops.read_tags(name)  # type: ignore[no-any-return]
+
     # --- write ---------------------------------------------------------------------------------
     def create_endpoint(self, desired: DesiredEndpoint) -> Operation:
         return StepOperation(f"create endpoint {desired.name}", self.ops.create_endpoint_steps(desired))
