@@ -13,9 +13,12 @@ the background thread, windows since the previous run) is tested in-process belo
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -186,6 +189,23 @@ def test_schedule_created_read_back_changed_run_and_destroyed(
     cli = CliRunner().invoke(monitor, ["run", "--spec", str(spec), "-o", "json"])
     assert cli.exit_code == EXIT_DRIFT, cli.output
     assert json.loads(cli.output)["drifted_features"] == [SHIFTED]
+
+    # A killed server comes back with its schedule, keeping the cadence of the last run.
+    os.kill(pid, signal.SIGKILL)
+    for _ in range(500):
+        if not pid_alive(pid):
+            break
+        time.sleep(0.01)
+    stopped = local_provider.observe("drifty")
+    assert stopped is not None and stopped.monitoring_hash == desired.monitoring_hash
+    api.apply(str(spec), provider=local_provider)
+    client = admin_client(local_provider, "drifty")
+    resumed = client.admin("GET", "/monitoring")
+    assert resumed["active"] and resumed["config"]["threshold"] == 0.3
+    assert resumed["last_run"]["report"] == str(report)
+    next_run = datetime.fromisoformat(resumed["next_run"]) - datetime.fromisoformat(run["run_at"])
+    assert abs(next_run.total_seconds() - 3600) < 0.001  # one interval after the last run
+    pid = int(client.state()["pid"])
 
     # Destroyed: the schedule goes with the process and the state directory.
     assert api.destroy(str(spec), provider=local_provider).deleted
