@@ -111,7 +111,6 @@ def test_bad_input_is_an_error_message_not_a_traceback(files: dict[str, Path], t
 
 
 def test_spec_supplies_baseline_thresholds_and_window(files: dict[str, Path], tmp_path: Path) -> None:
-    pytest.importorskip("cloudserve.spec.loader")
     spec = tmp_path / "deploy.yaml"
     spec.write_text(
         "apiVersion: cloudserve/v1\nkind: Deployment\nmetadata: {name: churn}\n"

@@ -164,10 +164,11 @@ def test_drift_config_from_a_mapping_and_from_the_spec_model() -> None:
     )
     assert (config.method, config.threshold, config.webhook) == ("psi", 0.3, "http://h")
     assert config.window is not None and config.window.total_seconds() == 3600
-    models = pytest.importorskip("cloudserve.spec.models")
-    defaulted = DriftConfig.from_spec(models.Drift(baseline="train.csv"))
+    from cloudserve.spec.models import Drift
+
+    defaulted = DriftConfig.from_spec(Drift(baseline="train.csv"))
     assert defaulted.threshold is None  # the spec's default is not forced on every method
-    explicit = DriftConfig.from_spec(models.Drift(baseline="t.csv", threshold=0.25, features=["a"]))
+    explicit = DriftConfig.from_spec(Drift(baseline="t.csv", threshold=0.25, features=["a"]))
     assert explicit.threshold == 0.25 and explicit.features == ("a",)
 
 

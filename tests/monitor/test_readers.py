@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from cloudserve.monitor.columns import CategoricalColumn, NumericColumn, category_key
@@ -19,9 +21,6 @@ from cloudserve.monitor.profile import (
     profile_baseline,
 )
 from cloudserve.monitor.readers import SourceError, _read_csv_stdlib, open_table
-
-pa = pytest.importorskip("pyarrow")
-pq = pytest.importorskip("pyarrow.parquet")
 
 CSV = "x,plan,flag\n" + "".join(f"{i * 0.5},{'ab'[i % 2]},{i % 2}\n" for i in range(40)) + ",,\n"
 
