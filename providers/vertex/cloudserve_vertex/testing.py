@@ -460,6 +460,7 @@ def _error(status: int, code: str, message: str) -> dict[str, Any]:
 class _Handler(BaseHTTPRequestHandler):
     emulator: VertexEmulator
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms delayed-ACK stall
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
