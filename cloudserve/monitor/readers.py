@@ -313,10 +313,77 @@ def _records(files: Iterable[Path]) -> Iterator[dict[str, Any] | None]:
                 except json.JSONDecodeError:
                     yield None
                     continue
+                if isinstance(record, dict) and "captureData" in record:
+                    record = from_sagemaker(record, file)
                 yield record if isinstance(record, dict) else None
 
 
+def from_sagemaker(record: Mapping[str, Any], file: Path) -> dict[str, Any] | None:
+    """A SageMaker data-capture line as a cloudserve capture record.
+
+    SageMaker writes ``{"captureData": {"endpointInput": {"observedContentType", "mode",
+    "data", "encoding": "JSON"|"CSV"|"BASE64"}, "endpointOutput": {...}},
+    "eventMetadata": {"eventId", "inferenceTime"}, "eventVersion"}`` to
+    ``<endpoint>/<variant>/yyyy/mm/dd/hh/*.jsonl``: the time comes from ``inferenceTime``
+    and the version from the variant folder.
+    """
+    capture = record.get("captureData")
+    endpoint_input = capture.get("endpointInput") if isinstance(capture, dict) else None
+    if not isinstance(endpoint_input, dict):
+        return None
+    request = _decode_capture(endpoint_input)
+    if request is None:
+        return None
+    if isinstance(request, list) and request and not isinstance(request[0], list | dict):
+        request = [request]  # one instance sent as a flat list
+    meta = record.get("eventMetadata")
+    out: dict[str, Any] = {
+        "request": request,
+        "ts": meta.get("inferenceTime") if isinstance(meta, dict) else None,
+    }
+    parts = file.parts
+    if len(parts) >= 6 and all(p.isdigit() for p in parts[-5:-1]):
+        out["version"] = parts[-6]
+    return out
+
+
+def _decode_capture(payload: Mapping[str, Any]) -> Any:
+    import base64
+    import binascii
+
+    data = payload.get("data")
+    if not isinstance(data, str):
+        return None
+    encoding = str(payload.get("encoding", "")).upper()
+    if encoding == "BASE64":
+        try:
+            data = base64.b64decode(data).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        kind = str(payload.get("observedContentType", "")).lower()
+        encoding = "CSV" if "csv" in kind else "JSON"
+    if encoding == "CSV":
+        rows = [row for row in csv.reader(data.splitlines()) if row]
+        return [[_csv_value(v) for v in row] for row in rows]
+    try:
+        return json.loads(data)
+    except json.JSONDecodeError:
+        return None
+
+
+def _csv_value(text: str) -> object:
+    stripped = text.strip()
+    if stripped == "":
+        return None
+    try:
+        return float(stripped)
+    except ValueError:
+        return stripped
+
+
 def _selected(record: Mapping[str, Any], version: str | None, since: datetime | None) -> bool:
+    if record.get("shadow") is True:
+        return False  # a mirrored copy of a request already counted from the live version
     if version is not None and record.get("version") != version:
         return False
     if since is None:

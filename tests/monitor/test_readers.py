@@ -154,3 +154,71 @@ def test_large_baselines_are_sketched(tmp_path: Path) -> None:
     assert column.sketch.size == 1000
     assert column.sketch[0] == values.min() and column.sketch[-1] == values.max()
     assert int(column.bins.sum()) == 50_000
+
+
+def test_shadow_copies_are_not_counted_twice(tmp_path: Path) -> None:
+    import json
+
+    lines = [
+        {"ts": 1, "version": "stable", "request": {"instances": [[1.0, "a", 0]]}},
+        {"ts": 1, "version": "candidate", "shadow": True, "request": {"instances": [[1.0, "a", 0]]}},
+    ]
+    capture = tmp_path / "capture.jsonl"
+    capture.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    from cloudserve.monitor.readers import read_capture
+
+    table = read_capture(capture, columns=["x", "plan", "flag"])
+    assert table.row_count == 1
+
+
+def test_sagemaker_data_capture_lines(tmp_path: Path) -> None:
+    """SageMaker's capture format: JSON, CSV and base64 payloads, time from inferenceTime,
+    version from the <endpoint>/<variant>/yyyy/mm/dd/hh/ folder."""
+    import base64
+
+    def line(data: str, encoding: str, kind: str, when: str) -> dict[str, object]:
+        return {
+            "captureData": {
+                "endpointInput": {
+                    "observedContentType": kind,
+                    "mode": "INPUT",
+                    "data": data,
+                    "encoding": encoding,
+                },
+                "endpointOutput": {
+                    "observedContentType": kind,
+                    "mode": "OUTPUT",
+                    "data": "[0]",
+                    "encoding": "JSON",
+                },
+            },
+            "eventMetadata": {"eventId": "e1", "inferenceTime": when},
+            "eventVersion": "0",
+        }
+
+    folder = tmp_path / "churn" / "stable" / "2024" / "05" / "01" / "10"
+    folder.mkdir(parents=True)
+    write_capture(
+        folder / "a.jsonl",
+        [
+            line(
+                json.dumps({"instances": [[1.0, "a"], [2.0, "b"]]}),
+                "JSON",
+                "application/json",
+                "2024-05-01T10:00:00Z",
+            ),
+            line("3.0,a\n4.0,b", "CSV", "text/csv", "2024-05-01T10:01:00Z"),
+            line(
+                base64.b64encode(b'[5.0, "a"]').decode(), "BASE64", "application/json", "2020-01-01T00:00:00Z"
+            ),
+            {"captureData": {"endpointInput": {"data": "%%%", "encoding": "JSON"}}},
+        ],
+    )
+    table = open_table(tmp_path, columns=["x", "plan"])
+    x = table.column("x", "numeric")
+    assert isinstance(x, NumericColumn) and sorted(x.values.tolist()) == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert table.skipped == 1  # type: ignore[attr-defined]
+    recent = open_table(tmp_path, columns=["x", "plan"], since=datetime(2024, 1, 1, tzinfo=UTC))
+    assert recent.rows == 4
+    assert open_table(tmp_path, columns=["x", "plan"], version="stable").rows == 5
+    assert open_table(tmp_path, columns=["x", "plan"], version="candidate").rows == 0
