@@ -11,9 +11,10 @@ healthy metrics so every gate passes. No time is measured: the emulator answers 
 so wall time says nothing about the cloud.
 
 What scales with what: each poll of the controller (``--poll`` seconds, 15 by default)
-reads the endpoint for a pause/abort request and renews the lease (a read and a labels
-patch), so a bake of B seconds costs about 3 * B / poll calls; the gates cost one
-Cloud Monitoring read per metric (3) per baked step.
+reads the endpoint's labels once (a pause/abort/promote request), and the lease is renewed
+every third of its life (a read and a labels patch), so a bake of B seconds costs about
+B / poll + 2 * B / 300 calls; the gates cost one Cloud Monitoring read per metric (3)
+per baked step.
 """
 
 from __future__ import annotations

@@ -187,6 +187,11 @@ class VertexProvider(Provider):
             else f"https://{self.settings.location}-aiplatform.googleapis.com/v1/{endpoint.name}:predict",
         )
 
+    def read_tags(self, name: str) -> dict[str, str] | None:
+        """One endpoints.get: a rollout polls this for pause/abort/promote requests."""
+        endpoint = self._get(name)
+        return dict(endpoint.labels) if endpoint is not None else None
+
     def _version_state(self, version: str, deployed: Any) -> VersionState:
         labels = self._model_labels.get(deployed.model)
         if labels is None:
