@@ -366,6 +366,11 @@ class VertexSettings(StrictModel):
     staging_bucket: str | None = None
     service_account: str | None = None
     network: str | None = None
+    serving_image: str | None = Field(
+        default=None,
+        description="cloudserve's serving-runtime image (Artifact Registry), used for versions no prebuilt "
+        "Vertex container can serve (skops, MLflow, custom handlers); it loads the model from AIP_STORAGE_URI.",
+    )
 
 
 class AzureMLSettings(StrictModel):
