@@ -219,6 +219,7 @@ def create_monitoring_schedule(self: SageMakerResponse) -> ActionResult:
     if name in schedules:
         raise _Fault("ResourceInUse", f"Monitoring schedule {_schedule_arn(backend, name)} already exists.")
     config = self._get_param("MonitoringScheduleConfig")
+    _rules.check_monitoring_config(backend, config)
     from moto.core.utils import utcnow
 
     now = utcnow()
@@ -254,6 +255,7 @@ def update_monitoring_schedule(self: SageMakerResponse) -> ActionResult:
     schedule = _schedule(self.sagemaker_backend, self._get_param("MonitoringScheduleName"))
     from moto.core.utils import utcnow
 
+    _rules.check_monitoring_config(self.sagemaker_backend, self._get_param("MonitoringScheduleConfig"))
     schedule["MonitoringScheduleConfig"] = self._get_param("MonitoringScheduleConfig")
     schedule["EndpointName"] = _schedule_endpoint(schedule["MonitoringScheduleConfig"])
     schedule["LastModifiedTime"] = utcnow()

@@ -16,9 +16,10 @@ from moto.core.responses import ActionResult
 from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
+from moto.scheduler.responses import EventBridgeSchedulerResponse
 
 from cloudserve_sagemaker import _emulated_ops as ops
-from cloudserve_sagemaker import _rules, _runtime
+from cloudserve_sagemaker import _rules, _runtime, _scheduler
 
 _lock = threading.Lock()
 _installed = 0
@@ -46,6 +47,8 @@ def install() -> None:
             _set(SageMakerResponse, name, wrapper(getattr(SageMakerResponse, name)))
         _set(SageMakerResponse, "update_endpoint_weights_and_capacities", _update_weights)
         _set(SageMakerResponse, "add_tags", _add_tags)
+        for name, handler in _scheduler.PATCHES.items():
+            _set(EventBridgeSchedulerResponse, name, handler)
         _set(SageMakerRuntimeResponse, "invoke_endpoint", _runtime.invoke_endpoint)
         _set(Statistics, "get_statistics_for_type", _with_percentiles(Statistics.get_statistics_for_type))
 
@@ -177,7 +180,20 @@ def _delete_endpoint(original: Callable[..., Any]) -> Callable[..., Any]:
     return delete_endpoint
 
 
+def _create_data_quality_job_definition(original: Callable[..., Any]) -> Callable[..., Any]:
+    """moto overwrites a job definition of the same name; SageMaker refuses it."""
+
+    def create_data_quality_job_definition(self: SageMakerResponse) -> Any:
+        name = self._get_param("JobDefinitionName")
+        if name in self.sagemaker_backend.data_quality_job_definitions:
+            raise ops._Fault("ResourceInUse", f"Job definition {name} already exists.")
+        return original(self)
+
+    return create_data_quality_job_definition
+
+
 _WRAPPERS: dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]] = {
+    "create_data_quality_job_definition": _create_data_quality_job_definition,
     "create_model": _create_model,
     "create_endpoint_config": _create_endpoint_config,
     "describe_endpoint_config": _describe_endpoint_config,

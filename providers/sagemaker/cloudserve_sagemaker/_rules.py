@@ -174,3 +174,33 @@ def check_deployment_config(variants: list[dict[str, Any]], deployment: dict[str
                     f"{key} {size['Value']} ({size['Type']}) must be {bound} of variant "
                     f"{variant['VariantName']}'s {count} instance(s)."
                 )
+
+
+_MONITOR_CRON = (
+    regex.compile(r"cron\(0 \* \? \* \* \*\)"),  # hourly
+    regex.compile(r"cron\(0 ([01]?[0-9]|2[0-3]) \? \* \* \*\)"),  # daily at an hour
+    regex.compile(r"cron\(0 ([01]?[0-9]|2[0-3])/([1-9]|1[0-9]|2[0-4]) \? \* \* \*\)"),  # every N hours
+)
+
+
+def check_monitoring_config(backend: Any, config: dict[str, Any]) -> None:
+    """Model Monitor accepts only the cron forms its ScheduleConfig reference lists (hourly,
+    daily, every N hours, or NOW), and a job definition it can find."""
+    expression = config.get("ScheduleConfig", {}).get("ScheduleExpression")
+    if (
+        expression is not None
+        and expression != "NOW"
+        and not any(p.fullmatch(expression) for p in _MONITOR_CRON)
+    ):
+        raise ValidationError(f"Invalid ScheduleExpression {expression!r} for a monitoring schedule.")
+    definition = config.get("MonitoringJobDefinitionName")
+    if definition is not None:
+        kind = config.get("MonitoringType") or "DataQuality"
+        found = {
+            "DataQuality": backend.data_quality_job_definitions,
+            "ModelQuality": backend.model_quality_job_definitions,
+            "ModelBias": backend.model_bias_job_definitions,
+            "ModelExplainability": backend.model_explainability_job_definitions,
+        }.get(kind, {})
+        if definition not in found:
+            raise ValidationError(f"Could not find job definition {definition!r} of type {kind}.")

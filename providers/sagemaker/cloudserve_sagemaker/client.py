@@ -15,7 +15,7 @@ from typing import Any
 
 from cloudserve_sagemaker.errors import aws_errors
 
-SERVICES = ("sagemaker", "sagemaker-runtime", "s3", "application-autoscaling", "cloudwatch")
+SERVICES = ("sagemaker", "sagemaker-runtime", "s3", "application-autoscaling", "cloudwatch", "scheduler")
 
 
 class AwsClients:

@@ -34,6 +34,8 @@ OPERATIONS = {
         "sagemaker:CreateEndpointConfig + UpdateEndpoint (capture)",
     ],
     "delete_endpoint": [
+        "scheduler:DeleteSchedule / sagemaker:DeleteMonitoringSchedule + "
+        "DeleteDataQualityJobDefinition (drift schedule, if any)",
         "application-autoscaling:DeregisterScalableTarget",
         "sagemaker:DeleteEndpoint",
         "sagemaker:DeleteEndpointConfig",
@@ -42,7 +44,34 @@ OPERATIONS = {
 }
 
 
-def declared_capabilities() -> Mapping[Feature, Capability]:
+#: AWS's notice, on every Model Monitor page of the SageMaker developer guide:
+#: "Amazon SageMaker Model Monitor is no longer open to new customers. Existing customers
+#: can continue to use the service as normal." (model-monitor-availability-change)
+MODEL_MONITOR_CLOSED = (
+    "AWS documents that SageMaker Model Monitor is no longer open to new customers "
+    "(model-monitor-availability-change)"
+)
+
+
+def drift_capability(native_monitoring: bool) -> Capability:
+    if native_monitoring:
+        return Capability(
+            Feature.DRIFT_MONITORING,
+            Support.NATIVE,
+            "native_monitoring: true: a SageMaker Model Monitor schedule (DataQuality job "
+            "definition) runs cloudserve's drift engine over each interval's capture; needs an "
+            "account that still has Model Monitor",
+        )
+    return Capability(
+        Feature.DRIFT_MONITORING,
+        Support.EMULATED,
+        f"{MODEL_MONITOR_CLOSED}, so EventBridge Scheduler starts a SageMaker processing job "
+        "running cloudserve's drift engine over the capture location each interval "
+        "(native_monitoring: true uses a Model Monitor schedule instead)",
+    )
+
+
+def declared_capabilities(native_monitoring: bool = False) -> Mapping[Feature, Capability]:
     c = Capability
     return {
         Feature.TRAFFIC_SPLIT: c(Feature.TRAFFIC_SPLIT, Support.NATIVE, "production variant weights"),
@@ -53,12 +82,7 @@ def declared_capabilities() -> Mapping[Feature, Capability]:
         ),
         Feature.ACCELERATOR: c(Feature.ACCELERATOR, Support.NATIVE, "GPU instance types from the catalog"),
         Feature.CAPTURE: c(Feature.CAPTURE, Support.NATIVE, "DataCaptureConfig to S3"),
-        Feature.DRIFT_MONITORING: c(
-            Feature.DRIFT_MONITORING,
-            Support.EMULATED,
-            "SageMaker Model Monitor no longer takes new customers; cloudserve's drift engine "
-            "runs over the capture location (native schedules with native_monitoring: true)",
-        ),
+        Feature.DRIFT_MONITORING: drift_capability(native_monitoring),
         Feature.ROLLOUT: c(
             Feature.ROLLOUT,
             Support.EMULATED,

@@ -8,12 +8,14 @@ it into the neutral :class:`EndpointState` the core diffs against.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from cloudserve.errors import NotFound
 from cloudserve.provider import EndpointState, Scaling, Status, VersionState
-from cloudserve.tags import CONFIG_HASH
+from cloudserve.tags import CONFIG_HASH, LEASE, ROLLOUT
 from cloudserve_sagemaker import translate as tr
 from cloudserve_sagemaker.client import AwsClients
 
@@ -173,4 +175,28 @@ def to_state(live: LiveEndpoint, region: str) -> EndpointState:
         url=tr.invocation_url(region, live.name),
         failure_reason=live.failure_reason,
         details={"endpoint_config": live.config_name, "arn": live.arn},
+    )
+
+
+def config_tags_of(live: LiveEndpoint) -> dict[str, str]:
+    """The endpoint's tags as its configs and models carry them (no rollout, lease or drift)."""
+    return {k: v for k, v in live.tags.items() if k not in (ROLLOUT, LEASE, tr.MONITORING_TAG)}
+
+
+def cooldowns_of(live: LiveEndpoint) -> dict[str, tuple[float, float]]:
+    out = {}
+    for variant, policy in live.policies.items():
+        conf = policy.get("TargetTrackingScalingPolicyConfiguration", {})
+        out[variant] = (float(conf.get("ScaleInCooldown", 300)), float(conf.get("ScaleOutCooldown", 60)))
+    return out
+
+
+def capture_key(capture: Mapping[str, Any] | None) -> Any:
+    """What decides whether two DataCaptureConfigs capture the same way."""
+    if not capture or not capture.get("EnableCapture", True):
+        return None
+    return (
+        capture.get("InitialSamplingPercentage"),
+        capture.get("DestinationS3Uri"),
+        json.dumps(capture.get("CaptureOptions"), sort_keys=True),
     )

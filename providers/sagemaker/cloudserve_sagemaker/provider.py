@@ -38,7 +38,15 @@ from cloudserve_sagemaker.catalog import load_catalog
 from cloudserve_sagemaker.client import AwsClients
 from cloudserve_sagemaker.declared import OPERATIONS, declared_capabilities, priced_note
 from cloudserve_sagemaker.deploy import Deployer
-from cloudserve_sagemaker.live import LiveEndpoint, read_live, to_state
+from cloudserve_sagemaker.drift import DriftMonitor, describe_mode, drift_problems, plan_calls
+from cloudserve_sagemaker.live import (
+    LiveEndpoint,
+    capture_key,
+    config_tags_of,
+    cooldowns_of,
+    read_live,
+    to_state,
+)
 from cloudserve_sagemaker.metrics import read_metrics
 from cloudserve_sagemaker.native import (
     NativeRollout,
@@ -61,15 +69,16 @@ class SageMakerProvider(Provider):
         super().__init__(settings, offline=offline)
         self.aws = AwsClients(settings.region, settings.profile)
         self.deployer = Deployer(self.aws, settings)
+        self.monitor = DriftMonitor(self.aws, settings)
         self._arns: dict[str, str] = {}  # endpoint name -> ARN (an ARN is derived from the name)
         self._native: dict[tuple[str, str], NativeRollout] = {}  # (endpoint, spec hash) -> plan
 
     # --- what the target can do ---------------------------------------------------------
     def capabilities(self) -> Mapping[Feature, Capability]:
-        return declared_capabilities()
+        return declared_capabilities(self.settings.native_monitoring)
 
     def validate(self, desired: DesiredEndpoint) -> list[str]:
-        return validate_desired(desired, self.settings)
+        return validate_desired(desired, self.settings) + drift_problems(desired, self.settings)
 
     def resolve_instance_type(self, deployment: Deployment) -> str | None:
         compute = deployment.spec.compute
@@ -87,6 +96,8 @@ class SageMakerProvider(Provider):
             tr.needs_scalable_target(v.scaling) for v in desired.versions.values()
         ):
             ops.append("application-autoscaling:RegisterScalableTarget + PutScalingPolicy")
+        if action in ("create_endpoint", "update_endpoint") and desired.monitoring_hash:
+            ops += [f"drift: {describe_mode(self.settings)}", *plan_calls(self.settings)]
         return ops
 
     def native_rollout(
@@ -106,7 +117,19 @@ class SageMakerProvider(Provider):
     # --- read ---------------------------------------------------------------------------
     def observe(self, name: str) -> EndpointState | None:
         live = read_live(self.aws, name)
-        return to_state(live, self.aws.region_name) if live else None
+        if live is None:
+            return None
+        state = to_state(live, self.aws.region_name)
+        state.monitoring_hash = self._monitoring_hash(live)
+        return state
+
+    def _monitoring_hash(self, live: LiveEndpoint) -> str | None:
+        """The drift schedule's hash as the schedule itself records it. The endpoint's tag
+        only says one was made (no lookup for endpoints without drift monitoring); a
+        schedule deleted outside cloudserve reads as None, so plan shows the change."""
+        if live.tags.get(tr.MONITORING_TAG) is None:
+            return None
+        return self.monitor.observed_hash(live.name)
 
     def _live(self, name: str) -> LiveEndpoint:
         live = read_live(self.aws, name)
@@ -191,12 +214,13 @@ class SageMakerProvider(Provider):
             EndpointConfigName=config,
             Tags=tr.aws_tags(tr.endpoint_tags(desired)),
         )
-        return self._wait(
-            desired.name,
-            f"create SageMaker endpoint {desired.name}",
-            config,
-            lambda: self._register_all(desired),
-        )
+
+        def then() -> None:
+            self._register_all(desired)
+            if desired.monitoring_hash:
+                self.monitor.ensure(desired)
+
+        return self._wait(desired.name, f"create SageMaker endpoint {desired.name}", config, then)
 
     def _roll_config(
         self,
@@ -369,7 +393,7 @@ class SageMakerProvider(Provider):
             else:
                 variant["InitialVariantWeight"] = float(traffic.get(name, 0))
                 production.append(variant)
-        config = self.deployer.put_config(live.name, production, shadow, live.capture, _config_tags(live))
+        config = self.deployer.put_config(live.name, production, shadow, live.capture, config_tags_of(live))
         self.deployer.deregister_scaling(live.name, list(live.targets))
         self.aws.call("sagemaker", "update_endpoint", EndpointName=live.name, EndpointConfigName=config)
         kept = {v["VariantName"] for v in production}
@@ -382,12 +406,12 @@ class SageMakerProvider(Provider):
 
     def _restore_scaling(self, live: LiveEndpoint, variants: set[str] | None = None) -> None:
         """Register the scaling ``live`` had again (after an update released it)."""
-        cooldowns = _cooldowns_of(live)
+        cooldowns = cooldowns_of(live)
         for variant in live.production:
             name = variant["VariantName"]
             if name in live.targets and (variants is None or name in variants):
                 self.deployer.register_scaling(
-                    _config_tags(live),
+                    config_tags_of(live),
                     live.name,
                     name,
                     live.scaling(variant),
@@ -396,11 +420,13 @@ class SageMakerProvider(Provider):
 
     def update_endpoint(self, desired: DesiredEndpoint) -> Operation:
         live = self._live(desired.name)
+        if self._monitoring_hash(live) != desired.monitoring_hash:
+            self.monitor.ensure(desired)  # before the tag that says it exists
         self._sync_tags(live, tr.endpoint_tags(desired))
         capture = tr.data_capture_config(
             desired.deployment.spec.capture, self.deployer.capture_destination(desired.name)
         )
-        if _capture_key(capture) != _capture_key(live.capture):
+        if capture_key(capture) != capture_key(live.capture):
             return self._roll_config(
                 desired, live, live.production, live.shadow, capture, f"update capture of {desired.name}"
             )
@@ -438,6 +464,7 @@ class SageMakerProvider(Provider):
                 f"SageMaker endpoint {name!r} was not created by cloudserve; not deleting it",
                 target=self.name,
             )
+        self.monitor.remove(name)  # the schedule first: it would start jobs on a dead endpoint
         self.deployer.deregister_scaling(name, [v["VariantName"] for v in live.production])
         self.aws.call("sagemaker", "delete_endpoint", EndpointName=name)
         self._arns.pop(name, None)
@@ -478,25 +505,3 @@ class SageMakerProvider(Provider):
 
     def close(self) -> None:
         self.aws.close()
-
-
-def _config_tags(live: LiveEndpoint) -> dict[str, str]:
-    return {k: v for k, v in live.tags.items() if k not in (ROLLOUT, LEASE, tr.MONITORING_TAG)}
-
-
-def _cooldowns_of(live: LiveEndpoint) -> dict[str, tuple[float, float]]:
-    out = {}
-    for variant, policy in live.policies.items():
-        conf = policy.get("TargetTrackingScalingPolicyConfiguration", {})
-        out[variant] = (float(conf.get("ScaleInCooldown", 300)), float(conf.get("ScaleOutCooldown", 60)))
-    return out
-
-
-def _capture_key(capture: Mapping[str, Any] | None) -> Any:
-    if not capture or not capture.get("EnableCapture", True):
-        return None
-    return (
-        capture.get("InitialSamplingPercentage"),
-        capture.get("DestinationS3Uri"),
-        json.dumps(capture.get("CaptureOptions"), sort_keys=True),
-    )

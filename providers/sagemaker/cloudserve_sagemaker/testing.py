@@ -27,6 +27,9 @@ moto's SageMaker backend so moto's reset clears it):
   hyphens), plus unique variant names, weights summing above 0, one shadow with one
   production variant, instance counts of at least 1, no update while one is in progress,
   no duplicate names.
+- EventBridge Scheduler (moto's, with the rules it lacks: name, expression, flexible
+  window, universal targets whose Input must be a valid request of the target API);
+  :meth:`fire_schedule` invokes a schedule's target now.
 - Faults: :meth:`fail_next` (throttling, 5xx, any error code, N times, per operation) and
   :meth:`fail_endpoint` (the next create stays Creating, then ends Failed with your
   FailureReason; the next update rolls back with it).
@@ -157,6 +160,14 @@ class SageMakerEmulator:
 
     def create_bucket(self, name: str) -> None:
         self.client("s3").create_bucket(Bucket=name)
+
+    def fire_schedule(self, name: str, group: str = "default") -> dict[str, Any]:
+        """Run an EventBridge Scheduler schedule's universal target once, now, as the
+        scheduler would (context attributes substituted); returns the request and reply."""
+        from cloudserve_sagemaker._scheduler import fire
+
+        schedule = self.client("scheduler").get_schedule(Name=name, GroupName=group)
+        return fire(schedule, self.client)
 
     def settle(self) -> None:
         """Finish every pending transition now (alarms still roll updates back)."""

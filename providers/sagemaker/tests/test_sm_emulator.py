@@ -215,8 +215,29 @@ def test_stuck_creating_then_failed(sm: Any, emulator: SageMakerEmulator) -> Non
     )
 
 
+def data_quality_definition(sm: Any, name: str) -> None:
+    """Monitoring schedules refer to a job definition that must exist."""
+    sm.create_data_quality_job_definition(
+        JobDefinitionName=name,
+        DataQualityAppSpecification={"ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/monitor:1"},
+        DataQualityJobInput={
+            "EndpointInput": {"EndpointName": "ep", "LocalPath": "/opt/ml/processing/input"}
+        },
+        DataQualityJobOutputConfig={
+            "MonitoringOutputs": [
+                {"S3Output": {"S3Uri": "s3://b/out", "LocalPath": "/opt/ml/processing/output"}}
+            ]
+        },
+        JobResources={
+            "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 20}
+        },
+        RoleArn="arn:aws:iam::123456789012:role/serving",
+    )
+
+
 def test_monitoring_schedule_lifecycle(sm: Any) -> None:
-    config = {
+    data_quality_definition(sm, "churn-drift")
+    config: dict[str, Any] = {
         "ScheduleConfig": {"ScheduleExpression": "cron(0 * ? * * *)"},
         "MonitoringJobDefinitionName": "churn-drift",
         "MonitoringType": "DataQuality",
@@ -242,9 +263,33 @@ def test_monitoring_schedule_lifecycle(sm: Any) -> None:
     assert exc.value.response["Error"]["Code"] == "ResourceNotFound"
 
 
+def test_monitoring_schedule_rules(sm: Any) -> None:
+    """Only Model Monitor's cron forms, an existing job definition, no duplicate definitions."""
+    data_quality_definition(sm, "d")
+    with pytest.raises(ClientError) as exc:
+        data_quality_definition(sm, "d")
+    assert exc.value.response["Error"]["Code"] == "ResourceInUse"
+    config: dict[str, Any] = {}
+    for expression, name in (("cron(0 */5 * * ? *)", "d"), ("rate(1 hour)", "d"), ("cron(0 * ? * * *)", "x")):
+        config = {
+            "ScheduleConfig": {"ScheduleExpression": expression},
+            "MonitoringJobDefinitionName": name,
+            "MonitoringType": "DataQuality",
+        }
+        with pytest.raises(ClientError) as exc:
+            sm.create_monitoring_schedule(MonitoringScheduleName="s", MonitoringScheduleConfig=config)
+        assert exc.value.response["Error"]["Code"] == "ValidationException"
+    for expression in ("cron(0 * ? * * *)", "cron(0 12 ? * * *)", "cron(0 0/6 ? * * *)", "NOW"):
+        config["ScheduleConfig"]["ScheduleExpression"] = expression
+        config["MonitoringJobDefinitionName"] = "d"
+        sm.create_monitoring_schedule(MonitoringScheduleName="s", MonitoringScheduleConfig=config)
+        sm.delete_monitoring_schedule(MonitoringScheduleName="s")
+
+
 def test_moto_reset_clears_the_added_state(sm: Any, emulator: SageMakerEmulator) -> None:
     from moto.sagemaker.models import sagemaker_backends
 
+    data_quality_definition(sm, "d")
     sm.create_monitoring_schedule(
         MonitoringScheduleName="s",
         MonitoringScheduleConfig={"MonitoringJobDefinitionName": "d", "MonitoringType": "DataQuality"},
