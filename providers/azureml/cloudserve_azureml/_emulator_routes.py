@@ -63,9 +63,10 @@ def register(router: ArmRouter) -> None:
             _WS + rf"/{kind}/(?P<name>[^/]+)/versions/(?P<ver>[^/]+)/startPendingUpload",
             pending_upload,
         )
-    from cloudserve_azureml import _emulator_monitor
+    from cloudserve_azureml import _emulator_monitor, _emulator_schedules
 
     _emulator_monitor.register(router)
+    _emulator_schedules.register(router)
 
 
 # --- workspace and datastores ------------------------------------------------------------------

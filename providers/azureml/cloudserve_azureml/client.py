@@ -34,11 +34,25 @@ def _quiet_polling() -> None:
     """azure-ai-ml's AzureMLPolling prints a '.' to stdout on every poll, from a background
     thread; that would corrupt `--output json`. Its operations modules bind the class by
     name, so point those names at plain ARMPolling (same behaviour, no printing)."""
-    from azure.ai.ml.operations import _online_deployment_operations, _online_endpoint_operations
+    from azure.ai.ml.operations import (
+        _online_deployment_operations,
+        _online_endpoint_operations,
+        _schedule_operations,
+    )
     from azure.mgmt.core.polling.arm_polling import ARMPolling
 
-    for module in (_online_deployment_operations, _online_endpoint_operations):
+    for module in (_online_deployment_operations, _online_endpoint_operations, _schedule_operations):
         module.AzureMLPolling = ARMPolling  # type: ignore[attr-defined]
+
+
+def _fast_experimental_classes() -> None:
+    """azure-ai-ml decides whether to warn about an experimental class (DataCollector,
+    DeploymentCollection, the monitoring entities, ...) by walking the whole call stack with
+    source lookups (``inspect.stack()``) on every construction: ~0.2 s each, paid several
+    times per deployment on every observe. The check only silences a warning, so skip it."""
+    from azure.ai.ml._utils import _experimental
+
+    _experimental._should_skip_warning = lambda: True
 
 
 class AzureClients:
@@ -76,6 +90,7 @@ class AzureClients:
             from azure.ai.ml import MLClient
 
             _quiet_polling()
+            _fast_experimental_classes()
             self._ml = MLClient(self.credential, sub, group, workspace, show_progress=False)
         return self._ml
 

@@ -23,6 +23,7 @@ from cloudserve.provider import (
     VersionState,
 )
 from cloudserve.spec.models import AzureMLSettings
+from cloudserve_azureml import drift as dr
 from cloudserve_azureml import translate as tr
 from cloudserve_azureml.client import AzureClients
 
@@ -91,7 +92,8 @@ class AzureOperations:
                 details={"id": dep.id},
             )
             collector = getattr(dep, "data_collector", None)
-            if collector is not None and collector.sampling_rate is not None:
+            payload = set(getattr(collector, "collections", None) or {}) & set(tr.PAYLOAD_COLLECTIONS)
+            if collector is not None and collector.sampling_rate is not None and payload:
                 capture = round(float(collector.sampling_rate) * 100)
         traffic = {k: int(v) for k, v in (endpoint.traffic or {}).items() if k in versions}
         for v in versions:
@@ -99,6 +101,7 @@ class AzureOperations:
         mirror = {k: int(v) for k, v in (endpoint.mirror_traffic or {}).items() if int(v)}
         return EndpointState(
             name=name,
+            monitoring_hash=dr.observed_hash(self._get_schedule(name), list(versions)),
             status=_status(endpoint.provisioning_state),
             versions=versions,
             traffic=traffic,
@@ -135,7 +138,7 @@ class AzureOperations:
         # Traffic only once every deployment exists: Azure rejects traffic to a deployment
         # that has not been created yet.
         steps.append(("set traffic", lambda: self.put_traffic(desired.name, desired.traffic, desired.mirror)))
-        return steps
+        return steps + self.drift_steps(desired)
 
     def version_steps(self, desired: DesiredEndpoint, version: DesiredVersion) -> list[tuple[str, Any]]:
         steps: list[tuple[str, Any]] = [
@@ -216,11 +219,18 @@ class AzureOperations:
                     lambda v=version: self._set_collector(desired, v),
                 )
             )
-        return steps
+        return steps + self.drift_steps(desired)
 
     def _set_collector(self, desired: DesiredEndpoint, version: DesiredVersion) -> Any:
         dep = self.c.ml.online_deployments.get(version.name, desired.name)
         dep.data_collector = tr.data_collector(self.ent, desired)
+        columns = tr.baseline_columns(desired)
+        env = dict(dep.environment_variables or {})
+        if columns:
+            env[tr.INPUT_COLUMNS_ENV] = json.dumps(columns)
+        else:
+            env.pop(tr.INPUT_COLUMNS_ENV, None)
+        dep.environment_variables = env
         return self.c.ml.online_deployments.begin_create_or_update(dep, skip_script_validation=True)
 
     def write_tags(self, name: str, changes: dict[str, str | None]) -> None:
@@ -233,6 +243,76 @@ class AzureOperations:
                 tags[key] = value
         endpoint.tags = tags
         self.c.ml.online_endpoints.begin_create_or_update(endpoint).result()
+
+    # --- drift monitoring -------------------------------------------------------------------------
+    def _get_schedule(self, endpoint: str) -> Any:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            return self.c.ml.schedules.get(dr.schedule_name(endpoint))
+        except ResourceNotFoundError:
+            return None
+
+    def drift_steps(self, desired: DesiredEndpoint) -> list[tuple[str, Any]]:
+        """The monitor schedule as the spec wants it: written (with its baseline registered
+        first), or removed when the spec has no drift monitoring."""
+        if desired.deployment.spec.monitoring.drift is None:
+            return [("remove drift schedule", lambda: self._delete_schedule(desired.name))]
+        return [("set drift schedule", lambda: self._put_schedule(desired))]
+
+    def _put_schedule(self, desired: DesiredEndpoint) -> Any:
+        deployed = [d.name for d in self.c.ml.online_deployments.list(desired.name)]
+        versions = [v for v in deployed if v in desired.versions]
+        if not versions:
+            return None
+        baseline = self._register_baseline(desired)
+        entity = dr.schedule_entity(self.ent, desired, versions, baseline)
+        return self.c.ml.schedules.begin_create_or_update(entity)
+
+    def _register_baseline(self, desired: DesiredEndpoint) -> str:
+        """The baseline file as an MLTable data asset, versioned by its content hash, so an
+        unchanged baseline is uploaded once."""
+        import hashlib
+        import shutil
+        import tempfile
+        from pathlib import Path
+
+        from azure.core.exceptions import ResourceNotFoundError
+
+        from cloudserve.artifacts import resolve_local
+        from cloudserve.desired import base_dir_of
+
+        drift = desired.deployment.spec.monitoring.drift
+        assert drift is not None
+        path = resolve_local(drift.baseline, base_dir_of(desired.deployment))
+        version = hashlib.sha256(path.read_bytes()).hexdigest()[: T.HASH_LEN]
+        name = dr.baseline_name(desired.name)
+        try:
+            found = self.c.ml.data.get(name, version=version)
+            return f"azureml:{found.name}:{found.version}"
+        except ResourceNotFoundError:
+            pass
+        with tempfile.TemporaryDirectory(prefix="cloudserve-baseline-") as tmp:
+            folder = Path(tmp) / "baseline"
+            folder.mkdir()
+            shutil.copyfile(path, folder / path.name)
+            (folder / "MLTable").write_text(dr.mltable_text(path.name))
+            data = self.ent.Data(
+                name=name,
+                version=version,
+                type="mltable",
+                path=str(folder),
+                description=f"cloudserve drift baseline of {desired.name} ({path.name})",
+                tags={T.MANAGED_BY: T.MANAGED_BY_VALUE, T.DEPLOYMENT: desired.name},
+            )
+            created = self.c.ml.data.create_or_update(data)
+        return f"azureml:{created.name}:{created.version}"
+
+    def _delete_schedule(self, endpoint: str) -> Any:
+        schedule = self._get_schedule(endpoint)
+        if schedule is None or (schedule.tags or {}).get(T.MANAGED_BY) != T.MANAGED_BY_VALUE:
+            return None
+        return self.c.ml.schedules.begin_delete(dr.schedule_name(endpoint))
 
     # --- delete -------------------------------------------------------------------------------------
     def delete_version_steps(self, endpoint: str, name: str) -> list[tuple[str, Any]]:
@@ -250,7 +330,8 @@ class AzureOperations:
         if endpoint is None:
             return None
         versions = [d.name for d in self.c.ml.online_deployments.list(name)]
-        steps: list[tuple[str, Any]] = [
+        steps: list[tuple[str, Any]] = [("remove drift schedule", lambda: self._delete_schedule(name))]
+        steps += [
             (f"remove autoscale of {v}", lambda v=v: self._delete_autoscale(tr.autoscale_name(name, v)))
             for v in versions
         ]

@@ -146,7 +146,8 @@ class AzureMLProvider(Provider):
         return StepOperation(f"create endpoint {desired.name}", self.ops.create_endpoint_steps(desired))
 
     def create_version(self, desired: DesiredEndpoint, version: DesiredVersion) -> Operation:
-        return StepOperation(f"create deployment {version.name}", self.ops.version_steps(desired, version))
+        steps = self.ops.version_steps(desired, version) + self._drift_refresh(desired)
+        return StepOperation(f"create deployment {version.name}", steps)
 
     def replace_version(self, desired: DesiredEndpoint, version: DesiredVersion) -> Operation:
         # A PUT of the deployment with the new model/environment/SKU: Azure rolls the
@@ -157,7 +158,12 @@ class AzureMLProvider(Provider):
         return StepOperation(f"update scaling of {version.name}", self.ops.scaling_steps(desired, version))
 
     def delete_version(self, desired: DesiredEndpoint, name: str) -> Operation:
-        return StepOperation(f"delete deployment {name}", self.ops.delete_version_steps(desired.name, name))
+        steps = self.ops.delete_version_steps(desired.name, name) + self._drift_refresh(desired)
+        return StepOperation(f"delete deployment {name}", steps)
+
+    def _drift_refresh(self, desired: DesiredEndpoint) -> list[tuple[str, Step]]:
+        """The drift schedule has one signal per deployment: adding or removing one rewrites it."""
+        return self.ops.drift_steps(desired) if desired.deployment.spec.monitoring.drift else []
 
     def set_traffic(self, name: str, traffic: Mapping[str, int], mirror: Mapping[str, int]) -> Operation:
         return StepOperation(

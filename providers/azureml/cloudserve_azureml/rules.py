@@ -25,8 +25,10 @@ CAPABILITIES: dict[Feature, Capability] = {
     ),
     Feature.DRIFT_MONITORING: Capability(
         Feature.DRIFT_MONITORING,
-        Support.UNSUPPORTED,
-        "not yet: the Azure ML monitor schedule is planned (issue 8)",
+        Support.NATIVE,
+        "an Azure ML monitor schedule with a data-drift signal per version over the deployment's "
+        "collected model inputs (thresholds per feature type; per-feature thresholds become "
+        "their own signals), alerting by e-mail",
     ),
     # Azure ML's "safe rollout" for managed online endpoints is a blue-green traffic split the
     # user moves by hand (Microsoft Learn, how-to-safely-rollout-online-endpoints): no steps,
@@ -86,6 +88,17 @@ def operations(action: str, desired: DesiredEndpoint, subject: str) -> list[str]
     ep = f"{_WS}/onlineEndpoints/{desired.name}"
     autoscale = desired.deployment.spec.compute.autoscale is not None
 
+    drift = desired.deployment.spec.monitoring.drift is not None
+    schedule = f"{_WS}/schedules/{desired.name}-drift"
+    drift_calls = (
+        [
+            f"PUT {_WS}/data/{desired.name}-drift-baseline/versions/<hash> (MLTable; once per baseline)",
+            f"PUT {schedule} (monitor schedule: data-drift signal per version)",
+        ]
+        if drift
+        else [f"DELETE {schedule} (if any)"]
+    )
+
     def version_calls(v: str) -> list[str]:
         calls = [
             f"PUT {_WS}/models/{desired.name}-{v}/versions/<config-hash> (upload to the datastore)",
@@ -101,8 +114,10 @@ def operations(action: str, desired: DesiredEndpoint, subject: str) -> list[str]
         calls = [f"PUT {ep}"]
         for v in desired.versions:
             calls += version_calls(v)
-        return [*calls, f"PUT {ep} (traffic, mirror_traffic)"]
-    if action in ("create_version", "replace_version"):
+        return [*calls, f"PUT {ep} (traffic, mirror_traffic)", *(drift_calls if drift else [])]
+    if action == "create_version":
+        return version_calls(subject) + (drift_calls if drift else [])
+    if action == "replace_version":
         return version_calls(subject)
     if action == "update_version":
         calls = [f"PUT {ep}/deployments/{subject} (instance_count)"]
@@ -115,13 +130,15 @@ def operations(action: str, desired: DesiredEndpoint, subject: str) -> list[str]
         return [
             f"DELETE Microsoft.Insights/autoscalesettings/{desired.name}-{subject}-autoscale (if any)",
             f"DELETE {ep}/deployments/{subject}",
+            *(drift_calls[1:] if drift else []),
         ]
     if action == "set_traffic":
         return [f"PUT {ep} (traffic, mirror_traffic)"]
     if action == "update_endpoint":
-        return [f"PUT {ep} (tags)", f"PUT {ep}/deployments/<each> (data collector)"]
+        return [f"PUT {ep} (tags)", f"PUT {ep}/deployments/<each> (data collector)", *drift_calls]
     if action == "delete_endpoint":
         return [
+            f"DELETE {schedule} (if any)",
             "DELETE Microsoft.Insights/autoscalesettings/<each version> (if any)",
             f"DELETE {ep} (and its deployments)",
             f"archive {_WS}/models/{desired.name}-<version>",

@@ -61,6 +61,18 @@ class EmulatorCredential:
         return None
 
 
+def _mltable_schema(request: Any) -> tuple[int, dict[str, str], str]:
+    """A minimal stand-in for the published MLTable schema (only ``paths`` is required), so
+    the client's validation of an MLTable file runs offline."""
+    schema = {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "required": ["paths"],
+        "properties": {"paths": {"type": "array", "minItems": 1}, "transformations": {"type": "array"}},
+    }
+    return 200, {"Content-Type": "application/json"}, json.dumps(schema)
+
+
 class AzureMLEmulator:
     """A stateful Azure ML workspace in memory. Use as a context manager."""
 
@@ -117,6 +129,10 @@ class AzureMLEmulator:
             )
         mock.add_callback(
             "POST", re.compile(r"https://[^/]+\.inference\.ml\.azure\.com/score.*"), callback=self._score
+        )
+        # azure-ai-ml fetches the MLTable JSON schema when it registers an mltable asset.
+        mock.add_callback(
+            "GET", re.compile(r"https://azuremlschemas(prod)?\.azureedge\.net/.*"), callback=_mltable_schema
         )
         mock.add_passthru(re.compile(r"https?://(127\.0\.0\.1|localhost)[:/].*"))
         mock.start()

@@ -27,6 +27,7 @@ GPU_BASE_IMAGE = "mcr.microsoft.com/azureml/minimal-ubuntu22.04-py39-cuda11.8-gp
 _FRAMEWORK_PACKAGES = {"sklearn": "scikit-learn", "xgboost": "xgboost", "mlflow": "mlflow"}
 SCORING_SCRIPT = "score.py"
 MODEL_SPEC_ENV = "CLOUDSERVE_MODEL_SPEC"
+INPUT_COLUMNS_ENV = "CLOUDSERVE_INPUT_COLUMNS"  # names list-shaped rows for model_inputs logging
 REPLICAS_MAX_TAG = "cloudserve-replicas-max"  # Azure has no field for a max without autoscale
 # Probe and request settings: Azure ML's documented defaults, except a shorter initial
 # delay because the serving runtime loads a model in well under the default 10 s.
@@ -114,7 +115,11 @@ def environment_entity(ent: Any, desired: DesiredEndpoint, version: DesiredVersi
     conda = {
         "name": "cloudserve",
         "channels": ["conda-forge"],
-        "dependencies": ["python=3.12", "pip", {"pip": ["azureml-inference-server-http", *pins]}],
+        "dependencies": [
+            "python=3.12",
+            "pip",
+            {"pip": ["azureml-inference-server-http", "azureml-ai-monitoring", *pins]},
+        ],
     }
     gpu = desired.deployment.spec.compute.accelerator is not None
     slug = f"{spec.model.framework}-{spec.model.framework_version or 'latest'}".replace(".", "-")
@@ -148,6 +153,9 @@ def deployment_entity(
         model_spec["subdir"] = model_subdir(desired, version)
         env_vars[MODEL_SPEC_ENV] = json.dumps(model_spec, sort_keys=True)
         code = ent.CodeConfiguration(code=str(scoring_code_dir()), scoring_script=SCORING_SCRIPT)
+    columns = baseline_columns(desired)
+    if columns:
+        env_vars[INPUT_COLUMNS_ENV] = json.dumps(columns)
     return ent.ManagedOnlineDeployment(
         name=version.name,
         endpoint_name=desired.name,
@@ -165,17 +173,47 @@ def deployment_entity(
     )
 
 
+def baseline_columns(desired: DesiredEndpoint) -> list[str]:
+    """The drift baseline's column names (a CSV header or a Parquet schema), so the scoring
+    script can log list-shaped rows under the names the drift signals compare."""
+    drift = desired.deployment.spec.monitoring.drift
+    if drift is None:
+        return []
+    try:
+        path = resolve_local(drift.baseline, base_dir_of(desired.deployment))
+        if path.suffix.lower() in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(path).names)
+        with path.open(encoding="utf-8") as fh:
+            import csv
+
+            return next(csv.reader(fh), [])
+    except (OSError, ImportError, ValueError):
+        return []
+
+
 def data_collector(ent: Any, desired: DesiredEndpoint) -> Any:
-    """Payload logging of requests/responses at the spec's sampling rate."""
+    """Payload logging of requests/responses at the spec's sampling rate (``capture``) and,
+    when drift is monitored, the ``model_inputs``/``model_outputs`` collections Azure ML's
+    monitor reads (the scoring script logs them through azureml-ai-monitoring)."""
     capture = desired.deployment.spec.capture
-    if capture is None:
+    drift = desired.deployment.spec.monitoring.drift
+    if capture is None and drift is None:
         return None
     collections = {}
-    if capture.request:
+    if capture is not None and capture.request:
         collections["request"] = ent.DeploymentCollection(enabled="true")
-    if capture.response:
+    if capture is not None and capture.response:
         collections["response"] = ent.DeploymentCollection(enabled="true")
-    return ent.DataCollector(collections=collections, sampling_rate=capture.sample_percent / 100)
+    if drift is not None:
+        collections["model_inputs"] = ent.DeploymentCollection(enabled="true")
+        collections["model_outputs"] = ent.DeploymentCollection(enabled="true")
+    percent = capture.sample_percent if capture is not None else drift.sampling_percent  # type: ignore[union-attr]
+    return ent.DataCollector(collections=collections, sampling_rate=percent / 100)
+
+
+PAYLOAD_COLLECTIONS = ("request", "response")
 
 
 _AUTOSCALE_METRICS = {

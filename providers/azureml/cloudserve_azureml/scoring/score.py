@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 _model: Any = None
+_collectors: tuple[Any, Any] | None = None  # model_inputs, model_outputs (drift monitoring)
 
 
 def build(model_dir: str, env: Mapping[str, str]) -> Any:
@@ -29,8 +30,15 @@ def build(model_dir: str, env: Mapping[str, str]) -> Any:
 
 
 def init() -> None:
-    global _model
+    global _model, _collectors
     _model = build(os.environ["AZUREML_MODEL_DIR"], os.environ)
+    if os.environ.get("CLOUDSERVE_INPUT_COLUMNS"):
+        try:  # Azure ML's data collector SDK: what the drift monitor reads as model_inputs
+            from azureml.ai.monitoring import Collector  # type: ignore[import-not-found]
+
+            _collectors = (Collector(name="model_inputs"), Collector(name="model_outputs"))
+        except ImportError:
+            _collectors = None
 
 
 def predict(model: Any, raw: str | bytes) -> dict[str, Any]:
@@ -45,4 +53,26 @@ def predict(model: Any, raw: str | bytes) -> dict[str, Any]:
 
 
 def run(raw_data: str) -> dict[str, Any]:
-    return predict(_model, raw_data)
+    result = predict(_model, raw_data)
+    if _collectors is not None:
+        _collect(raw_data, result)
+    return result
+
+
+def _collect(raw: str | bytes, result: dict[str, Any]) -> None:
+    """Log the rows (named as the baseline's columns) and predictions for the drift monitor;
+    a logging failure never fails the request."""
+    try:
+        import pandas as pd
+
+        payload = json.loads(raw)
+        rows = payload.get("instances", payload.get("input_data")) if isinstance(payload, dict) else payload
+        columns = json.loads(os.environ["CLOUDSERVE_INPUT_COLUMNS"])
+        frame = pd.DataFrame(rows)
+        if all(isinstance(c, int) for c in frame.columns) and len(columns) == frame.shape[1]:
+            frame.columns = columns
+        inputs, outputs = _collectors  # type: ignore[misc]
+        context = inputs.collect(frame)
+        outputs.collect(pd.DataFrame({"prediction": list(result["predictions"])}), context)
+    except Exception:  # best effort: logging never fails a request
+        pass

@@ -1,0 +1,269 @@
+"""Drift monitoring on the Azure ML emulator (issue 8, items 5-6).
+
+``monitoring.drift`` becomes an Azure ML monitor schedule (``<endpoint>-drift``) whose
+data-drift signals compare each version's collected model inputs with the baseline,
+registered as an MLTable data asset. The schedule is created, read back (an unchanged spec
+plans no change), changed in place (a threshold change is an update_endpoint only) and
+destroyed, all through the real azure-ai-ml client; the emulator checks the REST rules.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from cloudserve_azureml import drift as dr
+from cloudserve_azureml.provider import AzureMLProvider
+from cloudserve_azureml.testing import AzureMLEmulator
+
+from cloudserve.api import destroy
+from cloudserve.executor import ApplyResult, apply
+from cloudserve.planner import make_plan
+from cloudserve.provider import Feature, Support
+from cloudserve.spec.models import Deployment
+
+MakeSpec = Callable[..., Deployment]
+NAME = "churn"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def run(spec: Deployment, provider: AzureMLProvider) -> ApplyResult:
+    clock = Clock()
+    return apply(spec, provider, sleep=clock.sleep, clock=clock, poll_interval=30)
+
+
+@pytest.fixture
+def baseline(tmp_path: Path) -> Path:
+    from sklearn.datasets import load_iris
+
+    x, _ = load_iris(return_X_y=True)
+    path = tmp_path / "train.csv"
+    path.write_text("a,b,c,d\n" + "\n".join(",".join(f"{v:g}" for v in row) for row in x) + "\n")
+    return path
+
+
+@pytest.fixture
+def drift_spec(make_spec: MakeSpec, baseline: Path) -> Callable[..., Deployment]:
+    def spec(versions: dict[str, str] | None = None, **drift: Any) -> Deployment:
+        versions = versions or {"stable": "a"}
+        monitoring = (
+            {}
+            if drift.get("off")
+            else {
+                "drift": {
+                    "baseline": str(baseline),
+                    "schedule": "daily",
+                    "threshold": 0.15,
+                    "thresholds": {"a": 0.3},
+                    "alert": {"email": ["ml-team@example.com"]},
+                    **drift,
+                }
+            }
+        )
+        return make_spec(
+            NAME,
+            versions,
+            {v: 100 if i == 0 else 0 for i, v in enumerate(versions)},
+            capture={"sample_percent": 20},
+            monitoring=monitoring,
+        )
+
+    return spec
+
+
+def schedule(azure: AzureMLEmulator) -> dict[str, Any] | None:
+    return azure.state.get(f"{azure.state.workspace_path}/schedules/{dr.schedule_name(NAME)}")
+
+
+def thresholds(signal: dict[str, Any]) -> dict[str, tuple[str, float]]:
+    return {t["dataType"]: (t["metric"], t["threshold"]["value"]) for t in signal["metricThresholds"]}
+
+
+def test_drift_schedule_lifecycle(
+    drift_spec: Callable[..., Deployment], provider: AzureMLProvider, azure: AzureMLEmulator
+) -> None:
+    spec = drift_spec()
+    assert provider.capabilities()[Feature.DRIFT_MONITORING].support is Support.NATIVE
+    run(spec, provider)
+
+    # created: one signal per version plus one per feature with its own threshold
+    found = schedule(azure)
+    assert found is not None
+    props = found["properties"]
+    assert props["trigger"]["triggerType"] == "Recurrence"
+    assert (props["trigger"]["frequency"].lower(), props["trigger"]["interval"]) == ("day", 1)
+    monitor = props["action"]["monitorDefinition"]
+    assert monitor["monitoringTarget"]["deploymentId"].endswith("/onlineEndpoints/churn/deployments/stable")
+    assert monitor["alertNotificationSetting"]["emailNotificationSetting"]["emails"] == [
+        "ml-team@example.com"
+    ]
+    signals = monitor["signals"]
+    assert set(signals) == {"drift-stable", "drift-stable-a"}
+    base = signals["drift-stable"]
+    assert base["productionData"]["uri"].endswith("/data/churn-stable-model_inputs/versions/1")
+    assert base["productionData"]["windowSize"] == "P1D"
+    assert base["referenceData"]["jobInputType"] == "mltable"
+    assert thresholds(base) == {
+        "Numerical": ("normalizedWassersteinDistance", 0.15),
+        "Categorical": ("jensenShannonDistance", 0.15),
+    }
+    assert signals["drift-stable-a"]["features"]["features"] == ["a"]
+    assert thresholds(signals["drift-stable-a"])["Numerical"][1] == 0.3
+    deployment = azure.deployment(NAME, "stable")
+    assert deployment is not None
+    collections = deployment["properties"]["dataCollector"]["collections"]
+    assert {"request", "response", "model_inputs", "model_outputs"} <= set(collections)
+    env = deployment["properties"]["environmentVariables"]
+    assert json.loads(env["CLOUDSERVE_INPUT_COLUMNS"]) == ["a", "b", "c", "d"]  # rows logged by name
+    uploaded = [k for k in azure.state.blobs if k.endswith("/MLTable")]
+    assert uploaded and b"read_delimited" in azure.state.blobs[uploaded[0]]
+
+    # read back: an unchanged spec plans nothing
+    observed = provider.observe(NAME)
+    assert observed is not None and observed.capture_percent == 20
+    assert observed.monitoring_hash is not None
+    assert not make_plan(spec, provider).actions
+
+    # changed in place: a new threshold is an update_endpoint, the schedule keeps its identity
+    created = found["systemData"]["createdAt"]
+    changed = drift_spec(threshold=0.25)
+    plan = make_plan(changed, provider)
+    assert [a.key for a in plan.actions] == ["update_endpoint"]
+    assert any(c.field == "monitoring" for c in plan.actions[0].changes)
+    uploads = len(azure.state.blobs)
+    run(changed, provider)
+    found = schedule(azure)
+    assert found is not None and found["systemData"]["createdAt"] == created
+    assert thresholds(found["properties"]["action"]["monitorDefinition"]["signals"]["drift-stable"]) == {
+        "Numerical": ("normalizedWassersteinDistance", 0.25),
+        "Categorical": ("jensenShannonDistance", 0.25),
+    }
+    assert len(azure.state.blobs) == uploads  # the same baseline is not uploaded again
+    assert not make_plan(changed, provider).actions
+
+    # destroyed with the endpoint
+    destroy(changed, provider=provider)
+    assert schedule(azure) is None
+    assert provider.observe(NAME) is None
+
+
+def test_schedule_follows_versions_and_goes_when_drift_is_removed(
+    drift_spec: Callable[..., Deployment], provider: AzureMLProvider, azure: AzureMLEmulator
+) -> None:
+    run(drift_spec(), provider)
+    two = drift_spec({"stable": "a", "candidate": "b"})
+    run(two, provider)
+    found = schedule(azure)
+    assert found is not None
+    assert set(found["properties"]["action"]["monitorDefinition"]["signals"]) == {
+        "drift-stable",
+        "drift-stable-a",
+        "drift-candidate",
+        "drift-candidate-a",
+    }
+    assert not make_plan(two, provider).actions
+    off = drift_spec({"stable": "a", "candidate": "b"}, off=True)
+    assert [a.key for a in make_plan(off, provider).actions] == ["update_endpoint"]
+    run(off, provider)
+    assert schedule(azure) is None
+    assert not make_plan(off, provider).actions
+
+
+# --- the emulator's rules for schedules, straight to the REST API ------------------------------
+
+
+def _body(azure: AzureMLEmulator, **change: Any) -> dict[str, Any]:
+    ws = azure.state.workspace_path
+    signal = {
+        "signalType": "DataDrift",
+        "productionData": {
+            "jobInputType": "uri_folder",
+            "uri": f"{ws}/data/churn-stable-model_inputs/versions/1",
+        },
+        "referenceData": {
+            "jobInputType": "uri_folder",
+            "uri": f"{ws}/data/churn-stable-model_inputs/versions/1",
+        },
+        "metricThresholds": [
+            {"dataType": "Numerical", "metric": "normalizedWassersteinDistance", "threshold": {"value": 0.1}}
+        ],
+    }
+    signal.update(change.pop("signal", {}))
+    definition = {
+        "computeConfiguration": {
+            "computeType": "ServerlessSpark",
+            "instanceType": "standard_e4s_v3",
+            "runtimeVersion": "3.4",
+        },
+        "signals": {"drift": signal},
+        "alertNotificationSetting": {"emailNotificationSetting": {"emails": change.pop("emails", [])}},
+    }
+    props = {
+        "action": {"actionType": "CreateMonitor", "monitorDefinition": definition},
+        "trigger": change.pop("trigger", {"triggerType": "Recurrence", "frequency": "Day", "interval": 1}),
+        "tags": change.pop("tags", {}),
+    }
+    return {"properties": props}
+
+
+BAD_SCHEDULES: list[tuple[str, dict[str, Any], str]] = [
+    ("-bad", {}, "must match"),
+    ("ok", {"trigger": {"triggerType": "Recurrence", "frequency": "Fortnight", "interval": 1}}, "frequency"),
+    ("ok", {"trigger": {"triggerType": "Recurrence", "frequency": "Day", "interval": 0}}, "interval"),
+    (
+        "ok",
+        {
+            "signal": {
+                "metricThresholds": [
+                    {
+                        "dataType": "Categorical",
+                        "metric": "normalizedWassersteinDistance",
+                        "threshold": {"value": 1},
+                    }
+                ]
+            }
+        },
+        "not a Categorical data drift metric",
+    ),
+    (
+        "ok",
+        {
+            "signal": {
+                "metricThresholds": [{"dataType": "Numerical", "metric": "psi", "threshold": {"value": 1}}]
+            }
+        },
+        "not a Numerical",
+    ),
+    ("ok", {"signal": {"referenceData": {"uri": "azureml:nope:1"}}}, "does not exist"),
+    ("ok", {"emails": ["not-an-address"]}, "e-mail"),
+    ("ok", {"tags": {"a/b": "v"}}, "cannot contain"),
+]
+
+
+def test_emulator_enforces_schedule_rules(
+    drift_spec: Callable[..., Deployment], provider: AzureMLProvider, azure: AzureMLEmulator
+) -> None:
+    """Past the SDK's own checks: what the REST API refuses, the emulator refuses."""
+    run(drift_spec(), provider)
+    base = f"https://management.azure.com{azure.state.workspace_path}/schedules"
+    for name, change, message in BAD_SCHEDULES:
+        reply = requests.put(f"{base}/{name}?api-version=2024-04-01", json=_body(azure, **change), timeout=5)
+        assert reply.status_code == 400, (name, change, reply.text)
+        assert message in reply.json()["error"]["message"], (change, reply.text)
+    reply = requests.put(f"{base}/fine?api-version=2024-04-01", json=_body(azure), timeout=5)
+    assert reply.status_code == 201, reply.text
