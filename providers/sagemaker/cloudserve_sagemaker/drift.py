@@ -18,10 +18,11 @@ import contextlib
 import hashlib
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from cloudserve.artifacts import is_remote, resolve_local
 from cloudserve.desired import base_dir_of
-from cloudserve.errors import AlreadyExists, InvalidSpec, NotFound
+from cloudserve.errors import AlreadyExists, Conflict, InvalidSpec, NotFound
 from cloudserve.provider import DesiredEndpoint
 from cloudserve.spec.models import Deployment, SageMakerSettings
 from cloudserve_sagemaker import drift_requests as dr
@@ -85,6 +86,12 @@ class DriftMonitor:
         return dr.hash_from_description(schedule.get("Description"))
 
     def _native_hash(self, endpoint: str) -> str | None:
+        found = self._native_definition(endpoint)
+        return found[1].get(tr.MONITORING_TAG) if found else None
+
+    def _native_definition(self, endpoint: str) -> tuple[str, dict[str, str]] | None:
+        """The Model Monitor schedule's job definition and its tags, when the schedule
+        exists and runs a definition of this deployment (its tags say so)."""
         try:
             schedule = self.aws.call(
                 "sagemaker",
@@ -100,7 +107,7 @@ class DriftMonitor:
             tags = tr.tags_dict(self.aws.call("sagemaker", "list_tags", ResourceArn=arn).get("Tags"))
         except NotFound:
             return None
-        return tags.get(tr.MONITORING_TAG)
+        return (definition, tags) if tr.is_owned(tags, endpoint) else None
 
     # --- write --------------------------------------------------------------------------
     def ensure(self, desired: DesiredEndpoint) -> None:
@@ -177,11 +184,16 @@ class DriftMonitor:
             job=job,
         )
         try:  # CreateSchedule on an existing name is a ConflictException: look first
-            self.aws.call("scheduler", "get_schedule", Name=request["Name"])
+            existing = self.aws.call("scheduler", "get_schedule", Name=request["Name"])
         except NotFound:
             self.aws.call("scheduler", "create_schedule", **request)
-        else:
-            self.aws.call("scheduler", "update_schedule", **request)
+            return
+        if not _ours(existing, desired.name):
+            raise Conflict(
+                f"EventBridge schedule {request['Name']!r} exists and was not made by cloudserve",
+                target="sagemaker",
+            )
+        self.aws.call("scheduler", "update_schedule", **request)
 
     def _put_native(self, desired: DesiredEndpoint, profile_uri: str) -> None:
         drift = desired.deployment.spec.monitoring.drift
@@ -208,11 +220,12 @@ class DriftMonitor:
         name = dr.monitoring_schedule_name(desired.name)
         config = dr.monitoring_schedule_config(definition, cron)
         try:
-            self.aws.call(
-                "sagemaker",
-                "describe_monitoring_schedule",
-                MonitoringScheduleName=name,
-            )
+            self.aws.call("sagemaker", "describe_monitoring_schedule", MonitoringScheduleName=name)
+            if self._native_definition(desired.name) is None:
+                raise Conflict(
+                    f"monitoring schedule {name!r} exists and was not made by cloudserve",
+                    target="sagemaker",
+                )
             self.aws.call(
                 "sagemaker",
                 "update_monitoring_schedule",
@@ -241,18 +254,19 @@ class DriftMonitor:
             schedule = self.aws.call("scheduler", "get_schedule", Name=name)
         except NotFound:
             return
-        if not (schedule.get("Description") or "").startswith(f"{dr.DESCRIPTION_PREFIX} {endpoint} "):
+        if not _ours(schedule, endpoint):
             return  # not cloudserve's: leave it alone
         with contextlib.suppress(NotFound):
             self.aws.call("scheduler", "delete_schedule", Name=name)
 
     def _remove_native(self, endpoint: str) -> None:
-        with contextlib.suppress(NotFound):
-            self.aws.call(
-                "sagemaker",
-                "delete_monitoring_schedule",
-                MonitoringScheduleName=dr.monitoring_schedule_name(endpoint),
-            )
+        if self._native_definition(endpoint) is not None:  # a schedule of this deployment
+            with contextlib.suppress(NotFound):
+                self.aws.call(
+                    "sagemaker",
+                    "delete_monitoring_schedule",
+                    MonitoringScheduleName=dr.monitoring_schedule_name(endpoint),
+                )
         self._delete_definitions(endpoint, keep=None)
 
     def _delete_definitions(self, endpoint: str, keep: str | None) -> None:
@@ -273,6 +287,10 @@ class DriftMonitor:
             if tr.is_owned(tags, endpoint):
                 with contextlib.suppress(NotFound):
                     self.aws.call("sagemaker", "delete_data_quality_job_definition", JobDefinitionName=name)
+
+
+def _ours(schedule: dict[str, Any], endpoint: str) -> bool:
+    return (schedule.get("Description") or "").startswith(f"{dr.DESCRIPTION_PREFIX} {endpoint} ")
 
 
 def describe_mode(settings: SageMakerSettings) -> str:

@@ -346,3 +346,29 @@ def test_emulator_enforces_scheduler_rules(emulator: SageMakerEmulator) -> None:
         with pytest.raises(ClientError) as caught:
             scheduler.create_schedule(**{**good, "Name": "bad", **change})
         assert caught.value.response["Error"]["Code"] == "ValidationException", change
+
+
+def test_a_foreign_schedule_of_the_same_name_is_neither_changed_nor_deleted(
+    provider: SageMakerProvider,
+    emulator: SageMakerEmulator,
+    make_spec: MakeSpec,
+    baseline: Path,
+) -> None:
+    from cloudserve.errors import CloudServeError
+
+    scheduler = emulator.client("scheduler")
+    foreign = {
+        "Name": dr.schedule_name("churn"),
+        "Description": "someone else's",
+        "ScheduleExpression": "rate(1 day)",
+        "FlexibleTimeWindow": {"Mode": "OFF"},
+        "Target": {
+            "Arn": "arn:aws:sqs:us-east-1:123456789012:q",
+            "RoleArn": "arn:aws:iam::123456789012:role/x",
+        },
+    }
+    scheduler.create_schedule(**foreign)
+    with pytest.raises(CloudServeError, match="not made by cloudserve"):
+        apply_spec(provider, drift_spec(make_spec, baseline, "https://hooks.example.com/x"))
+    wait(provider.delete_endpoint("churn"))
+    assert scheduler.get_schedule(Name=foreign["Name"])["Description"] == "someone else's"
