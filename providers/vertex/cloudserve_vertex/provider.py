@@ -32,7 +32,7 @@ from cloudserve.provider import (
     VersionState,
 )
 from cloudserve.spec.models import Deployment, VertexSettings
-from cloudserve_vertex import catalog, metrics, translate
+from cloudserve_vertex import catalog, containers, metrics, translate
 from cloudserve_vertex.client import VertexClient
 from cloudserve_vertex.steps import Chain, Context, Step, deploy_step, upload_steps
 from cloudserve_vertex.validation import problems as validation_problems
@@ -74,6 +74,7 @@ class VertexProvider(Provider):
         super().__init__(settings if settings is not None else VertexSettings(), offline=offline)
         self._client: VertexClient | None = None
         self._choice: catalog.Choice | None = None
+        self._deployment: Deployment | None = None  # the spec being planned, for plan notes
         # Model resource name -> its labels. cloudserve never relabels a Model and Vertex AI
         # assigns each upload a new id, so one read per Model is enough: a rollout's polls
         # observe the endpoint every few seconds and would otherwise re-read every Model.
@@ -93,6 +94,7 @@ class VertexProvider(Provider):
         return validation_problems(desired)
 
     def resolve_instance_type(self, deployment: Deployment) -> str | None:
+        self._deployment = deployment
         try:
             self._choice = catalog.choose(deployment)
             return self._choice.machine_type
@@ -100,8 +102,9 @@ class VertexProvider(Provider):
             return None  # validate() reports why, with the other problems
 
     def plan_note(self, version: DesiredVersion) -> PlanNote:
+        container = self._container_note(version.name)
         if version.instance_type is None:
-            return PlanNote()
+            return PlanNote(notes=container)
         choice = self._choice if self._choice and self._choice.machine_type == version.instance_type else None
         machine = catalog.machine_types().get(version.instance_type)
         price = choice.hourly_usd if choice else (machine.hourly_usd if machine else None)
@@ -111,7 +114,17 @@ class VertexProvider(Provider):
             notes.append(f"{choice.accelerator_count}x {choice.accelerator_type}")
         if self.settings.location != data["region"]:
             notes.append(f"price is {data['region']}'s; {self.settings.location} may differ")
-        return PlanNote(instance_type=version.instance_type, hourly_price_usd=price, notes=tuple(notes))
+        return PlanNote(
+            instance_type=version.instance_type, hourly_price_usd=price, notes=(*container, *notes)
+        )
+
+    def _container_note(self, version: str) -> tuple[str, ...]:
+        """Which container the version's Model gets, and why (the same choice apply makes)."""
+        deployment = self._deployment
+        if deployment is None or version not in deployment.spec.versions:
+            return ()
+        chosen = containers.choose(deployment, version)
+        return (f"container: {chosen.image} ({chosen.reason})",) if chosen.image else ()
 
     def operations(self, action: str, desired: DesiredEndpoint, subject: str) -> list[str]:
         deploy = [f"models.upload {desired.name}-{subject}", f"endpoints.deployModel {subject}"]

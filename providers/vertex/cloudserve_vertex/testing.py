@@ -26,7 +26,9 @@ test's own ``responses`` mocks. Point cloudserve at it with :meth:`VertexEmulato
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import json
 import math
 import re
@@ -64,6 +66,7 @@ HTTP_STATUS_NAMES = {
     409: "ALREADY_EXISTS",
     400: "INVALID_ARGUMENT",
 }
+MEDIA = "__media__"  # a handler's reply that is raw bytes (a Cloud Storage download), not JSON
 # Exponential buckets like Cloud Monitoring's latency distributions (milliseconds).
 BUCKETS = {"numFiniteBuckets": 40, "growthFactor": 1.4, "scale": 1.0}
 
@@ -252,7 +255,7 @@ class VertexEmulator:
         return None
 
     def _dispatch(self, method: str, path: str, query: dict[str, str], body: bytes) -> dict[str, Any]:
-        if path.startswith(("/upload/storage/v1/", "/storage/v1/")):
+        if path.startswith(("/upload/storage/v1/", "/storage/v1/", "/download/storage/v1/")):
             return self._storage(method, path, query, body)
         if path.startswith("/v3/projects/") and path.endswith("/timeSeries"):
             return self._time_series(path, query)
@@ -265,7 +268,7 @@ class VertexEmulator:
 
     # --- Cloud Storage JSON API ---------------------------------------------------------------
     def _storage(self, method: str, path: str, query: dict[str, str], body: bytes) -> dict[str, Any]:
-        match = re.match(r"^/(?:upload/)?storage/v1/b/([^/]+)/o(?:/(.+))?$", path)
+        match = re.match(r"^/(?:upload/|download/)?storage/v1/b/([^/]+)/o(?:/(.+))?$", path)
         if not match:
             raise RuleError(404, "NOT_FOUND", "Not Found")
         bucket, name = match.group(1), match.group(2)
@@ -280,7 +283,14 @@ class VertexEmulator:
             data = self.buckets[bucket].get(name)
             if data is None:
                 raise RuleError(404, "NOT_FOUND", f"No such object: {bucket}/{name}")
+            if query.get("alt") == "media":  # a download: the object's bytes, not its metadata
+                return {MEDIA: data}
             return _object(bucket, name, data)
+        if method == "GET":  # objects.list: what the serving runtime uses to fetch AIP_STORAGE_URI
+            prefix = query.get("prefix", "")
+            objects = sorted(self.buckets[bucket].items())
+            items = [_object(bucket, n, d) for n, d in objects if n.startswith(prefix)]
+            return {"kind": "storage#objects", "items": items}
         raise RuleError(405, "INVALID_ARGUMENT", "Method not allowed")
 
     def _check_artifacts(self, model: Any) -> None:
@@ -330,16 +340,20 @@ class VertexEmulator:
             target = folder / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
-        framework = (
-            image.removeprefix(PREBUILT_PREFIX).split("-", 1)[0]
-            if image.startswith(PREBUILT_PREFIX)
-            else "sklearn"
-        )
-        spec = {
-            "uri": str(folder),
-            "framework": framework if framework in ("sklearn", "xgboost") else "sklearn",
-            "trust_pickle": (folder / "model.pkl").exists(),
-        }  # the prebuilt container loads pickles
+        if image.startswith(PREBUILT_PREFIX):
+            framework = image.removeprefix(PREBUILT_PREFIX).split("-", 1)[0]
+            spec: dict[str, Any] = {
+                "uri": str(folder),
+                "framework": framework if framework in ("sklearn", "xgboost") else "sklearn",
+                "trust_pickle": (folder / "model.pkl").exists(),  # the prebuilt container loads pickles
+            }
+        else:
+            # Any other image is taken to be cloudserve's serving runtime: it reads the model
+            # from AIP_STORAGE_URI with the options in its CLOUDSERVE_* variables.
+            from cloudserve.serving.cloud import model_spec
+
+            env = {e.name: e.value for e in model.container_spec.env}
+            spec = model_spec(folder, env, {})
         return load_model(spec).predict
 
     # --- Cloud Monitoring ------------------------------------------------------------------------
@@ -466,9 +480,15 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         status, payload = self.emulator.handle(self.command, self.path, body)
-        data = json.dumps(payload).encode()
+        media = payload.get(MEDIA)
+        data = media if isinstance(media, bytes) else json.dumps(payload).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=UTF-8")
+        if isinstance(media, bytes):
+            digest = base64.b64encode(hashlib.md5(media).digest()).decode()  # GCS reports MD5
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("x-goog-hash", f"md5={digest}")
+        else:
+            self.send_header("Content-Type", "application/json; charset=UTF-8")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)

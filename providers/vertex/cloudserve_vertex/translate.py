@@ -25,7 +25,7 @@ from cloudserve.artifacts import is_remote, resolve_local
 from cloudserve.desired import base_dir_of
 from cloudserve.provider import DesiredEndpoint, DesiredVersion, Scaling
 from cloudserve.spec.models import Capture, VersionSpec
-from cloudserve_vertex import catalog
+from cloudserve_vertex import catalog, containers
 from cloudserve_vertex.client import v1
 
 # Label rules (Vertex AI Endpoint/Model ``labels`` field reference and the Resource
@@ -85,14 +85,6 @@ def model_display_name(deployment: str, version: str) -> str:
     return f"{deployment}-{version}"
 
 
-def serving_image(spec: VersionSpec) -> str | None:
-    """The custom image if given (it speaks the Vertex container contract through the
-    AIP_* variables Vertex sets), else the prebuilt container for framework+version."""
-    if spec.image:
-        return spec.image
-    return catalog.container_image(spec.model) if spec.model else None
-
-
 def local_artifact(desired: DesiredEndpoint, spec: VersionSpec) -> Path | None:
     if spec.model is None or is_remote(spec.model.uri):
         return None
@@ -118,11 +110,14 @@ def staged_files(path: Path) -> list[tuple[str, Path]]:
 
 
 def build_model(desired: DesiredEndpoint, version: DesiredVersion, artifact_uri: str | None) -> Any:
+    """The Model for one version; its container is what :func:`containers.choose` says
+    (plan shows the same choice). cloudserve's runtime also gets the model options."""
     types = v1()
-    image = serving_image(version.spec)
+    chosen = containers.choose(desired.deployment, version.name)
+    env = {**(containers.runtime_env(version.spec.model) if chosen.runtime else {}), **version.spec.env}
     container = types.ModelContainerSpec(
-        image_uri=image or "",
-        env=[types.EnvVar(name=k, value=v) for k, v in sorted(version.spec.env.items())],
+        image_uri=chosen.image or "",
+        env=[types.EnvVar(name=k, value=v) for k, v in sorted(env.items())],
     )
     return types.Model(
         display_name=model_display_name(desired.name, version.name),

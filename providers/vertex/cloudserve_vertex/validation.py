@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from cloudserve.errors import InvalidSpec
 from cloudserve.provider import DesiredEndpoint
-from cloudserve_vertex import catalog, translate
-
-SKLEARN_FILES = {"sklearn": (".joblib", ".pkl"), "xgboost": (".bst", ".joblib", ".pkl")}
+from cloudserve_vertex import catalog, containers, translate
 
 
 def problems(desired: DesiredEndpoint) -> list[str]:
@@ -43,18 +41,13 @@ def _version_problems(desired: DesiredEndpoint, name: str, spec: object) -> list
     assert isinstance(spec, VersionSpec)
     where = f"versions.{name}"
     out: list[str] = []
-    if spec.image is None and spec.model is not None:
-        model = spec.model
-        if catalog.container_image(model) is None:
-            known = ", ".join(catalog.container_versions(model.framework)) or "none"
-            out.append(
-                f"{where}: Vertex AI has no prebuilt prediction container for {model.framework} "
-                f"{model.framework_version or '(no framework_version)'} (prebuilt versions: {known}); "
-                "set framework_version to one of them, or image: to a container speaking the "
-                "Vertex AI contract (cloudserve's serving runtime does)"
-            )
-        else:
-            out += _artifact_problems(desired, where, model)
+    container = containers.choose(desired.deployment, name)
+    if container.image is None:
+        out.append(
+            f"{where}: {container.reason}; set {containers.SETTING} to cloudserve's serving-runtime "
+            "image (it speaks the Vertex AI container contract and loads the model from "
+            "AIP_STORAGE_URI; build it with `cloudserve package --runtime-only`), or image: on the version"
+        )
     if spec.model is not None:
         uri = spec.model.uri
         remote = uri.startswith(("s3://", "azureml://", "https://", "http://", "wasbs://", "abfss://"))
@@ -68,26 +61,3 @@ def _version_problems(desired: DesiredEndpoint, name: str, spec: object) -> list
     if len(translate.model_display_name(desired.name, name)) > translate.DISPLAY_NAME_MAX:
         out.append(f"{where}: model display name exceeds {translate.DISPLAY_NAME_MAX} characters")
     return out
-
-
-def _artifact_problems(desired: DesiredEndpoint, where: str, model: object) -> list[str]:
-    """The prebuilt containers load one file with a fixed name; a local artifact must
-    provide it (a single file is renamed to it when staged)."""
-    from cloudserve.spec.models import ModelSpec
-
-    assert isinstance(model, ModelSpec)
-    path = translate.local_artifact(desired, desired.deployment.spec.versions[where.split(".")[1]])
-    if path is None or not path.exists():
-        return []
-    suffixes = SKLEARN_FILES.get(model.framework, ())
-    if path.is_file():
-        ok = path.suffix in suffixes
-    else:
-        ok = sum((path / f"model{s}").is_file() for s in suffixes) == 1
-    if ok:
-        return []
-    wanted = ", ".join(f"model{s}" for s in suffixes)
-    return [
-        f"{where}: the prebuilt {model.framework} container loads exactly one of {wanted}; "
-        f"{path} does not provide it (skops files need a custom image)"
-    ]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cloudserve_vertex import catalog
+from cloudserve_vertex import catalog, containers, translate
 from cloudserve_vertex.client import v1
 from cloudserve_vertex.provider import VertexProvider
 from cloudserve_vertex.testing import VertexEmulator
@@ -188,8 +188,37 @@ def test_validate_finds_vertex_problems(
     text = "\n".join(problems)
     assert "replicas.min" in text
     assert "BigQuery" in text
-    assert "no prebuilt prediction container for sklearn 0.19" in text
-    assert "skops" in text
+    assert "holds 0 of them" in text and "targets.vertex.serving_image" in text
+
+
+def test_container_choice_prebuilt_image_or_serving_image(models: dict[str, Any], tmp_path: Path) -> None:
+    """The prebuilt container when it can load the artifact; else serving_image, with the
+    reason; the version's own image always wins. Plan notes and the Model body agree."""
+    (tmp_path / "model.skops").write_bytes(b"x")
+    doc = spec_doc("churn", {"ok": models["a_path"], "new": models["a_path"], "skops": tmp_path}, {"ok": 100})
+    doc["spec"]["traffic"] = {"ok": 100, "new": 0, "skops": 0}
+    doc["spec"]["versions"]["new"]["model"]["framework_version"] = "1.7"
+    doc["spec"]["versions"]["own"] = {"image": "example.com/own:1"}
+    doc["spec"]["traffic"]["own"] = 0
+    doc["spec"]["versions"]["skops"]["model"]["format"] = "skops"
+    image = "us-docker.pkg.dev/p/serving/cloudserve:0.1"
+    doc["targets"]["vertex"]["serving_image"] = image
+    spec = Deployment.model_validate(doc)
+    chosen = {v: containers.choose(spec, v) for v in spec.spec.versions}
+    assert chosen["ok"].kind == "prebuilt" and "sklearn-cpu.1-5" in (chosen["ok"].image or "")
+    assert (chosen["new"].image, chosen["skops"].image) == (image, image)
+    assert "sklearn 1.7" in chosen["new"].reason and "format skops" in chosen["skops"].reason
+    assert (chosen["own"].image, chosen["own"].kind) == ("example.com/own:1", "image")
+    provider = VertexProvider(spec.targets.vertex)
+    desired = build_desired(spec, provider)
+    assert provider.validate(desired) == []
+    assert f"container: {image}" in provider.plan_note(desired.versions["skops"]).notes[0]
+    model = translate.build_model(desired, desired.versions["skops"], "gs://b/x")
+    assert model.container_spec.image_uri == image
+    assert {e.name: e.value for e in model.container_spec.env} == {"CLOUDSERVE_MODEL_FORMAT": "skops"}
+    del doc["targets"]["vertex"]["serving_image"]
+    refused = provider.validate(build_desired(Deployment.model_validate(doc), provider))
+    assert len(refused) == 2 and all("targets.vertex.serving_image" in p for p in refused)
 
 
 def test_catalog_smallest_fit_override_and_plan_note(make_spec: MakeSpec) -> None:

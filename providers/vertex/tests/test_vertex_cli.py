@@ -134,7 +134,10 @@ def _nonzero(split: dict[str, int]) -> dict[str, int]:
     return {k: v for k, v in split.items() if v}
 
 
-def _quickstart_on_vertex(tmp_path: Path) -> Path:
+SERVING_IMAGE = "us-docker.pkg.dev/my-project/serving/cloudserve:0.1"
+
+
+def _quickstart_on_vertex(tmp_path: Path, serving_image: str | None = SERVING_IMAGE) -> Path:
     """examples/quickstart with its models, ``target: vertex`` and a ``targets.vertex``
     block; nothing else in the spec changes."""
     folder = tmp_path / "quickstart"
@@ -145,22 +148,62 @@ def _quickstart_on_vertex(tmp_path: Path) -> Path:
     assert text.count("target: local") == 1
     text = text.replace("target: local", "target: vertex")
     head = text[: text.index("\ntargets:")]
-    path.write_text(
-        head + '\ntargets:\n  vertex: {project: my-project, staging_bucket: "gs://my-artifacts"}\n'
-    )
+    image = f", serving_image: {serving_image}" if serving_image else ""
+    block = f'  vertex: {{project: my-project, staging_bucket: "gs://my-artifacts"{image}}}\n'
+    path.write_text(head + "\ntargets:\n" + block)
     return path
 
 
-def test_quickstart_spec_on_vertex_is_refused_at_plan_time(
+def test_quickstart_spec_on_vertex_runs_on_the_serving_image(
     tmp_path: Path, emu: VertexEmulator, run: Callable[..., Outcome]
 ) -> None:
-    """The quickstart's models are skops files with no framework_version: Vertex AI's
-    prebuilt containers load only model.joblib/.pkl for a named scikit-learn version, so the
-    spec needs an image speaking the Vertex contract (cloudserve's runtime). Until the
-    target can be given one without changing the spec, plan says so before any API call."""
-    spec = str(_quickstart_on_vertex(tmp_path))
+    """The quickstart's skops models (no framework_version) are beyond Vertex AI's prebuilt
+    containers; with targets.vertex.serving_image they get cloudserve's runtime image,
+    which loads them from AIP_STORAGE_URI (the staged folder), and answer for real."""
+    import skops.io as sio
+
+    spec_path = _quickstart_on_vertex(tmp_path)
+    spec = str(spec_path)
+    planned = run("plan", spec)
+    assert planned.exit_code == 0, planned.output
+    assert "+ create endpoint quickstart" in planned.output
+    assert f"container: {SERVING_IMAGE}" in planned.output
+    assert (
+        "targets.vertex.serving_image, because" in planned.output
+        and "model.skops is not one" in planned.output
+    )
+    assert not emu.endpoints  # plan changed nothing
+
+    applied = run("apply", spec, "--yes")
+    assert applied.exit_code == 0, applied.output
+    models = list(emu.models.values())
+    assert {m.container_spec.image_uri for m in models} == {SERVING_IMAGE}
+    staged = {m.artifact_uri for m in models}
+    assert all(uri.startswith("gs://my-artifacts/cloudserve/artifacts/") for uri in staged)
+    assert all(f"{uri}/model.skops" in emu.objects(uri) for uri in staged)
+    again = run("plan", spec, "--detailed-exitcode")
+    assert again.exit_code == 0 and "No changes" in again.output, again.output
+
+    answer = run("invoke", spec, "-d", json.dumps({"instances": ROW}), "-o", "json")
+    assert answer.exit_code == 0, answer.output
+    reply = json.loads(answer.output)
+    file = spec_path.parent / "models" / reply["version"] / "model.skops"
+    model = sio.load(file, trusted=sio.get_untrusted_types(file=file))
+    assert reply["body"]["predictions"] == model.predict(ROW).tolist()  # the skops model answered
+
+    destroyed = run("destroy", spec, "--yes")
+    assert destroyed.exit_code == 0, destroyed.output
+    assert not emu.endpoints and not emu.models
+
+
+def test_quickstart_spec_without_serving_image_is_refused_at_plan_time(
+    tmp_path: Path, emu: VertexEmulator, run: Callable[..., Outcome]
+) -> None:
+    """Without targets.vertex.serving_image nothing can serve a skops file on Vertex AI:
+    plan says so, names the setting, and calls no API."""
+    spec = str(_quickstart_on_vertex(tmp_path, serving_image=None))
     planned = run("plan", spec)
     assert planned.exit_code != 0
-    assert "versions.stable" in planned.output and "framework_version" in planned.output
-    assert "image" in planned.output
+    assert "versions.stable" in planned.output and "model.skops is not one" in planned.output
+    assert "targets.vertex.serving_image" in planned.output
     assert not emu.requests  # refused before any call
