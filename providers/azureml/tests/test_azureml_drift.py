@@ -87,7 +87,10 @@ def drift_spec(make_spec: MakeSpec, baseline: Path) -> Callable[..., Deployment]
 
 
 def schedule(azure: AzureMLEmulator) -> dict[str, Any] | None:
-    return azure.state.get(f"{azure.state.workspace_path}/schedules/{dr.schedule_name(NAME)}")
+    found: dict[str, Any] | None = azure.state.get(
+        f"{azure.state.workspace_path}/schedules/{dr.schedule_name(NAME)}"
+    )
+    return found
 
 
 def thresholds(signal: dict[str, Any]) -> dict[str, tuple[str, float]]:
@@ -267,3 +270,48 @@ def test_emulator_enforces_schedule_rules(
         assert message in reply.json()["error"]["message"], (change, reply.text)
     reply = requests.put(f"{base}/fine?api-version=2024-04-01", json=_body(azure), timeout=5)
     assert reply.status_code == 201, reply.text
+
+
+def test_scoring_script_logs_named_inputs_for_the_monitor(
+    models: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """score.py logs each request's rows under the baseline's column names, and the
+    predictions, through azureml-ai-monitoring's Collector (stood in for here: the package is
+    only installed in Azure's serving image)."""
+    import importlib.util
+    import sys
+    import types
+
+    from cloudserve_azureml import translate
+
+    logged: dict[str, list[Any]] = {}
+
+    class Collector:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def collect(self, frame: Any, context: Any = None) -> str:
+            logged.setdefault(self.name, []).append((frame, context))
+            return "ctx"
+
+    fake = types.ModuleType("azureml.ai.monitoring")
+    fake.Collector = Collector  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "azureml.ai.monitoring", fake)
+    path = translate.scoring_code_dir() / translate.SCORING_SCRIPT
+    spec = importlib.util.spec_from_file_location("_score_under_test", path)
+    assert spec is not None and spec.loader is not None
+    score = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(score)
+    monkeypatch.setenv("AZUREML_MODEL_DIR", str(models["a_path"].parent))
+    monkeypatch.setenv(
+        translate.MODEL_SPEC_ENV, json.dumps({"framework": "sklearn", "subdir": models["a_path"].name})
+    )
+    monkeypatch.setenv(translate.INPUT_COLUMNS_ENV, json.dumps(["a", "b", "c", "d"]))
+    score.init()
+    rows = [[5.1, 3.5, 1.4, 0.2], [6.2, 2.9, 4.3, 1.3]]
+    result = score.run(json.dumps({"instances": rows}))
+    assert result["predictions"] == models["a"].predict(rows).tolist()
+    (inputs, context), (outputs, out_context) = logged["model_inputs"][0], logged["model_outputs"][0]
+    assert list(inputs.columns) == ["a", "b", "c", "d"] and inputs.shape == (2, 4)
+    assert context is None and out_context == "ctx"
+    assert list(outputs["prediction"]) == result["predictions"]
