@@ -66,6 +66,25 @@ def drift_problems(desired: DesiredEndpoint, settings: SageMakerSettings) -> lis
         )
     if not settings.bucket:
         problems.append("monitoring.drift needs targets.sagemaker.bucket to stage the baseline profile")
+    return problems + _argument_problems(drift, settings.native_monitoring)
+
+
+def _argument_problems(drift: Any, native: bool) -> list[str]:
+    """The job's options must fit the container-argument limits of the service model:
+    each at most 256 characters, at most 100 of them (50 in a DataQuality definition)."""
+    args = dr.monitor_arguments(drift, "/" + "x" * 60, "/" + "x" * 40, "999999s")
+    limit = 50 if native else 100
+    problems = []
+    if len(args) > limit:
+        problems.append(
+            f"monitoring.drift: {len(args)} job arguments exceed SageMaker's {limit}; "
+            "use fewer per-feature thresholds"
+        )
+    if any(len(a) > 256 for a in args):
+        problems.append(
+            "monitoring.drift: a job argument (webhook URL or feature list) is longer than "
+            "SageMaker's 256 characters"
+        )
     return problems
 
 
