@@ -325,7 +325,8 @@ def test_rollout_killed_mid_way_resumes_from_the_recorded_step(
     url = deploy_stable(provider, "resumed", models)
     spec = write_spec(
         tmp_path / "resumed.yaml",
-        spec_doc("resumed", provider.root, models, good_model(models), bake="3s"),
+        # A bake long enough that a loaded machine still catches step 2 before it ends.
+        spec_doc("resumed", provider.root, models, good_model(models), bake="8s"),
     )
     log = tmp_path / "apply.log"
     with Load(url) as load:
