@@ -96,6 +96,8 @@ def download_gcs(uri: str) -> Path:
     except ImportError as exc:  # pragma: no cover - depends on the image
         raise RuntimeError(f"{uri}: install google-cloud-storage in the image to fetch the model") from exc
     bucket_name, _, prefix = uri.removeprefix("gs://").partition("/")
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"  # the folder itself: gs://b/models/v1 must not also fetch models/v10/...
     target = Path(os.environ.get("TMPDIR", "/tmp")) / "cloudserve-model"
     client = storage.Client()
     for blob in client.list_blobs(bucket_name, prefix=prefix):

@@ -77,7 +77,7 @@ def serve(
 
 
 @click.command("package")
-@click.argument("model", type=click.Path(exists=True, path_type=Path))
+@click.argument("model", type=click.Path(exists=True, path_type=Path), required=False)
 @click.option(
     "--output",
     "-o",
@@ -90,20 +90,39 @@ def serve(
 @click.option("--handler", default=None, help="Python file (in MODEL) defining load() and predict().")
 @click.option("--base-image", default=None, help="Base image (default: python:<this Python>-slim).")
 @click.option("--no-model", is_flag=True, help="Do not bake the model in; the cloud mounts it.")
+@click.option(
+    "--runtime-only",
+    is_flag=True,
+    help="The serving runtime alone, no MODEL: it loads the model the cloud hands it at start "
+    "(AIP_STORAGE_URI, SM_MODEL_DIR, AZUREML_MODEL_DIR); e.g. for targets.vertex.serving_image.",
+)
 def package(
-    model: Path,
+    model: Path | None,
     output: Path,
     fmt: str | None,
     trust_pickle: bool,
     handler: str | None,
     base_image: str | None,
     no_model: bool,
+    runtime_only: bool,
 ) -> None:
     """Write a container build context (Dockerfile, requirements, model) that runs
     `cloudserve serve` on any of the clouds."""
     from cloudserve.serving.loaders import LoaderError
-    from cloudserve.serving.package import write_context
+    from cloudserve.serving.package import write_context, write_runtime_context
 
+    if runtime_only:
+        if model is not None or fmt or trust_pickle or handler or no_model:
+            raise click.UsageError("--runtime-only takes no MODEL or model options")
+        try:
+            files = write_runtime_context(output, base_image)
+        except FileExistsError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"wrote runtime-only build context {output} ({len(files)} files); build it with:")
+        click.echo(f"  docker build -t IMAGE {output}")
+        return
+    if model is None:
+        raise click.UsageError("MODEL is required (or pass --runtime-only)")
     try:
         files = write_context(
             model,

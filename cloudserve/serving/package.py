@@ -43,14 +43,15 @@ RUNTIME = (
     "cloudpickle",
 )
 MODEL_HOME = "/opt/cloudserve/model"
+# A runtime-only image fetches the model itself: Vertex AI's AIP_STORAGE_URI is a gs:// folder.
+FETCH = ("google-cloud-storage",)
 
 DOCKERFILE = """\
 # Built by `cloudserve package`: one image for SageMaker, Vertex AI and Azure ML.
 FROM {base_image}
 ENV PYTHONDONTWRITEBYTECODE=1 \\
     PYTHONUNBUFFERED=1 \\
-    CLOUDSERVE_HOST=0.0.0.0 \\
-    CLOUDSERVE_MODEL_DIR={model_home}
+    CLOUDSERVE_HOST=0.0.0.0{model_env}
 WORKDIR /opt/cloudserve
 COPY requirements.txt ./
 RUN pip install --no-cache-dir -r requirements.txt
@@ -112,30 +113,48 @@ def write_context(
     return sorted(p for p in output.rglob("*") if p.is_file())
 
 
-def dockerfile(base_image: str | None, bake_model: bool) -> str:
+def write_runtime_context(output: Path, base_image: str | None = None) -> list[Path]:
+    """A build context for cloudserve's serving runtime with no model in it: one image that
+    serves any model the cloud hands it at start (AIP_STORAGE_URI on Vertex AI, fetched
+    from Cloud Storage; SM_MODEL_DIR on SageMaker; AZUREML_MODEL_DIR on Azure ML). This is
+    what ``targets.vertex.serving_image`` names."""
+    if output.exists() and any(output.iterdir()):
+        raise FileExistsError(f"{output} is not empty; choose a new directory")
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "requirements.txt").write_text(requirements(None, extra=FETCH))
+    _copy_source(output / "cloudserve-src")
+    (output / "Dockerfile").write_text(dockerfile(base_image, bake_model=False, model_env=False))
+    return sorted(p for p in output.rglob("*") if p.is_file())
+
+
+def dockerfile(base_image: str | None, bake_model: bool, model_env: bool = True) -> str:
+    """``model_env``: point CLOUDSERVE_MODEL_DIR at the baked-in (or mounted) model home;
+    a runtime-only image has none, so a missing platform model fails with a clear message."""
     image = base_image or f"python:{sys.version_info.major}.{sys.version_info.minor}-slim"
     copy_model = f"COPY model/ {MODEL_HOME}/\n" if bake_model else ""
     return DOCKERFILE.format(
         base_image=image,
-        model_home=MODEL_HOME,
+        model_env=f" \\\n    CLOUDSERVE_MODEL_DIR={MODEL_HOME}" if model_env else "",
         copy_model=copy_model,
         entrypoint=json.dumps(ENTRYPOINT),
         cmd=json.dumps(CMD),
     )
 
 
-def requirements(model: Path) -> str:
+def requirements(model: Path | None, extra: tuple[str, ...] = ()) -> str:
     """Pinned runtime distributions, plus the model's own requirements.txt if it has one."""
     lines = ["# pinned to the environment that packaged the model"]
-    for name in RUNTIME:
+    for name in (*RUNTIME, *extra):
         try:
             lines.append(f"{name}=={metadata.version(name)}")
         except metadata.PackageNotFoundError:
             lines.append(name)
-    extra = (model if model.is_dir() else model.parent) / "requirements.txt"
-    if model.is_dir() and extra.is_file():
+    if model is None:
+        return "\n".join(lines) + "\n"
+    own = (model if model.is_dir() else model.parent) / "requirements.txt"
+    if model.is_dir() and own.is_file():
         known = {n.lower() for n in RUNTIME}
-        for line in extra.read_text().splitlines():
+        for line in own.read_text().splitlines():
             name = line.split("==")[0].split(">=")[0].strip().lower()
             # mlflow writes itself into requirements; the runtime does not need it.
             if name and not name.startswith(("#", "mlflow")) and name not in known:

@@ -112,6 +112,29 @@ def test_package_refuses_broken_model_and_nonempty_output(tmp_path: Path) -> Non
     assert not (tmp_path / "ctx").exists()
 
 
+def test_package_runtime_only_context(tmp_path: Path) -> None:
+    """No model baked in or named: the image loads what the cloud hands it at start, and can
+    fetch Vertex AI's gs:// AIP_STORAGE_URI (google-cloud-storage is in its requirements)."""
+    context = tmp_path / "ctx"
+    result = CliRunner().invoke(main, ["package", "--runtime-only", "-o", str(context)])
+    assert result.exit_code == 0, result.output
+    dockerfile = (context / "Dockerfile").read_text()
+    assert "COPY model/" not in dockerfile and "CLOUDSERVE_MODEL_DIR" not in dockerfile
+    for source in re.findall(r"^COPY (\S+) ", dockerfile, re.M):
+        assert (context / source).exists(), source
+    assert dockerfile_command(dockerfile) == ["python", "-m", "cloudserve.serving", "serve"]
+    requirements = (context / "requirements.txt").read_text()
+    assert "google-cloud-storage==" in requirements and "skops==" in requirements
+    assert (context / "cloudserve-src" / "cloudserve" / "serving" / "cloud.py").is_file()
+    assert not (context / "model").exists()
+    refused = CliRunner().invoke(
+        main, ["package", "--runtime-only", str(tmp_path), "-o", str(tmp_path / "x")]
+    )
+    assert refused.exit_code == 2 and "no MODEL" in refused.output
+    missing = CliRunner().invoke(main, ["package", "-o", str(tmp_path / "y")])
+    assert missing.exit_code == 2 and "--runtime-only" in missing.output
+
+
 def dockerfile_command(dockerfile: str) -> list[str]:
     entry = json.loads(re.search(r"^ENTRYPOINT (.+)$", dockerfile, re.M).group(1))  # type: ignore[union-attr]
     cmd = json.loads(re.search(r"^CMD (.+)$", dockerfile, re.M).group(1))  # type: ignore[union-attr]
@@ -209,7 +232,7 @@ def test_vertex_gcs_model_is_downloaded(tmp_path: Path, monkeypatch: pytest.Monk
     class Client:
         def list_blobs(self, bucket: str, prefix: str) -> list[Blob]:
             listed.append((bucket, prefix))
-            return [Blob(f"{prefix}/model.joblib"), Blob(f"{prefix}/sub/"), Blob(f"{prefix}/sub/x.txt")]
+            return [Blob(f"{prefix}model.joblib"), Blob(f"{prefix}sub/"), Blob(f"{prefix}sub/x.txt")]
 
     fake = types.ModuleType("google.cloud.storage")
     fake.Client = Client  # type: ignore[attr-defined]
@@ -219,7 +242,7 @@ def test_vertex_gcs_model_is_downloaded(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setattr(google.cloud, "storage", fake, raising=False)
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     settings = cloud.detect({"AIP_HTTP_PORT": "8080", "AIP_STORAGE_URI": "gs://bucket/models/v1"})
-    assert listed == [("bucket", "models/v1")]
+    assert listed == [("bucket", "models/v1/")]
     assert settings.model_dir is not None
     assert (settings.model_dir / "model.joblib").read_text() == "bytes of models/v1/model.joblib"
     assert (settings.model_dir / "sub" / "x.txt").is_file()
