@@ -70,6 +70,14 @@ def validate(desired: DesiredEndpoint) -> list[str]:
         )
     if compute.serverless is not None:
         problems.append("spec.compute.serverless: " + CAPABILITIES[Feature.SERVERLESS].reason)
+    drift = desired.deployment.spec.monitoring.drift
+    if drift is not None:
+        from cloudserve_azureml.drift import recurrence
+
+        try:
+            recurrence(drift.schedule)
+        except ValueError as exc:
+            problems.append(f"spec.monitoring.drift.schedule: {exc} (an Azure ML RecurrenceTrigger)")
     for name, version in desired.versions.items():
         model = version.spec.model
         if model is not None and version.spec.image is None and model.uri.startswith(("s3://", "gs://")):

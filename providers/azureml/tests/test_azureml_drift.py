@@ -22,6 +22,7 @@ from cloudserve_azureml.provider import AzureMLProvider
 from cloudserve_azureml.testing import AzureMLEmulator
 
 from cloudserve.api import destroy
+from cloudserve.desired import build_desired
 from cloudserve.executor import ApplyResult, apply
 from cloudserve.planner import make_plan
 from cloudserve.provider import Feature, Support
@@ -185,6 +186,15 @@ def test_schedule_follows_versions_and_goes_when_drift_is_removed(
     run(off, provider)
     assert schedule(azure) is None
     assert not make_plan(off, provider).actions
+
+
+def test_schedule_is_checked_at_plan_time(
+    drift_spec: Callable[..., Deployment], provider: AzureMLProvider
+) -> None:
+    assert dr.recurrence("hourly") == ("hour", 1) and dr.recurrence("6h") == ("hour", 6)
+    assert dr.window("daily") == "P1D" and dr.window("30m") == "PT30M"
+    desired = build_desired(drift_spec(schedule="every full moon"), provider)
+    assert any("monitoring.drift.schedule" in p for p in provider.validate(desired))
 
 
 # --- the emulator's rules for schedules, straight to the REST API ------------------------------
