@@ -78,6 +78,13 @@ def validate(desired: DesiredEndpoint) -> list[str]:
             recurrence(drift.schedule)
         except ValueError as exc:
             problems.append(f"spec.monitoring.drift.schedule: {exc} (an Azure ML RecurrenceTrigger)")
+        alert = drift.alert
+        if alert is not None and (alert.webhook or alert.channel):
+            problems.append(
+                "spec.monitoring.drift.alert: Azure ML monitor schedules alert by e-mail only "
+                "(AlertNotification.emails); use alert.email for this target, or run "
+                "`cloudserve monitor run --webhook` from your own scheduler"
+            )
     for name, version in desired.versions.items():
         model = version.spec.model
         if model is not None and version.spec.image is None and model.uri.startswith(("s3://", "gs://")):

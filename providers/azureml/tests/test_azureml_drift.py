@@ -195,6 +195,8 @@ def test_schedule_is_checked_at_plan_time(
     assert dr.window("daily") == "P1D" and dr.window("30m") == "PT30M"
     desired = build_desired(drift_spec(schedule="every full moon"), provider)
     assert any("monitoring.drift.schedule" in p for p in provider.validate(desired))
+    webhook = build_desired(drift_spec(alert={"webhook": "http://127.0.0.1:9/hook"}), provider)
+    assert any("alert by e-mail only" in p for p in provider.validate(webhook))  # never silently dropped
 
 
 # --- the emulator's rules for schedules, straight to the REST API ------------------------------
