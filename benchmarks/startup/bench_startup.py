@@ -50,7 +50,10 @@ def main() -> None:
     cloudserve = Path(sys.executable).parent / "cloudserve"
     rows = [
         ("python -c 'import cloudserve'", [sys.executable, "-c", "import cloudserve"]),
-        ("python -c 'import cloudserve.api' (plan/apply machinery)", [sys.executable, "-c", "import cloudserve.api"]),
+        (
+            "python -c 'import cloudserve.api' (plan/apply machinery)",
+            [sys.executable, "-c", "import cloudserve.api"],
+        ),
         ("cloudserve validate examples/quickstart/deployment.yaml", [str(cloudserve), "validate", str(SPEC)]),
         ("cloudserve --help", [str(cloudserve), "--help"]),
     ]

@@ -397,8 +397,9 @@ def test_a_request_left_for_a_dead_controller_is_carried_out_on_resume(
         assert cloud.endpoints["churn"].traffic["stable"] == 100
 
 
-def test_status_explains_a_rolled_back_rollout(deployed: dict[str, Any], provider: FakeProvider,
-                                               cloud: FakeCloud, clock: Clock) -> None:
+def test_status_explains_a_rolled_back_rollout(
+    deployed: dict[str, Any], provider: FakeProvider, cloud: FakeCloud, clock: Clock
+) -> None:
     import click
 
     from cloudserve import api
@@ -424,8 +425,9 @@ def test_plan_says_a_live_replace_is_not_stepped(deployed: dict[str, Any], provi
     )
 
 
-def test_lease_renewed_sparingly(deployed: dict[str, Any], provider: FakeProvider, cloud: FakeCloud,
-                                 clock: Clock) -> None:
+def test_lease_renewed_sparingly(
+    deployed: dict[str, Any], provider: FakeProvider, cloud: FakeCloud, clock: Clock
+) -> None:
     cloud.metrics[("churn", "candidate")] = HEALTHY
     cloud.calls.clear()
     run(promote_spec(deployed), provider, clock)  # 2 bakes of 10 min, lease 15 min
