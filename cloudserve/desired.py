@@ -57,6 +57,17 @@ def desired_scaling(deployment: Deployment) -> Scaling:
     )
 
 
+def drift_config_hash(deployment: Deployment) -> str | None:
+    """Hash of the drift settings with the baseline's bytes in place of its path: new
+    training data at the same path is a change; the same file reached another way is not."""
+    drift = deployment.spec.monitoring.drift
+    if drift is None:
+        return None
+    config = drift.model_dump(mode="json")
+    config["baseline"] = artifact_digest(drift.baseline, base_dir_of(deployment))
+    return _hash(config)
+
+
 def build_desired(deployment: Deployment, provider: Provider) -> DesiredEndpoint:
     target = deployment.target
     instance_type = provider.resolve_instance_type(deployment)
@@ -71,8 +82,7 @@ def build_desired(deployment: Deployment, provider: Provider) -> DesiredEndpoint
         )
         for name, spec in deployment.spec.versions.items()
     }
-    drift = deployment.spec.monitoring.drift
-    monitoring_hash = _hash(drift.model_dump(mode="json")) if drift else None
+    monitoring_hash = drift_config_hash(deployment)
     spec_hash = _hash(
         {
             "versions": {n: v.config_hash for n, v in versions.items()},

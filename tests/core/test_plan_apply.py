@@ -198,3 +198,15 @@ def test_invoke_unknown_version(spec: dict[str, Any], provider: FakeProvider) ->
 
     with pytest.raises(NotFound, match="versions: stable, candidate"):
         api.invoke(spec, {"instances": [[1]]}, version="nope", provider=provider)
+
+
+def test_new_baseline_bytes_plan_a_monitoring_update(
+    spec: dict[str, Any], provider: FakeProvider, tmp_path: Any
+) -> None:
+    baseline = tmp_path / "train.csv"
+    baseline.write_text("a,b\n1,2\n")
+    spec["spec"]["monitoring"] = {"drift": {"baseline": str(baseline)}}
+    api.apply(spec, provider=provider)
+    assert not api.plan(spec, provider=provider).has_changes
+    baseline.write_text("a,b\n1,2\n3,4\n")  # retrained: same path, new data
+    assert keys(api.plan(spec, provider=provider)) == ["update_endpoint"]
