@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import http.server
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,24 +20,11 @@ from cloudserve.rollout.record import Lease, RolloutRecord
 from cloudserve.rollout.steps import step_splits
 from cloudserve.spec.loader import load_one
 from cloudserve.testing.fake import FakeCloud, FakeProvider
+from cloudserve.testing.rollout import Killed
+from cloudserve.testing.rollout import SimulatedClock as Clock
 
 HEALTHY = VersionMetrics(requests=1000, errors=2, latency_p50_ms=5, latency_p99_ms=40)
 BROKEN = VersionMetrics(requests=1000, errors=200, latency_p50_ms=5, latency_p99_ms=40)
-
-
-class Clock:
-    """Simulated time: sleeping advances it, and records each traffic change seen."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture
@@ -102,7 +88,7 @@ def test_healthy_canary_passes_every_step(
     assert result.rollout.state == "done"
     assert [s.traffic["candidate"] for s in result.rollout.steps] == [10, 50, 100]
     assert cloud.endpoints["churn"].traffic == {"stable": 0, "candidate": 100}
-    assert sum(clock.slept) >= 2 * 600  # baked at 10% and 50%
+    assert clock.slept >= 2 * 600  # baked at 10% and 50%
     tags = cloud.endpoints["churn"].tags
     assert T.ROLLOUT not in tags and T.LEASE not in tags  # record cleared, lease released
     assert run(promote_spec(deployed), provider, clock).applied == []
@@ -193,10 +179,6 @@ def test_abort_returns_to_previous_split(
         run(spec, provider, clock)
     control.request(load_one(spec), provider, "abort")
     assert cloud.endpoints["churn"].traffic["stable"] == 100
-
-
-class Killed(BaseException):
-    """Stands for the process being killed: nothing after it runs but finally blocks."""
 
 
 def test_killed_rollout_resumes_from_recorded_step(

@@ -8,7 +8,6 @@ checks against SageMaker's tag rules.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +22,8 @@ from cloudserve.planner import make_plan
 from cloudserve.rollout.record import Lease, RolloutRecord
 from cloudserve.rollout.steps import step_splits
 from cloudserve.spec.models import Deployment
+from cloudserve.testing.rollout import Killed
+from cloudserve.testing.rollout import SimulatedClock as Clock
 
 CANARY = {
     "strategy": "canary",
@@ -30,23 +31,6 @@ CANARY = {
     "bake": "10m",
     "gates": [{"metric": "error_rate", "max": 0.01}, {"metric": "latency_p99_ms", "max": 300}],
 }
-
-
-class Clock:
-    """Simulated time for the controller's bake and the waits on SageMaker's states."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
-class Killed(BaseException):
-    """Stands for the process being killed: only finally blocks run after it."""
 
 
 @pytest.fixture

@@ -25,6 +25,8 @@ from cloudserve.provider import Support
 from cloudserve.rollout.record import Lease, RolloutRecord, holder_id
 from cloudserve.rollout.steps import step_splits
 from cloudserve.spec.models import Deployment
+from cloudserve.testing.rollout import Killed
+from cloudserve.testing.rollout import SimulatedClock as Clock
 
 MakeSpec = Callable[..., Deployment]
 NAME = "churn"
@@ -35,25 +37,6 @@ CANARY = {
     "gates": [{"metric": "error_rate", "max": 0.01}, {"metric": "latency_p99_ms", "max": 300}],
 }
 BAKE = 600.0
-
-
-class Clock:
-    """Simulated time: sleeping advances it; nothing in these tests waits for real."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-        self.slept = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept += seconds
-        self.now += seconds
-
-
-class Killed(BaseException):
-    """Stands for the process being killed: only finally blocks run after it."""
 
 
 def run(spec: Deployment, provider: VertexProvider, clock: Clock, **kw: Any) -> ApplyResult:
