@@ -19,11 +19,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cloudserve_vertex import _emulator_rules as rules
+from cloudserve_vertex._emulator_monitoring import JOB_ROUTES, MonitoringJobs
 from cloudserve_vertex._emulator_rules import RuleError, invalid
 from cloudserve_vertex.client import v1
 
 TYPE_PREFIX = "type.googleapis.com/google.cloud.aiplatform.v1."
 _LOC = r"projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)"
+_JOB_LOC = _LOC
 ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     (m, re.compile(f"^/(?:v1|ui)/{p}$"), h)
     for m, p, h in [
@@ -40,6 +42,7 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
         ("POST", _LOC + r"/endpoints/(?P<id>[^/:]+):undeployModel", "undeploy_model"),
         ("POST", _LOC + r"/endpoints/(?P<id>[^/:]+):mutateDeployedModel", "mutate_deployed_model"),
         ("POST", _LOC + r"/endpoints/(?P<id>[^/:]+):predict", "predict"),
+        *[(m, p.replace(_JOB_LOC, _LOC), h) for m, p, h in JOB_ROUTES],
         ("GET", _LOC + r"/(?P<op>(?:[a-zA-Z]+/[^/]+/)?operations/[^/]+)", "get_operation"),
     ]
 ]
@@ -69,12 +72,13 @@ class Sample:
 
 
 @dataclass
-class VertexState:
+class VertexState(MonitoringJobs):
     projects: dict[str, str]  # project id -> number
     operation_polls: int = 0  # GETs before an operation reports done; 0 = done at once
     seed: int = 0
     models: dict[str, Any] = field(default_factory=dict)
     endpoints: dict[str, Any] = field(default_factory=dict)
+    jobs: dict[str, Any] = field(default_factory=dict)  # model deployment monitoring jobs
     operations: dict[str, dict[str, Any]] = field(default_factory=dict)
     samples: list[Sample] = field(default_factory=list)
     deploy_failures: list[tuple[int, str]] = field(default_factory=list)
@@ -274,6 +278,9 @@ class VertexState:
                 "FAILED_PRECONDITION",
                 f"Endpoint {endpoint.name} has deployed models; undeploy them before deleting it.",
             )
+        job = self.monitored_by(endpoint.name)
+        if job is not None:
+            raise RuleError(400, "FAILED_PRECONDITION", f"Endpoint {endpoint.name} is monitored by {job}.")
         del self.endpoints[endpoint.name]
         return self.operation(endpoint.name, None)
 
@@ -315,6 +322,14 @@ class VertexState:
         if req.deployed_model_id not in ids:
             raise RuleError(
                 404, "NOT_FOUND", f"DeployedModel {req.deployed_model_id} not found on {endpoint.name}."
+            )
+        job = self.monitored_by(endpoint.name, req.deployed_model_id)
+        if job is not None:
+            raise RuleError(
+                400,
+                "FAILED_PRECONDITION",
+                f"DeployedModel {req.deployed_model_id} is monitored by {job}; remove it from the "
+                "job's objective configs or delete the job before undeploying it.",
             )
         remaining = set(ids) - {req.deployed_model_id}
         split = dict(req.traffic_split) if req.traffic_split else dict(endpoint.traffic_split)

@@ -101,6 +101,10 @@ class VertexClient:
         return self._service("PredictionServiceClient")
 
     @cached_property
+    def jobs(self) -> Any:
+        return self._service("JobServiceClient")
+
+    @cached_property
     def session(self) -> Any:
         from google.auth.transport.requests import AuthorizedSession
 
@@ -179,6 +183,31 @@ class VertexClient:
     def predict(self, endpoint: str, instances: list[Any], parameters: Any = None) -> Any:
         return self.predictions.predict(endpoint=endpoint, instances=instances, parameters=parameters)
 
+    # --- model deployment monitoring jobs (JobService) -------------------------------------
+    @translated("create monitoring job")
+    def create_monitoring_job(self, job: Any) -> Any:
+        return self.jobs.create_model_deployment_monitoring_job(
+            parent=self.parent, model_deployment_monitoring_job=job
+        )
+
+    @translated("list monitoring jobs")
+    def list_monitoring_jobs(self, label_filter: dict[str, str]) -> list[Any]:
+        expr = " AND ".join(f'labels.{k}="{v}"' for k, v in sorted(label_filter.items()))
+        request = v1().ListModelDeploymentMonitoringJobsRequest(parent=self.parent, filter=expr)
+        return list(self.jobs.list_model_deployment_monitoring_jobs(request=request))
+
+    @translated("update monitoring job")
+    def update_monitoring_job(self, job: Any, paths: list[str]) -> Any:
+        from google.protobuf import field_mask_pb2
+
+        return self.jobs.update_model_deployment_monitoring_job(
+            model_deployment_monitoring_job=job, update_mask=field_mask_pb2.FieldMask(paths=paths)
+        )
+
+    @translated("delete monitoring job")
+    def delete_monitoring_job(self, name: str) -> Any:
+        return self.jobs.delete_model_deployment_monitoring_job(name=name)
+
     # --- Cloud Storage (JSON API) --------------------------------------------------------
     def _storage(self) -> str:
         return self.emulator or STORAGE_URL
@@ -220,7 +249,7 @@ class VertexClient:
             query["pageToken"] = token
 
     def close(self) -> None:
-        for attr in ("endpoints", "models", "predictions"):
+        for attr in ("endpoints", "models", "predictions", "jobs"):
             client = self.__dict__.pop(attr, None)
             if client is not None:
                 client.transport.close()

@@ -32,7 +32,7 @@ from cloudserve.provider import (
     VersionState,
 )
 from cloudserve.spec.models import Deployment, VertexSettings
-from cloudserve_vertex import catalog, containers, metrics, translate
+from cloudserve_vertex import catalog, containers, drift, metrics, monitoring, translate
 from cloudserve_vertex.client import VertexClient
 from cloudserve_vertex.steps import Chain, Context, Step, deploy_step, upload_steps
 from cloudserve_vertex.validation import problems as validation_problems
@@ -56,8 +56,9 @@ CAPABILITIES = {
         "request-response logging to BigQuery (predictRequestResponseLoggingConfig)",
     ),
     Feature.DRIFT_MONITORING: (
-        Support.UNSUPPORTED,
-        "not yet: model deployment monitoring jobs come with the drift-monitoring work",
+        Support.NATIVE,
+        "a model deployment monitoring job on the endpoint: skew against the baseline and drift "
+        "between windows per feature, hourly or slower, alerts by email or notification channel",
     ),
     Feature.ROLLOUT: (
         Support.EMULATED,
@@ -91,7 +92,7 @@ class VertexProvider(Provider):
         return {f: Capability(f, support, reason) for f, (support, reason) in CAPABILITIES.items()}
 
     def validate(self, desired: DesiredEndpoint) -> list[str]:
-        return validation_problems(desired)
+        return validation_problems(desired) + monitoring.problems(desired)
 
     def resolve_instance_type(self, deployment: Deployment) -> str | None:
         self._deployment = deployment
@@ -129,6 +130,15 @@ class VertexProvider(Provider):
     def operations(self, action: str, desired: DesiredEndpoint, subject: str) -> list[str]:
         deploy = [f"models.upload {desired.name}-{subject}", f"endpoints.deployModel {subject}"]
         stage = ["storage.objects.insert (stage artifact, once per content)"]
+        drift_spec = desired.deployment.spec.monitoring.drift
+        job_create = (
+            [
+                "storage.objects.insert (stage drift baseline, once per content)",
+                f"modelDeploymentMonitoringJobs.create every {drift_spec.schedule}",
+            ]
+            if drift_spec
+            else []
+        )
         table = {
             "create_endpoint": [
                 *stage,
@@ -136,6 +146,7 @@ class VertexProvider(Provider):
                 f"endpoints.create {desired.name}",
                 "endpoints.deployModel (one per version)",
                 "endpoints.patch trafficSplit",
+                *job_create,
             ],
             "create_version": stage + deploy,
             "replace_version": [
@@ -149,9 +160,15 @@ class VertexProvider(Provider):
             "delete_version": [f"endpoints.undeployModel {subject}", "models.delete"],
             "set_traffic": [f"endpoints.patch {desired.name} trafficSplit"],
             "update_endpoint": [
-                f"endpoints.patch {desired.name} labels, predictRequestResponseLoggingConfig"
+                f"endpoints.patch {desired.name} labels, predictRequestResponseLoggingConfig",
+                *(
+                    ["modelDeploymentMonitoringJobs.create or .patch (drift)", *job_create[:1]]
+                    if drift_spec
+                    else ["modelDeploymentMonitoringJobs.delete (if one exists)"]
+                ),
             ],
             "delete_endpoint": [
+                "modelDeploymentMonitoringJobs.delete (if one exists)",
                 "endpoints.patch trafficSplit={}",
                 "endpoints.undeployModel (each)",
                 f"endpoints.delete {desired.name}",
@@ -188,6 +205,7 @@ class VertexProvider(Provider):
         traffic = {v: 0 for v in versions}
         traffic.update({names[i]: pct for i, pct in endpoint.traffic_split.items() if i in names})
         logging = endpoint.predict_request_response_logging_config
+        job = drift.find_job(self.client, endpoint.name, name)
         return EndpointState(
             name=name,
             status=Status.READY,
@@ -195,6 +213,7 @@ class VertexProvider(Provider):
             traffic=traffic,
             tags=dict(endpoint.labels),
             capture_percent=round(logging.sampling_rate * 100) if logging.enabled else None,
+            monitoring_hash=drift.observed_hash(job, endpoint),
             url=None
             if self.client.emulator
             else f"https://{self.settings.location}-aiplatform.googleapis.com/v1/{endpoint.name}:predict",
@@ -242,12 +261,15 @@ class VertexProvider(Provider):
             # the rest join at 0% and the final patch sets the spec's split.
             steps.append(deploy_step(client, desired, version, _all_traffic if i == 0 else _no_traffic))
         steps.append(("set traffic", lambda ctx: self._patch_traffic(desired.name, desired.traffic)))
+        if desired.monitoring_hash is not None:
+            steps += drift.apply_steps(client, desired)
         return Chain(f"create Vertex AI endpoint {desired.name}", steps)
 
     def create_version(self, desired: DesiredEndpoint, version: DesiredVersion) -> Operation:
         steps = [
             *upload_steps(self.client, desired, version.name),
             deploy_step(self.client, desired, version.name),
+            drift.cover_step(self.client, desired.name),
         ]
         return Chain(f"deploy version {version.name}", steps)
 
@@ -269,6 +291,7 @@ class VertexProvider(Provider):
         ]
         if old is not None:
             name = client.endpoint_name(desired.name)
+            steps.append(drift.cover_step(client, desired.name, without=old.id))
             steps.append(("undeploy old", lambda ctx: client.undeploy_model(name, old.id, None)))
             steps.append(("delete old model", lambda ctx: self._delete_model(old.model)))
         return Chain(f"replace version {version.name}", steps)
@@ -309,6 +332,7 @@ class VertexProvider(Provider):
         return Chain(
             f"remove version {name}",
             [
+                drift.cover_step(self.client, desired.name, without=deployed_id),
                 ("undeploy", lambda ctx: self.client.undeploy_model(ep_name, deployed_id, None)),
                 ("delete model", lambda ctx: self._delete_model(deployed.model)),
             ],
@@ -343,7 +367,7 @@ class VertexProvider(Provider):
             ),
         )
         self.client.update_endpoint(body, ["labels", "predict_request_response_logging_config"])
-        return Done(f"endpoint {desired.name} settings updated")
+        return Chain(f"endpoint {desired.name} settings", drift.apply_steps(self.client, desired))
 
     def write_tags(self, name: str, tags: Mapping[str, str | None]) -> None:
         from cloudserve_vertex.client import v1
@@ -379,6 +403,9 @@ class VertexProvider(Provider):
                     f"Vertex AI endpoint {name!r} was not created by cloudserve; not deleting it",
                     target=self.name,
                 )
+            steps.append(
+                drift.delete_step(client, endpoint.name, name)
+            )  # a monitored model cannot be undeployed
             if endpoint.traffic_split:
                 steps.append(("clear traffic", lambda ctx: self._patch_traffic(name, {})))
             for deployed in endpoint.deployed_models:
