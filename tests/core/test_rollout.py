@@ -20,7 +20,7 @@ from cloudserve.rollout.record import Lease, RolloutRecord
 from cloudserve.rollout.steps import step_splits
 from cloudserve.spec.loader import load_one
 from cloudserve.testing.fake import FakeCloud, FakeProvider
-from cloudserve.testing.rollout import Killed
+from cloudserve.testing.rollout import FeedMetrics, Killed, RolloutConformance
 from cloudserve.testing.rollout import SimulatedClock as Clock
 
 HEALTHY = VersionMetrics(requests=1000, errors=2, latency_p50_ms=5, latency_p99_ms=40)
@@ -415,3 +415,34 @@ def test_lease_renewed_sparingly(
     run(promote_spec(deployed), provider, clock)  # 2 bakes of 10 min, lease 15 min
     lease_writes = cloud.calls.count("write_tags")
     assert lease_writes < 20  # not one per 30 s poll (that would be 40+)
+
+
+class TestFakeRolloutConformance(RolloutConformance):
+    """The shared rollout suite passes on the in-memory reference target."""
+
+    @pytest.fixture
+    def provider(self, provider: FakeProvider) -> FakeProvider:
+        return provider
+
+    @pytest.fixture
+    def make_spec(self) -> Any:
+        def make(name: str, versions: dict[str, str], traffic: dict[str, int], **spec: Any) -> Any:
+            return load_one(
+                {
+                    "metadata": {"name": name},
+                    "spec": {
+                        "versions": {v: {"model": {"uri": f"s3://bucket/{k}"}} for v, k in versions.items()},
+                        "traffic": traffic,
+                        **spec,
+                    },
+                }
+            )
+
+        return make
+
+    @pytest.fixture
+    def feed_metrics(self, cloud: FakeCloud) -> FeedMetrics:
+        def feed(name: str, version: str, requests: int, errors: int, latency_ms: float) -> None:
+            cloud.metrics[(name, version)] = VersionMetrics(requests, errors, latency_ms, latency_ms)
+
+        return feed

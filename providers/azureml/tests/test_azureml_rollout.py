@@ -18,14 +18,13 @@ from cloudserve_azureml.provider import AzureMLProvider
 from cloudserve_azureml.testing import AzureMLEmulator
 
 from cloudserve import tags as T
-from cloudserve.errors import CloudServeError, Conflict, RolloutFailed
+from cloudserve.errors import CloudServeError
 from cloudserve.executor import ApplyResult, apply
 from cloudserve.planner import make_plan
-from cloudserve.provider import Support
+from cloudserve.provider import Provider, Support
 from cloudserve.rollout.record import Lease, RolloutRecord, holder_id
-from cloudserve.rollout.steps import step_splits
 from cloudserve.spec.models import Deployment
-from cloudserve.testing.rollout import Killed
+from cloudserve.testing.rollout import FeedMetrics, RolloutConformance
 from cloudserve.testing.rollout import SimulatedClock as Clock
 
 MakeSpec = Callable[..., Deployment]
@@ -92,84 +91,6 @@ def test_plan_says_the_controller_moves_traffic_and_why(
     assert rollout.reason.startswith("Azure ML has no canary with metric gates")
 
 
-def test_healthy_canary_passes_every_step(
-    specs: tuple[Deployment, Deployment], provider: AzureMLProvider, azure: AzureMLEmulator, clock: Clock
-) -> None:
-    feed(azure, candidate_errors=2)
-    result = run(specs[1], provider, clock)
-    assert result.rollout.state == "done"
-    assert [s.traffic["candidate"] for s in result.rollout.steps] == [10, 50, 100]
-    assert all(g.verdict.value == "pass" for s in result.rollout.steps[:2] for g in s.gates)
-    assert traffic(azure) == {"stable": 0, "candidate": 100}
-    assert clock.slept >= 2 * BAKE  # baked at 10% and at 50%
-    assert not [k for k in tags(azure) if k.startswith((T.ROLLOUT, T.LEASE))]
-    assert not make_plan(specs[1], provider).actions
-
-
-def test_unhealthy_canary_rolls_back_at_the_first_step(
-    specs: tuple[Deployment, Deployment], provider: AzureMLProvider, azure: AzureMLEmulator, clock: Clock
-) -> None:
-    feed(azure, candidate_errors=200)
-    with pytest.raises(RolloutFailed) as info:
-        run(specs[1], provider, clock)
-    text = str(info.value)
-    assert "step 1 (candidate 10%, stable 90%)" in text
-    assert "error_rate <= 0.01: fail, saw 0.2 (threshold 0.01) over 600s, 1000 requests" in text
-    assert traffic(azure) == {"stable": 100, "candidate": 0}
-    record = RolloutRecord.from_tags(tags(azure))
-    assert record is not None and record.state == "rolledback" and "error_rate" in record.reason
-    assert T.LEASE not in tags(azure)
-    with pytest.raises(RolloutFailed, match="was rolled back"):  # not retried blindly
-        run(specs[1], provider, clock)
-
-
-def test_killed_rollout_resumes_from_the_recorded_step(
-    specs: tuple[Deployment, Deployment],
-    provider: AzureMLProvider,
-    azure: AzureMLEmulator,
-    clock: Clock,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    feed(azure, candidate_errors=2)
-
-    def dying_sleep(seconds: float) -> None:
-        if traffic(azure).get("candidate") == 50 and seconds == 30:  # baking step 2
-            raise Killed
-        clock.sleep(seconds)
-
-    with pytest.raises(Killed):
-        run(specs[1], provider, clock, sleep=dying_sleep)
-    record = RolloutRecord.from_tags(tags(azure))
-    assert record is not None and record.state == "running" and record.step == 1
-    assert traffic(azure) == {"stable": 50, "candidate": 50}
-    assert traffic(azure) in step_splits(record.previous, record.target, list(record.steps))
-
-    moves: list[dict[str, int]] = []
-    set_traffic = provider.set_traffic
-
-    def counted(name: str, split: Any, mirror: Any) -> Any:
-        moves.append(dict(split))
-        return set_traffic(name, split, mirror)
-
-    monkeypatch.setattr(provider, "set_traffic", counted)
-    result = run(specs[1], provider, clock)
-    assert result.rollout.state == "done"
-    assert [s.step for s in result.rollout.steps] == [2, 3]  # resumed, not restarted
-    assert moves == [{"stable": 50, "candidate": 50}, {"stable": 0, "candidate": 100}]
-    assert traffic(azure) == {"stable": 0, "candidate": 100}
-
-
-def test_concurrent_apply_is_refused(
-    specs: tuple[Deployment, Deployment], provider: AzureMLProvider, azure: AzureMLEmulator, clock: Clock
-) -> None:
-    other = Lease("ci-runner-7-4242", int(clock.now + 600))
-    provider.write_tags(NAME, {T.LEASE: other.encode()})
-    with pytest.raises(Conflict, match=r"another cloudserve process \(ci-runner-7-4242\) holds"):
-        run(specs[1], provider, clock)
-    assert traffic(azure) == {"stable": 100, "candidate": 0}
-    assert tags(azure)[T.LEASE] == other.encode()  # the holder's lease is left alone
-
-
 # --- the record and lease as ARM tags ----------------------------------------------------------
 
 
@@ -228,3 +149,23 @@ def test_largest_record_and_lease_fit_arm_tags(
         record.new_versions,
     )
     assert back.reason == record.reason[:150]
+
+
+class TestAzureMLRolloutConformance(RolloutConformance):
+    """Canary, rollback at step 1, resume after a kill and the lease, against the emulator."""
+
+    @pytest.fixture
+    def provider(self, provider: AzureMLProvider) -> Provider:
+        return provider
+
+    @pytest.fixture
+    def make_spec(self, make_spec: MakeSpec) -> MakeSpec:
+        return make_spec
+
+    @pytest.fixture
+    def feed_metrics(self, azure: AzureMLEmulator) -> FeedMetrics:
+        def feed(name: str, version: str, requests: int, errors: int, latency_ms: float) -> None:
+            azure.record_requests(name, version, requests - errors, latency_ms=latency_ms)
+            azure.record_requests(name, version, errors, status=500, latency_ms=latency_ms)
+
+        return feed

@@ -16,13 +16,13 @@ from cloudserve_sagemaker.provider import SageMakerProvider
 from cloudserve_sagemaker.testing import SageMakerEmulator
 
 from cloudserve import tags as T
-from cloudserve.errors import Conflict, RolloutFailed
+from cloudserve.errors import RolloutFailed
 from cloudserve.executor import ApplyResult, apply
 from cloudserve.planner import make_plan
-from cloudserve.rollout.record import Lease, RolloutRecord
-from cloudserve.rollout.steps import step_splits
+from cloudserve.provider import Provider
+from cloudserve.rollout.record import RolloutRecord
 from cloudserve.spec.models import Deployment
-from cloudserve.testing.rollout import Killed
+from cloudserve.testing.rollout import FeedMetrics, RolloutConformance
 from cloudserve.testing.rollout import SimulatedClock as Clock
 
 CANARY = {
@@ -73,97 +73,6 @@ def deployed(
 ) -> Callable[..., Deployment]:
     run(two_variants({"stable": 100, "candidate": 0}), provider, clock)
     return lambda **rollout: two_variants({"stable": 0, "candidate": 100}, **rollout)
-
-
-def test_plan_names_the_client_controller_for_a_traffic_shift(
-    deployed: Callable[..., Deployment], provider: SageMakerProvider
-) -> None:
-    plan = make_plan(deployed(), provider)
-    assert plan.rollout_mode == "client"
-    assert "canary 10% -> 50% -> 100% by cloudserve's controller on sagemaker" in plan.rollout_reason
-
-
-def test_healthy_canary_passes_every_step(
-    deployed: Callable[..., Deployment],
-    provider: SageMakerProvider,
-    emulator: SageMakerEmulator,
-    clock: Clock,
-) -> None:
-    healthy(emulator, "stable")
-    healthy(emulator, "candidate")
-    result = run(deployed(), provider, clock)
-    assert result.rollout.state == "done"
-    assert [s.traffic["candidate"] for s in result.rollout.steps] == [10, 50, 100]
-    assert all(g.verdict == "pass" for s in result.rollout.steps[:2] for g in s.gates)
-    assert weights(emulator) == {"stable": 0.0, "candidate": 100.0}
-    observed = provider.observe("churn")
-    assert observed is not None and observed.traffic == {"stable": 0, "candidate": 100}
-    assert T.ROLLOUT not in observed.tags and T.LEASE not in observed.tags
-    assert not run(deployed(), provider, clock).changed
-
-
-def test_unhealthy_canary_rolls_back_at_the_first_step(
-    deployed: Callable[..., Deployment],
-    provider: SageMakerProvider,
-    emulator: SageMakerEmulator,
-    clock: Clock,
-) -> None:
-    healthy(emulator, "stable")
-    broken(emulator, "candidate")
-    with pytest.raises(RolloutFailed) as info:
-        run(deployed(), provider, clock)
-    text = str(info.value)
-    assert "step 1 (candidate 10%, stable 90%)" in text
-    assert "error_rate <= 0.01: fail, saw 0.2 (threshold 0.01) over 600s, 1000 requests" in text
-    assert weights(emulator) == {"stable": 100.0, "candidate": 0.0}
-    observed = provider.observe("churn")
-    assert observed is not None
-    record = RolloutRecord.from_tags(observed.tags)
-    assert record is not None and record.state == "rolledback" and "error_rate" in record.reason
-    with pytest.raises(RolloutFailed, match="was rolled back"):
-        run(deployed(), provider, clock)
-
-
-def test_killed_rollout_resumes_from_the_recorded_step(
-    deployed: Callable[..., Deployment],
-    provider: SageMakerProvider,
-    emulator: SageMakerEmulator,
-    clock: Clock,
-) -> None:
-    healthy(emulator, "stable")
-    healthy(emulator, "candidate")
-
-    def dying_sleep(seconds: float) -> None:
-        if weights(emulator).get("candidate") == 50.0 and seconds == 30:  # baking step 2
-            raise Killed
-        clock.sleep(seconds)
-
-    with pytest.raises(Killed):
-        run(deployed(), provider, clock, sleep=dying_sleep)
-    observed = provider.observe("churn")
-    assert observed is not None
-    record = RolloutRecord.from_tags(observed.tags)
-    assert record is not None and record.state == "running" and record.step == 1
-    assert observed.traffic in step_splits(record.previous, record.target, list(record.steps))
-    # the killed process never released its lease; the next apply from the same holder resumes
-    before = provider.aws.calls["sagemaker:update_endpoint_weights_and_capacities"]
-    result = run(deployed(), provider, clock)
-    assert result.rollout.state == "done"
-    assert [s.step for s in result.rollout.steps] == [2, 3]  # resumed, not restarted
-    assert provider.aws.calls["sagemaker:update_endpoint_weights_and_capacities"] == before + 1
-    assert weights(emulator) == {"stable": 0.0, "candidate": 100.0}
-
-
-def test_concurrent_apply_is_refused(
-    deployed: Callable[..., Deployment],
-    provider: SageMakerProvider,
-    emulator: SageMakerEmulator,
-    clock: Clock,
-) -> None:
-    provider.write_tags("churn", {T.LEASE: Lease("ci-runner-7-4242", int(clock.now + 600)).encode()})
-    with pytest.raises(Conflict, match=r"another cloudserve process \(ci-runner-7-4242\) holds"):
-        run(deployed(), provider, clock)
-    assert weights(emulator) == {"stable": 100.0, "candidate": 0.0}
 
 
 def test_record_and_lease_tags_follow_sagemaker_tag_rules(
@@ -336,3 +245,24 @@ def test_steps_map_onto_traffic_routing_exactly_or_not_at_all() -> None:
     assert "not a whole number" in str(_routing([25, 50, 75, 100], 60, 2))
     assert "equal linear steps" in str(_routing([10, 20, 50, 100], 60, 10))
     assert "WaitIntervalInSeconds limit" in str(_routing([50, 100], 7200, 2))
+
+
+class TestSageMakerRolloutConformance(RolloutConformance):
+    """Client-side canary between two variants: steps, rollback, resume after a kill, lease."""
+
+    @pytest.fixture
+    def provider(self, provider: SageMakerProvider) -> Provider:
+        return provider
+
+    @pytest.fixture
+    def make_spec(self, make_spec: Callable[..., Deployment]) -> Callable[..., Deployment]:
+        return make_spec
+
+    @pytest.fixture
+    def feed_metrics(self, emulator: SageMakerEmulator) -> FeedMetrics:
+        def feed(name: str, version: str, requests: int, errors: int, latency_ms: float) -> None:
+            emulator.put_variant_metrics(
+                name, version, invocations=requests, errors_5xx=errors, latencies_ms=[latency_ms] * 20
+            )
+
+        return feed

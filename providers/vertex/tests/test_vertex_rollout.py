@@ -18,14 +18,12 @@ from cloudserve_vertex.provider import VertexProvider
 from cloudserve_vertex.testing import VertexEmulator
 
 from cloudserve import tags as T
-from cloudserve.errors import Conflict, ProviderError, RolloutFailed
+from cloudserve.errors import ProviderError
 from cloudserve.executor import ApplyResult, apply
-from cloudserve.planner import make_plan
-from cloudserve.provider import Support
+from cloudserve.provider import Feature, Provider, Support
 from cloudserve.rollout.record import Lease, RolloutRecord, holder_id
-from cloudserve.rollout.steps import step_splits
 from cloudserve.spec.models import Deployment
-from cloudserve.testing.rollout import Killed
+from cloudserve.testing.rollout import FeedMetrics, RolloutConformance
 from cloudserve.testing.rollout import SimulatedClock as Clock
 
 MakeSpec = Callable[..., Deployment]
@@ -68,92 +66,8 @@ def feed(emulator: VertexEmulator, candidate_errors: int) -> None:
     emulator.record_predictions(NAME, "candidate", count=1000, errors=candidate_errors, latency_ms=40)
 
 
-def test_plan_says_the_controller_moves_traffic(
-    specs: tuple[Deployment, Deployment], provider: VertexProvider
-) -> None:
-    plan = make_plan(specs[1], provider)
-    assert plan.rollout_mode == "client"
-    assert plan.rollout_reason == "canary 10% -> 50% -> 100% by cloudserve's controller on vertex"
-    rollout = plan.capabilities["rollout"]
-    assert rollout.support is Support.EMULATED
-    assert rollout.reason.startswith("Vertex AI has no canary")
-
-
-def test_healthy_canary_passes_every_step(
-    specs: tuple[Deployment, Deployment], provider: VertexProvider, emulator: VertexEmulator, clock: Clock
-) -> None:
-    feed(emulator, candidate_errors=2)
-    result = run(specs[1], provider, clock)
-    assert result.rollout.state == "done"
-    assert [s.traffic["candidate"] for s in result.rollout.steps] == [10, 50, 100]
-    assert all(g.verdict.value == "pass" for s in result.rollout.steps[:2] for g in s.gates)
-    observed = provider.observe(NAME)
-    assert observed is not None and observed.traffic == {"stable": 0, "candidate": 100}
-    assert clock.slept >= 2 * BAKE  # baked at 10% and at 50%
-    assert not [k for k in labels(emulator) if k.startswith((T.ROLLOUT, T.LEASE))]
-    assert not make_plan(specs[1], provider).actions
-
-
-def test_unhealthy_canary_rolls_back_at_the_first_step(
-    specs: tuple[Deployment, Deployment], provider: VertexProvider, emulator: VertexEmulator, clock: Clock
-) -> None:
-    feed(emulator, candidate_errors=200)
-    with pytest.raises(RolloutFailed) as info:
-        run(specs[1], provider, clock)
-    text = str(info.value)
-    assert "step 1 (candidate 10%, stable 90%)" in text
-    assert "error_rate <= 0.01: fail, saw 0.2 (threshold 0.01) over 600s, 1000 requests" in text
-    observed = provider.observe(NAME)
-    assert observed is not None and observed.traffic == {"stable": 100, "candidate": 0}
-    record = RolloutRecord.from_tags(labels(emulator))
-    assert record is not None and record.state == "rolledback" and "error_rate" in record.reason
-    assert T.LEASE not in labels(emulator)
-    with pytest.raises(RolloutFailed, match="was rolled back"):  # not retried blindly
-        run(specs[1], provider, clock)
-
-
-def test_killed_rollout_resumes_from_the_recorded_step(
-    specs: tuple[Deployment, Deployment], provider: VertexProvider, emulator: VertexEmulator, clock: Clock
-) -> None:
-    feed(emulator, candidate_errors=2)
-
-    def dying_sleep(seconds: float) -> None:
-        if clock.slept >= BAKE + BAKE / 2:  # half-way through the bake at 50%
-            raise Killed
-        clock.sleep(seconds)
-
-    with pytest.raises(Killed):
-        apply(specs[1], provider, sleep=dying_sleep, clock=clock, poll_interval=30)
-    record = RolloutRecord.from_tags(labels(emulator))
-    assert record is not None and record.state == "running" and record.step == 1
-    observed = provider.observe(NAME)
-    assert observed is not None
-    assert observed.traffic == {"stable": 50, "candidate": 50}
-    assert observed.traffic in step_splits(record.previous, record.target, list(record.steps))
-    assert T.LEASE not in labels(emulator)  # released on the way out (a SIGKILL would leave it)
-    before = len(emulator.requests)
-    result = run(specs[1], provider, clock)
-    assert result.rollout.state == "done"
-    assert [s.step for s in result.rollout.steps] == [2, 3]  # resumed, not restarted
-    assert _traffic_patches(emulator, before) == 1  # 50% is already set; only 100% moves
-    observed = provider.observe(NAME)
-    assert observed is not None and observed.traffic == {"stable": 0, "candidate": 100}
-
-
 def _traffic_patches(emulator: VertexEmulator, since: int) -> int:
     return sum(n for call, n in emulator.call_counts(since).items() if call.endswith("=trafficSplit"))
-
-
-def test_concurrent_apply_is_refused(
-    specs: tuple[Deployment, Deployment], provider: VertexProvider, emulator: VertexEmulator, clock: Clock
-) -> None:
-    other = Lease("ci-runner-7-4242", int(clock.now + 600))
-    provider.write_tags(NAME, {T.LEASE: other.encode()})
-    with pytest.raises(Conflict, match=r"another cloudserve process \(ci-runner-7-4242\) holds"):
-        run(specs[1], provider, clock)
-    observed = provider.observe(NAME)
-    assert observed is not None and observed.traffic == {"stable": 100, "candidate": 0}
-    assert labels(emulator)[T.LEASE] == other.encode()  # the holder's lease is left alone
 
 
 # --- the record and lease as Vertex AI labels ----------------------------------------------------
@@ -221,3 +135,27 @@ def test_largest_record_and_lease_fit_vertex_labels(
         record.new_versions,
     )
     assert back.reason == record.reason[:150]
+
+
+class TestVertexRolloutConformance(RolloutConformance):
+    """Canary, rollback at step 1, resume after a kill and the lease, against the emulator."""
+
+    @pytest.fixture
+    def provider(self, provider: VertexProvider) -> Provider:
+        return provider
+
+    @pytest.fixture
+    def make_spec(self, make_spec: MakeSpec) -> MakeSpec:
+        return make_spec
+
+    @pytest.fixture
+    def feed_metrics(self, emulator: VertexEmulator) -> FeedMetrics:
+        def feed(name: str, version: str, requests: int, errors: int, latency_ms: float) -> None:
+            emulator.record_predictions(name, version, count=requests, errors=errors, latency_ms=latency_ms)
+
+        return feed
+
+
+def test_vertex_declares_why_the_rollout_is_emulated(provider: VertexProvider) -> None:
+    rollout = provider.capabilities()[Feature.ROLLOUT]
+    assert rollout.support is Support.EMULATED and rollout.reason.startswith("Vertex AI has no canary")
