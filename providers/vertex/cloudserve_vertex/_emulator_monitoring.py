@@ -3,8 +3,10 @@
 Sources: the v1 REST reference of ``projects.locations.modelDeploymentMonitoringJobs``
 (create, get, list, patch with its updatable fields, delete, pause, resume) and the field
 documentation reproduced in the SDK's ``aiplatform_v1`` types: ``monitor_interval`` runs in
-whole hours (rounded up, so at least one), ``random_sample_config.sample_rate`` is in
-(0, 1], a training dataset is needed with skew detection, notification channels are
+whole hours (rounded up, so at least one; the SDK and gcloud take hours >= 1, and this
+emulator refuses less than an hour so a silent rounding cannot pass a test),
+``random_sample_config.sample_rate`` is in (0, 1], a training dataset is needed with skew
+detection, notification channels are
 ``projects/<project>/notificationChannels/<id>``, a job is PENDING while created, then
 RUNNING, PAUSED after pause and RUNNING again after resume. Two rules follow how jobs tie
 to endpoints: one job per endpoint, and a deployed model a job monitors cannot be undeployed

@@ -1,10 +1,11 @@
 """An offline Vertex AI emulator for your own tests, driven by the real SDK.
 
 It is a stateful emulator of the Vertex AI v1 REST API (models, endpoints, deployModel,
-undeployModel, mutateDeployedModel, endpoint patch, long-running operations at the
-``/ui/`` and ``/v1/`` polling paths the SDK uses, predict answered with real predictions
-by cloudserve's model loaders), plus the Cloud Storage upload and Cloud Monitoring
-``timeSeries.list`` calls the cloudserve target makes. It enforces the real rules (traffic
+undeployModel, mutateDeployedModel, endpoint patch, model deployment monitoring jobs,
+long-running operations at the ``/ui/`` and ``/v1/`` polling paths the SDK uses, predict
+answered with real predictions by cloudserve's model loaders), plus the Cloud Storage
+upload, list and download calls and the Cloud Monitoring ``timeSeries.list`` calls the
+cloudserve target and its serving runtime make. It enforces the real rules (traffic
 split sums and names, label format and count, display-name length, endpoint and
 deployed-model id formats, project id or number in resource names) and injects faults.
 
