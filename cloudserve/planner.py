@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cloudserve import tags as T
-from cloudserve.desired import build_desired
+from cloudserve.artifacts import is_remote, resolve_local
+from cloudserve.desired import base_dir_of, build_desired
 from cloudserve.errors import Conflict, InvalidSpec, NotSupported, SpecProblem
 from cloudserve.provider import (
     Capability,
@@ -162,17 +163,37 @@ def check_capabilities(deployment: Deployment, provider: Provider) -> dict[str, 
     return {f.value: c for f, c in caps.items()}
 
 
+def missing_artifacts(deployment: Deployment) -> list[SpecProblem]:
+    """Local model paths that do not exist: found before any API call, on every target."""
+    problems = []
+    for name, version in deployment.spec.versions.items():
+        model = version.model
+        if model is None or is_remote(model.uri):
+            continue
+        path = resolve_local(model.uri, base_dir_of(deployment))
+        if not path.exists():
+            problems.append(
+                SpecProblem(
+                    f"model file or directory {path} does not exist",
+                    file=deployment._source_file,
+                    field=f"spec.versions.{name}.model.uri",
+                    hint="train or copy the model there first, or fix the path (relative paths "
+                    "start at the spec file's folder)",
+                )
+            )
+    return problems
+
+
 def make_plan(deployment: Deployment, provider: Provider, *, offline: bool = False) -> Plan:
     """Plan ``deployment`` on ``provider``. Unsupported features and target-specific spec
     problems fail here, before any API call."""
     capabilities = check_capabilities(deployment, provider)
     desired = build_desired(deployment, provider)
-    target_problems = provider.validate(desired)
-    if target_problems:
-        problems = [
-            SpecProblem(p, file=deployment._source_file, field=f"(target {provider.name})")
-            for p in target_problems
-        ]
+    problems = missing_artifacts(deployment) + [
+        SpecProblem(p, file=deployment._source_file, field=f"(target {provider.name})")
+        for p in provider.validate(desired)
+    ]
+    if problems:
         raise InvalidSpec("\n".join(p.render() for p in problems), problems=problems, target=provider.name)
     observed = None if offline else provider.observe(deployment.name)
     if observed is not None and not observed.owned and observed.status is not Status.STOPPED:

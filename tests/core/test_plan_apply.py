@@ -210,3 +210,14 @@ def test_new_baseline_bytes_plan_a_monitoring_update(
     assert not api.plan(spec, provider=provider).has_changes
     baseline.write_text("a,b\n1,2\n3,4\n")  # retrained: same path, new data
     assert keys(api.plan(spec, provider=provider)) == ["update_endpoint"]
+
+
+def test_missing_local_model_fails_before_any_call(
+    spec: dict[str, Any], provider: FakeProvider, cloud: FakeCloud, tmp_path: Any
+) -> None:
+    spec["spec"]["versions"]["stable"]["model"]["uri"] = str(tmp_path / "nowhere" / "model.skops")
+    with pytest.raises(InvalidSpec) as info:
+        api.plan(spec, provider=provider, offline=True)
+    problem = info.value.problems[0]
+    assert problem.field == "spec.versions.stable.model.uri" and "does not exist" in problem.message
+    assert cloud.calls == []
