@@ -32,18 +32,21 @@ def version_config_hash(deployment: Deployment, version: str, target: str) -> st
         model = spec.model.model_dump(mode="json")
         model["digest"] = artifact_digest(spec.model.uri, base_dir_of(deployment))
         model.pop("uri", None)  # the bytes matter, not where they sit on this machine
-    return _hash(
-        {
-            "model": model,
-            "image": spec.image,
-            "env": spec.env,
-            "cpu": compute.cpu,
-            "memory": compute.memory,
-            "accelerator": compute.accelerator.model_dump(mode="json") if compute.accelerator else None,
-            "serverless": compute.serverless.model_dump(mode="json") if compute.serverless else None,
-            "instance_type": compute.instance_type.get(target),
-        }
-    )
+    config = {
+        "model": model,
+        "image": spec.image,
+        "env": spec.env,
+        "cpu": compute.cpu,
+        "memory": compute.memory,
+        "accelerator": compute.accelerator.model_dump(mode="json") if compute.accelerator else None,
+        "serverless": compute.serverless.model_dump(mode="json") if compute.serverless else None,
+        "instance_type": compute.instance_type.get(target),
+    }
+    # A target-wide serving image (Vertex's serving_image) is part of what each version runs.
+    image = getattr(getattr(deployment.targets, target, None), "serving_image", None)
+    if image is not None:
+        config["serving_image"] = image
+    return _hash(config)
 
 
 def desired_scaling(deployment: Deployment) -> Scaling:

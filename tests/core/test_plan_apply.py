@@ -221,3 +221,12 @@ def test_missing_local_model_fails_before_any_call(
     problem = info.value.problems[0]
     assert problem.field == "spec.versions.stable.model.uri" and "does not exist" in problem.message
     assert cloud.calls == []
+
+
+def test_a_new_target_serving_image_replaces_versions(spec: dict[str, Any], provider: FakeProvider) -> None:
+    spec["spec"]["target"] = "vertex"
+    spec["targets"] = {"vertex": {"serving_image": "registry/cloudserve:0.1"}}
+    api.apply(spec, provider=provider)
+    assert not api.plan(spec, provider=provider).has_changes
+    spec["targets"]["vertex"]["serving_image"] = "registry/cloudserve:0.2"
+    assert keys(api.plan(spec, provider=provider)) == ["replace_version", "replace_version"]
