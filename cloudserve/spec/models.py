@@ -368,8 +368,9 @@ class VertexSettings(StrictModel):
     network: str | None = None
     serving_image: str | None = Field(
         default=None,
-        description="cloudserve's serving-runtime image (Artifact Registry), used for versions no prebuilt "
-        "Vertex container can serve (skops, MLflow, custom handlers); it loads the model from AIP_STORAGE_URI.",
+        description="cloudserve's serving-runtime image (Artifact Registry), used for versions no "
+        "prebuilt Vertex container can serve (skops, MLflow, custom handlers); it loads the model "
+        "from AIP_STORAGE_URI.",
     )
 
 
