@@ -441,6 +441,21 @@ class SageMakerProvider(Provider):
         if changed:
             self.aws.call("sagemaker", "add_tags", ResourceArn=live.arn, Tags=tr.aws_tags(changed))
 
+    def read_tags(self, name: str) -> dict[str, str] | None:
+        """One ListTags (the ARN is remembered): what a rollout polls during a bake, where
+        observe() would also describe the endpoint and its scaling."""
+        arn = self._arns.get(name)
+        try:
+            if arn is None:
+                arn = self.aws.call("sagemaker", "describe_endpoint", EndpointName=name)["EndpointArn"]
+                self._arns[name] = arn
+            # A resource holds at most 50 user tags (plus aws: ones): one page of 100 covers them.
+            found = self.aws.call("sagemaker", "list_tags", ResourceArn=arn, MaxResults=100)["Tags"]
+        except NotFound:
+            self._arns.pop(name, None)
+            return None
+        return {t["Key"]: t["Value"] for t in found}
+
     def write_tags(self, name: str, tags: Mapping[str, str | None]) -> None:
         """AddTags overwrites a key in place, so a rollout record or lease renewal costs one
         call (two when keys are also removed); the ARN is remembered per endpoint name."""
