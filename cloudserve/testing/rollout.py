@@ -202,3 +202,38 @@ class RolloutConformance:
             self.run(provider, specs[1], clock)
         assert self.traffic(provider) == {"stable": 100}
         assert self.tags(provider)[T.LEASE] == other.encode()  # their lease is left alone
+
+    def test_largest_record_and_lease_fit_the_targets_tags(
+        self, specs: tuple[Deployment, Deployment], provider: Provider
+    ) -> None:
+        """The longest record cloudserve writes (100 linear steps, 32-character version names,
+        a reason at its cap) and a lease pass the target's tag rules, leave most tags to the
+        user, and read back intact."""
+        long_a, long_b = "a" * 25 + "-stable", "b" * 22 + "-candidate"
+        record = RolloutRecord(
+            state="rolledback",
+            step=98,
+            steps=tuple(range(1, 101)),
+            spec_hash="f" * 64,
+            previous={long_a: 100, long_b: 0},
+            target={long_a: 0, long_b: 100},
+            new_versions=(long_b,),
+            reason="step 1 (candidate 10%, stable 90%): error_rate <= 0.01: fail, saw 0.2 " * 5,
+        ).with_()
+        written = {**record.to_tags(), T.LEASE: Lease("ci-runner-7-4242", int(time.time()) + 900).encode()}
+        provider.write_tags(self.deployment, written)
+        stored = self.tags(provider)
+        kept = {k: v for k, v in written.items() if v is not None}
+        assert {k: stored.get(k) for k in kept} == kept
+        assert len([k for k in stored if k.startswith((T.ROLLOUT, T.LEASE))]) <= 20
+        back = RolloutRecord.from_tags(stored)
+        assert back is not None
+        assert (back.state, back.steps, back.step, back.previous, back.target, back.new_versions) == (
+            record.state,
+            record.steps,
+            record.step,
+            record.previous,
+            record.target,
+            record.new_versions,
+        )
+        assert back.reason == record.reason[:150]

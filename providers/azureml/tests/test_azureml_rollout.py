@@ -9,7 +9,6 @@ every write. Sleeping advances the clock; nothing in these tests waits for real.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +21,6 @@ from cloudserve.errors import CloudServeError
 from cloudserve.executor import ApplyResult, apply
 from cloudserve.planner import make_plan
 from cloudserve.provider import Provider, Support
-from cloudserve.rollout.record import Lease, RolloutRecord, holder_id
 from cloudserve.spec.models import Deployment
 from cloudserve.testing.rollout import FeedMetrics, RolloutConformance
 from cloudserve.testing.rollout import SimulatedClock as Clock
@@ -113,42 +111,6 @@ def test_emulator_enforces_arm_tag_limits(
     fits = {"k" * 512: "v" * 256, **{f"k{i}": "v" for i in range(49 - len(current))}}
     provider.write_tags(NAME, fits)
     assert len(tags(azure)) == 50
-
-
-def test_largest_record_and_lease_fit_arm_tags(
-    specs: tuple[Deployment, Deployment], provider: AzureMLProvider, azure: AzureMLEmulator
-) -> None:
-    """The longest record cloudserve writes (100 linear steps, long version names, a reason at
-    its 150-character cap) and a lease pass the emulator's tag rules, leaving most of the 50
-    tags to the user, and read back intact."""
-    long_a, long_b = "a" * 24 + "-stable", "b" * 21 + "-candidate"
-    record = RolloutRecord(
-        state="rolledback",
-        step=98,
-        steps=tuple(range(1, 101)),
-        spec_hash="f" * 64,
-        previous={long_a: 100, long_b: 0},
-        target={long_a: 0, long_b: 100},
-        new_versions=(long_b,),
-        reason="step 1 (candidate 10%, stable 90%): error_rate <= 0.01: FAIL, saw 0.2 " * 5,
-    ).with_()
-    written = {**record.to_tags(), T.LEASE: Lease(holder_id(), int(time.time()) + 900).encode()}
-    provider.write_tags(NAME, written)
-    stored = tags(azure)
-    assert {k: stored[k] for k, v in written.items() if v is not None} == {
-        k: v for k, v in written.items() if v is not None
-    }
-    assert len([k for k in stored if k.startswith((T.ROLLOUT, T.LEASE))]) <= 20
-    back = RolloutRecord.from_tags(stored)
-    assert back is not None
-    assert (back.steps, back.step, back.previous, back.target, back.new_versions) == (
-        record.steps,
-        record.step,
-        record.previous,
-        record.target,
-        record.new_versions,
-    )
-    assert back.reason == record.reason[:150]
 
 
 class TestAzureMLRolloutConformance(RolloutConformance):

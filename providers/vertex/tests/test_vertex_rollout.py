@@ -8,20 +8,16 @@ labels, which the emulator checks against Vertex AI's label rules on every write
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from cloudserve_vertex import translate
 from cloudserve_vertex.provider import VertexProvider
 from cloudserve_vertex.testing import VertexEmulator
 
-from cloudserve import tags as T
 from cloudserve.errors import ProviderError
 from cloudserve.executor import ApplyResult, apply
 from cloudserve.provider import Feature, Provider, Support
-from cloudserve.rollout.record import Lease, RolloutRecord, holder_id
 from cloudserve.spec.models import Deployment
 from cloudserve.testing.rollout import FeedMetrics, RolloutConformance
 from cloudserve.testing.rollout import SimulatedClock as Clock
@@ -99,42 +95,6 @@ def test_emulator_enforces_label_rules_on_endpoint_writes(
     fits = {f"k{i}": "v" * 63 for i in range(64 - len(current))}
     provider.client.update_endpoint(v1().Endpoint(name=endpoint.name, labels={**current, **fits}), ["labels"])
     assert len(labels(emulator)) == 64
-
-
-def test_largest_record_and_lease_fit_vertex_labels(
-    specs: tuple[Deployment, Deployment], provider: VertexProvider, emulator: VertexEmulator
-) -> None:
-    """The longest record cloudserve writes (100 linear steps, long version names, a reason at
-    its 150-character cap) and a lease pass the emulator's label rules with room to spare.
-    (Before the steps had their own label, more than about five steps overflowed the head.)"""
-    long_a, long_b = "a" * 20 + "-stable", "b" * 20 + "-candidate"
-    record = RolloutRecord(
-        state="rolledback",
-        step=98,
-        steps=tuple(range(1, 101)),  # linear, increment: 1
-        spec_hash="f" * 64,
-        previous={long_a: 100, long_b: 0},
-        target={long_a: 0, long_b: 100},
-        new_versions=(long_b,),
-        reason="step 1 (candidate 10%, stable 90%): error_rate <= 0.01: FAIL, saw 0.2 " * 5,
-    ).with_()
-    tags = {**record.to_tags(), T.LEASE: Lease(holder_id(), int(time.time()) + 900).encode()}
-    written = {k: v for k, v in tags.items() if v is not None}
-    assert not translate.label_problems(written, "record")
-    provider.write_tags(NAME, tags)  # through the emulator's rules
-    stored = labels(emulator)
-    assert {k: stored[k] for k in written} == written
-    assert len(stored) <= translate.MAX_LABELS - 16  # user labels keep most of the 64
-    back = RolloutRecord.from_tags(stored)
-    assert back is not None
-    assert (back.steps, back.step, back.previous, back.target, back.new_versions) == (
-        record.steps,
-        record.step,
-        record.previous,
-        record.target,
-        record.new_versions,
-    )
-    assert back.reason == record.reason[:150]
 
 
 class TestVertexRolloutConformance(RolloutConformance):
