@@ -19,6 +19,7 @@ from cloudserve.errors import Conflict, InvalidSpec, NotSupported, SpecProblem
 from cloudserve.provider import (
     Capability,
     DesiredEndpoint,
+    DesiredVersion,
     EndpointState,
     Feature,
     PlanNote,
@@ -254,92 +255,29 @@ def _nonzero(split: Mapping[str, int]) -> dict[str, int]:
 
 
 def diff(desired: DesiredEndpoint, observed: EndpointState | None) -> list[Action]:
+    """The actions that take ``observed`` to ``desired``, in the order they must run."""
     name = desired.name
     if observed is None or observed.status is Status.STOPPED:
         why = "the endpoint does not exist" if observed is None else "the endpoint is stopped"
         return [_create_endpoint(desired, why)]
     if observed.status is Status.FAILED:
+        why = f"the endpoint failed: {observed.failure_reason or 'no reason given'}"
         return [
-            Action(
-                "delete_endpoint",
-                ActionKind.DELETE,
-                "endpoint",
-                name,
-                reason=f"the endpoint failed: {observed.failure_reason or 'no reason given'}",
-            ),
+            Action("delete_endpoint", ActionKind.DELETE, "endpoint", name, reason=why),
             _create_endpoint(desired, "recreate after failure"),
         ]
-    actions: list[Action] = []
-    later: list[Action] = []
-    for vname, want in desired.versions.items():
-        have = observed.versions.get(vname)
-        if have is None:
-            actions.append(
-                Action("create_version", ActionKind.CREATE, "version", vname, reason="new version")
-            )
-            continue
-        if have.config_hash != want.config_hash or have.status is Status.FAILED:
-            why = (
-                "its model, image, env or size changed"
-                if have.status is not Status.FAILED
-                else f"it failed: {have.failure_reason or 'no reason given'}"
-            )
-            actions.append(
-                Action(
-                    "replace_version",
-                    ActionKind.REPLACE,
-                    "version",
-                    vname,
-                    reason=why,
-                    changes=[Change("config_hash", have.config_hash, want.config_hash)],
-                )
-            )
-        elif have.scaling is not None and have.scaling != want.scaling:
-            actions.append(
-                Action(
-                    "update_version",
-                    ActionKind.UPDATE,
-                    "version",
-                    vname,
-                    reason="scaling changed",
-                    changes=_scaling_changes(have.scaling, want.scaling),
-                )
-            )
-    if _nonzero(observed.traffic) != _nonzero(desired.traffic) or _nonzero(observed.mirror) != _nonzero(
-        desired.mirror
-    ):
-        changes = [
-            Change(f, _nonzero(have), _nonzero(want))
-            for f, have, want in (
-                ("traffic", observed.traffic, desired.traffic),
-                ("mirror", observed.mirror, desired.mirror),
-            )
-            if _nonzero(have) != _nonzero(want)
-        ]
-        actions.append(
-            Action(
-                "set_traffic",
-                ActionKind.UPDATE,
-                "traffic",
-                name,
-                reason="the split changed",
-                changes=changes,
-            )
-        )
-    for vname in observed.versions:
-        if vname not in desired.versions:
-            later.append(
-                Action(
-                    "delete_version",
-                    ActionKind.DELETE,
-                    "version",
-                    vname,
-                    reason="no longer in the spec",
-                )
-            )
+    actions = [a for v, want in desired.versions.items() if (a := _version_action(v, want, observed))]
+    order = {"create_version": 0, "replace_version": 1, "update_version": 2}
+    actions.sort(key=lambda a: order[a.key])  # stable: spec order within each kind
+    traffic = _traffic_action(desired, observed)
+    deletions = [
+        Action("delete_version", ActionKind.DELETE, "version", v, reason="no longer in the spec")
+        for v in observed.versions
+        if v not in desired.versions
+    ]
     settings = _settings_changes(desired, observed)
-    if settings:
-        later.append(
+    update = (
+        [
             Action(
                 "update_endpoint",
                 ActionKind.UPDATE,
@@ -348,10 +286,47 @@ def diff(desired: DesiredEndpoint, observed: EndpointState | None) -> list[Actio
                 changes=settings,
                 reason="endpoint settings changed",
             )
+        ]
+        if settings
+        else []
+    )
+    return actions + ([traffic] if traffic else []) + deletions + update
+
+
+def _version_action(name: str, want: DesiredVersion, observed: EndpointState) -> Action | None:
+    have = observed.versions.get(name)
+    if have is None:
+        return Action("create_version", ActionKind.CREATE, "version", name, reason="new version")
+    if have.config_hash != want.config_hash or have.status is Status.FAILED:
+        why = (
+            f"it failed: {have.failure_reason or 'no reason given'}"
+            if have.status is Status.FAILED
+            else "its model, image, env or size changed"
         )
-    order = {"create_version": 0, "replace_version": 1, "update_version": 2, "set_traffic": 3}
-    actions.sort(key=lambda a: order[a.key])  # stable: spec order within each kind
-    return actions + later
+        changes = [Change("config_hash", have.config_hash, want.config_hash)]
+        return Action("replace_version", ActionKind.REPLACE, "version", name, reason=why, changes=changes)
+    if have.scaling is not None and have.scaling != want.scaling:
+        changes = _scaling_changes(have.scaling, want.scaling)
+        return Action(
+            "update_version", ActionKind.UPDATE, "version", name, reason="scaling changed", changes=changes
+        )
+    return None
+
+
+def _traffic_action(desired: DesiredEndpoint, observed: EndpointState) -> Action | None:
+    changes = [
+        Change(field, _nonzero(have), _nonzero(want))
+        for field, have, want in (
+            ("traffic", observed.traffic, desired.traffic),
+            ("mirror", observed.mirror, desired.mirror),
+        )
+        if _nonzero(have) != _nonzero(want)
+    ]
+    if not changes:
+        return None
+    return Action(
+        "set_traffic", ActionKind.UPDATE, "traffic", desired.name, reason="the split changed", changes=changes
+    )
 
 
 def _create_endpoint(desired: DesiredEndpoint, why: str) -> Action:
