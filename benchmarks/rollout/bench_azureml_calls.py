@@ -29,6 +29,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from common import train_two_models
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO))
@@ -53,35 +55,6 @@ _PLACEHOLDERS = [
     (re.compile(r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/", re.I), "{group}/"),
     (re.compile(r"/(mfeOperationsStatus|mfeOperationResults)/[^/]+$", re.I), r"/\1/{op}"),
 ]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def train(folder: Path) -> dict[str, Path]:
-    import joblib
-    from sklearn.datasets import load_iris
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.tree import DecisionTreeClassifier
-
-    x, y = load_iris(return_X_y=True)
-    out = {}
-    for key, model in {
-        "a": LogisticRegression(max_iter=500).fit(x, y),
-        "b": DecisionTreeClassifier(max_depth=2, random_state=0).fit(x, y),
-    }.items():
-        (folder / key).mkdir(parents=True)
-        joblib.dump(model, folder / key / "model.joblib")
-        out[key] = folder / key
-    return out
 
 
 def spec(models: dict[str, Path], traffic: dict[str, int], settings: dict[str, str], bake: int) -> Any:
@@ -117,8 +90,9 @@ def measure(models: dict[str, Path], poll: float, bake: int) -> dict[str, Any]:
     from cloudserve_azureml.testing import AzureMLEmulator
 
     from cloudserve.executor import apply
+    from cloudserve.testing.rollout import SimulatedClock
 
-    clock = Clock()
+    clock = SimulatedClock()
     with AzureMLEmulator() as azure:
         settings = azure.settings()
         provider = AzureMLProvider(settings)
@@ -149,7 +123,7 @@ def main() -> None:
     parser.add_argument("--bake", type=int, default=600, help="bake time per step (s)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        row = measure(train(Path(tmp)), args.poll, args.bake)
+        row = measure(train_two_models(Path(tmp)), args.poll, args.bake)
     ops = ", ".join(f"{k} {v}" for k, v in sorted(row["calls"].items(), key=lambda kv: (-kv[1], kv[0])))
     mode = f"client: 3 steps (10 → 50 → 100), bake {row['bake_s']} s, poll {row['poll_s']:g} s, 2 gates"
     print(f"| Azure ML (emulator) | {mode} | {ops} | {row['total']} |")

@@ -31,6 +31,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from common import train_two_models
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO))
@@ -38,35 +40,6 @@ sys.path.insert(0, str(REPO / "providers" / "sagemaker"))
 
 ROLE = "arn:aws:iam::123456789012:role/serving"
 GATES = [{"metric": "error_rate", "max": 0.01}, {"metric": "latency_p99_ms", "max": 300}]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def train(folder: Path) -> dict[str, Path]:
-    import joblib
-    from sklearn.datasets import load_iris
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.tree import DecisionTreeClassifier
-
-    x, y = load_iris(return_X_y=True)
-    out = {}
-    for key, model in {
-        "a": LogisticRegression(max_iter=500).fit(x, y),
-        "b": DecisionTreeClassifier(max_depth=2, random_state=0).fit(x, y),
-    }.items():
-        (folder / key).mkdir(parents=True)
-        joblib.dump(model, folder / key / "model.joblib")
-        out[key] = folder / key
-    return out
 
 
 def spec(
@@ -98,8 +71,9 @@ def measure(mode: str, models: dict[str, Path], poll: float, bake: int) -> dict[
     from cloudserve_sagemaker.testing import SageMakerEmulator
 
     from cloudserve.executor import apply
+    from cloudserve.testing.rollout import SimulatedClock
 
-    clock = Clock()
+    clock = SimulatedClock()
     with SageMakerEmulator() as aws:
         aws.create_bucket("artifacts")
         provider = SageMakerProvider({"region": "us-east-1", "role_arn": ROLE, "bucket": "artifacts"})
@@ -149,7 +123,7 @@ def main() -> None:
     parser.add_argument("--bake", type=int, default=600, help="bake time per step (s)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        models = train(Path(tmp))
+        models = train_two_models(Path(tmp))
         rows = [measure(mode, models, args.poll, args.bake) for mode in ("client", "native")]
     for row in rows:
         ops = ", ".join(f"{k} {v}" for k, v in sorted(row["calls"].items(), key=lambda kv: -kv[1]))

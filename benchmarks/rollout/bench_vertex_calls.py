@@ -23,43 +23,13 @@ import argparse
 import json
 import sys
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from common import train_two_models
+
 PROJECT, NUMBER, BUCKET, NAME = "bench-project", "123456789012", "bench-artifacts", "churn"
-
-
-class Clock:
-    """Simulated time: the controller's sleeps advance it instead of waiting."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def train(root: Path) -> dict[str, Path]:
-    import joblib
-    from sklearn.datasets import load_iris
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.tree import DecisionTreeClassifier
-
-    x, y = load_iris(return_X_y=True)
-    out = {}
-    for name, model in (
-        ("v1", LogisticRegression(max_iter=500)),
-        ("v2", DecisionTreeClassifier(max_depth=2, random_state=0)),
-    ):
-        (root / name).mkdir()
-        joblib.dump(model.fit(x, y), root / name / "model.joblib")
-        out[name] = root / name
-    return out
 
 
 def spec(models: dict[str, Path], traffic: dict[str, int], steps: list[int], bake: str) -> Any:
@@ -98,13 +68,14 @@ def count(steps: list[int], bake: str, poll: float) -> Counter[str]:
     from cloudserve_vertex.testing import VertexEmulator
 
     from cloudserve.executor import apply
+    from cloudserve.testing.rollout import SimulatedClock
 
     with tempfile.TemporaryDirectory() as tmp, VertexEmulator({PROJECT: NUMBER}, [BUCKET]) as emu:
         os.environ.update(emu.env())
-        models = train(Path(tmp))
+        models = train_two_models(Path(tmp), ("v1", "v2"))
         base = spec(models, {"stable": 100, "candidate": 0}, steps, bake)
         provider = VertexProvider(base.targets.vertex)
-        clock = Clock()
+        clock = SimulatedClock()
         apply(base, provider, sleep=clock.sleep, clock=clock)
         emu.record_predictions(NAME, "stable", count=1000, errors=1, latency_ms=40)
         emu.record_predictions(NAME, "candidate", count=1000, errors=1, latency_ms=40)
