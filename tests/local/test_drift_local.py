@@ -15,11 +15,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +35,7 @@ from cloudserve.monitor.command import EXIT_DRIFT, monitor
 from cloudserve.serving.capture import CaptureWriter
 from cloudserve.serving.drift_schedule import DriftSchedule, ScheduleError
 from cloudserve.spec.loader import load_one
+from cloudserve.testing.webhook import webhook_receiver
 
 COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 MEANS = np.array([5.8, 3.0, 3.8, 1.2])
@@ -52,24 +51,8 @@ ROWS_PER_REQUEST = 5
 @pytest.fixture
 def hook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """A loopback webhook that records every JSON body posted to it."""
-    received: list[dict[str, Any]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers["Content-Length"])
-            received.append(json.loads(self.rfile.read(length)))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/drift", received
-    server.shutdown()
-    server.server_close()
+    with webhook_receiver("/drift") as received:
+        yield received
 
 
 def baseline_rows(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from cloudserve.monitor.command import EXIT_DRIFT, monitor
+from cloudserve.testing.webhook import webhook_receiver
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
@@ -126,24 +125,8 @@ def test_spec_supplies_baseline_thresholds_and_window(files: dict[str, Path], tm
 
 @pytest.fixture
 def hook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    received: list[dict[str, Any]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers["Content-Length"])
-            received.append(json.loads(self.rfile.read(length)))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/hook", received
-    server.shutdown()
-    server.server_close()
+    with webhook_receiver() as received:
+        yield received
 
 
 def test_drift_is_posted_to_the_webhook(

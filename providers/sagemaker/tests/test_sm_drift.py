@@ -9,10 +9,8 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from cloudserve.planner import make_plan
 from cloudserve.provider import Feature, Support
 from cloudserve.spec.models import Deployment, SageMakerSettings
 from cloudserve.testing.conformance import apply_spec, pending_changes, wait
+from cloudserve.testing.webhook import webhook_receiver
 
 MakeSpec = Callable[..., Deployment]
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -49,23 +48,8 @@ def baseline(tmp_path: Path, iris_rows: list[list[float]]) -> Path:
 @pytest.fixture
 def webhook() -> Iterator[dict[str, Any]]:
     """A webhook receiver on 127.0.0.1 that keeps what it was sent."""
-    got: dict[str, Any] = {"posts": []}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            got["posts"].append(json.loads(body))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    got["url"] = f"http://127.0.0.1:{server.server_port}/hook"
-    yield got
-    server.shutdown()
+    with webhook_receiver() as (url, posts):
+        yield {"url": url, "posts": posts}
 
 
 def drift_spec(
