@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from cloudserve.serving.loaders.base import InputError, PredictFn
+from cloudserve.serving.loaders.linear import direct_predict
 
 MatrixBuilder = Callable[[list[Any]], Any]
 
@@ -81,6 +82,8 @@ def estimator_predict_fn(model: Any, method: str = "predict") -> PredictFn:
         getattr(model, "n_features_in_", None),
     )
     predict = getattr(model, method)
+    if method == "predict":
+        predict = direct_predict(model) or predict
 
     def run(instances: list[Any]) -> list[Any]:
         matrix = build(instances)

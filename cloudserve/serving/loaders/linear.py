@@ -1,0 +1,105 @@
+"""Linear scikit-learn models scored with scikit-learn's own arithmetic, minus its per-call checks.
+
+scikit-learn 1.9 spends ~100 us of every ``predict`` call on input validation (which
+dataframe library is this, which array-API namespace, is it finite) against ~3 us of
+arithmetic for a 20-feature linear model, so on single-row requests the checks are most
+of the serving cost. By the time rows reach the model, ``tabular.matrix_builder`` has
+already made the checks that matter here: a 2-D float64 ndarray of the model's width.
+
+So for an estimator whose ``predict`` is scikit-learn's generic linear one -- not
+overridden anywhere in its class -- the same expressions are evaluated directly:
+``X @ coef_.T + intercept_``, then, for a classifier, the class pick of
+``LinearClassifierMixin.predict``. In scikit-learn 1.9 that is LogisticRegression,
+SGDClassifier, Perceptron, LinearSVC, LinearSVR and LinearRegression; classes that
+override ``predict`` (Ridge, Lasso, RidgeClassifier, ...) keep their own.
+Anything else -- another input type, non-finite values, sparse coefficients -- goes
+through ``predict`` as before, so its errors are scikit-learn's own.
+
+Nothing is trusted blindly: at load the direct path is run on probe rows and its answers
+must equal ``predict``'s bit for bit, one row and many, or the model is served through
+``predict`` alone.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+Direct = Callable[[Any], Any]
+PROBE_ROWS = 64
+
+
+def direct_predict(model: Any) -> Direct | None:
+    """A ``predict`` equal to ``model.predict`` on finite float64 rows, or None."""
+    scorer = _linear_scorer(model)
+    if scorer is None:
+        return None
+    predict = model.predict
+
+    def run(matrix: Any) -> Any:
+        if type(matrix) is not np.ndarray or matrix.dtype != np.float64 or not np.isfinite(matrix).all():
+            return predict(matrix)  # scikit-learn's own checks and messages
+        return scorer(matrix)
+
+    return run if _agrees(model, scorer) else None
+
+
+def _linear_scorer(model: Any) -> Direct | None:
+    try:
+        from sklearn.linear_model._base import LinearClassifierMixin, LinearModel, MultiOutputLinearModel
+    except ImportError:  # a scikit-learn that moved them: no shortcut
+        return None
+    cls = type(model)
+    coef = getattr(model, "coef_", None)
+    intercept = getattr(model, "intercept_", None)
+    if type(coef) is not np.ndarray or coef.ndim not in (1, 2) or intercept is None:
+        return None
+    weights = coef.T if coef.ndim == 2 else coef
+    if (
+        cls.predict is LinearClassifierMixin.predict
+        and cls.decision_function is LinearClassifierMixin.decision_function
+    ):
+        classes = getattr(model, "classes_", None)
+        if type(classes) is not np.ndarray:
+            return None
+
+        def classify(matrix: Any) -> Any:
+            scores = matrix @ weights + intercept
+            if scores.ndim > 1 and scores.shape[1] == 1:
+                scores = scores.reshape(-1)
+            picks = (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(axis=1)
+            return classes.take(picks, axis=0)
+
+        return classify
+    if (
+        cls.predict in (LinearModel.predict, MultiOutputLinearModel.predict)
+        and cls._decision_function is LinearModel._decision_function
+    ):
+
+        def regress(matrix: Any) -> Any:
+            return matrix @ weights + intercept
+
+        return regress
+    return None
+
+
+def _agrees(model: Any, scorer: Direct) -> bool:
+    """Whether the direct path answers exactly as ``predict`` on probe rows."""
+    width = getattr(model, "n_features_in_", None)
+    if not isinstance(width, int | np.integer) or width < 1:
+        return False
+    probe = np.random.default_rng(0).normal(size=(PROBE_ROWS, int(width))) * 3.0
+    try:
+        with warnings.catch_warnings():  # e.g. "X does not have valid feature names"
+            warnings.simplefilter("ignore")
+            return all(_same(model.predict(rows), scorer(rows)) for rows in (probe[:1], probe))
+    except Exception:
+        return False
+
+
+def _same(expected: Any, got: Any) -> bool:
+    expected, got = np.asarray(expected), np.asarray(got)
+    return expected.dtype == got.dtype and np.array_equal(expected, got)
