@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from cloudserve.serving import codec
+from cloudserve.serving import codec, heap
 from cloudserve.serving.app import ADMIN_PREFIX as PREFIX
 from cloudserve.serving.app import (
     Receive,
@@ -108,6 +108,7 @@ class Admin:
             async with self.lock:
                 self.endpoint.delete(name)
                 self.persist()
+                heap.settle()
             return {"deleted": name}
         raise StateError(405, f"{method} not allowed on versions")
 
@@ -123,6 +124,7 @@ class Admin:
                 name=name, config=config, stats=self.endpoint.stats_for(name), model=model
             )
             self.persist()
+            heap.settle()
         return {"name": name, **config, **version_status(self.endpoint.versions[name])}
 
     async def _other(self, method: str, path: str, body: bytes, scope: Scope) -> Any:

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from cloudserve.serving import codec
+from cloudserve.serving import codec, heap
 from cloudserve.serving.loaders import InputError
 from cloudserve.serving.state import Endpoint, StateError, Version
 
@@ -39,9 +39,9 @@ ADMIN_PREFIX = "/_cloudserve/"
 def configure_frameworks() -> None:
     """Per-thread framework settings for serving; also the pool threads' initializer.
 
-    scikit-learn keeps its config per thread. Input is validated by our own conversion
-    (a float64 matrix of the model's width), so sklearn's finiteness re-check and
-    parameter validation are skipped; the estimator's own predict still runs.
+    scikit-learn keeps its config per thread. Parameter validation (of fit arguments and
+    public functions) is skipped; input checks stay on, since whether NaN is acceptable
+    input depends on the estimator.
     """
     import sys
     import warnings
@@ -50,7 +50,7 @@ def configure_frameworks() -> None:
     if "sklearn" in sys.modules:
         import sklearn
 
-        sklearn.set_config(assume_finite=True, skip_parameter_validation=True)
+        sklearn.set_config(skip_parameter_validation=True)
 
 
 async def read_body(receive: Receive) -> bytes:
@@ -146,6 +146,7 @@ class ServingApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 configure_frameworks()
+                heap.settle()  # the models are loaded: hide them from the collector
                 self._flusher = asyncio.get_running_loop().create_task(self._flush_loop())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":

@@ -86,6 +86,7 @@ def test_csv_in_and_out(server: Any, logreg: Any, rows: list[Any]) -> None:
         (b'{"instances": [[1, 2]]}', "application/json", 400),
         (b'{"instances": [["x", "y"]]}', "application/json", 400),
         (b"1,2\n3", "text/csv", 400),
+        (b"nan" + b",0" * 19, "text/csv", 400),  # LogisticRegression refuses missing values
         (b"\xff\xfe", "text/csv", 400),
     ],
 )
@@ -96,6 +97,12 @@ def test_bad_input_is_a_json_4xx(server: Any, body: bytes, ctype: str, status: i
     assert answer.status_code == status
     assert "Traceback" not in answer.text
     assert isinstance(answer.json()["error"], str)
+
+
+def test_startup_hides_loaded_models_from_the_collector(server: Any) -> None:
+    import gc
+
+    assert gc.get_freeze_count() > 0  # full collections then skip the models and libraries
 
 
 def test_routes_and_health(server: Any) -> None:
