@@ -56,6 +56,7 @@ from cloudserve.monitor.profile import (
 )
 from cloudserve.monitor.readers import Table, open_table
 from cloudserve.monitor.result import DriftResult, FeatureResult, Histogram, Status
+from cloudserve.monitor.sorting import sort_values
 from cloudserve.monitor.stats import (
     KS_EXACT_MAX_N,
     FloatArray,
@@ -207,7 +208,7 @@ def _numeric(
     name: str, baseline: NumericProfile, data: NumericColumn, options: DriftOptions
 ) -> FeatureResult:
     base = _counts_part(name, "numeric", baseline.count, baseline.nulls, data.rows, data.nulls)
-    current = np.sort(data.values)
+    current = sort_values(data.values)
     if current.size == 0:
         return _no_data(name, "numeric", data.rows, base)
     sketch = baseline.sketch

@@ -28,6 +28,7 @@ import numpy as np
 
 from cloudserve.monitor.columns import CategoricalColumn, ColumnData, NumericColumn
 from cloudserve.monitor.readers import Table, open_table
+from cloudserve.monitor.sorting import sort_values
 from cloudserve.monitor.stats import CountArray, FloatArray, bin_counts
 
 FORMAT = "cloudserve-drift-profile"
@@ -190,7 +191,7 @@ def profile_column(data: ColumnData, max_points: int = DEFAULT_MAX_POINTS) -> Co
 
 def profile_numeric(data: NumericColumn, max_points: int = DEFAULT_MAX_POINTS) -> NumericProfile:
     """Sketch, moments and decile bins of a numeric column."""
-    ordered = np.sort(data.values)
+    ordered = sort_values(data.values)
     n = int(ordered.size)
     if n == 0:
         empty = np.empty(0, dtype=np.float64)
