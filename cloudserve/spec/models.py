@@ -333,7 +333,6 @@ class DeploymentSpec(StrictModel):
 class LocalSettings(StrictModel):
     host: str = Field(default="127.0.0.1", description="Bind address. Only change to expose it deliberately.")
     port: int | None = Field(default=None, ge=0, le=65535, description="Fixed port; a free one when omitted.")
-    workers: int = Field(default=1, ge=1, le=64)
     state_dir: str | None = Field(
         default=None,
         description="Where endpoints record pid and port. Default ~/.cloudserve/local.",
