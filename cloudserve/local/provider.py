@@ -129,11 +129,16 @@ class LocalProvider(Provider):
         return "local"
 
     def plan_note(self, version: DesiredVersion) -> PlanNote:
-        return PlanNote(
-            instance_type="local",
-            hourly_price_usd=0.0,
-            notes=("one process on this machine serves every version",),
-        )
+        notes = ["one process on this machine serves every version"]
+        if version.spec.env:
+            # Versions share the server process, so one version's variables cannot be its
+            # own; the server inherits the environment `apply` runs in.
+            notes.append(
+                f"env ({', '.join(sorted(version.spec.env))}) is not applied here: versions share "
+                "one process, which inherits the environment of the apply; it is the serving "
+                "container's environment on the cloud targets"
+            )
+        return PlanNote(instance_type="local", hourly_price_usd=0.0, notes=tuple(notes))
 
     def operations(self, action: str, desired: DesiredEndpoint, subject: str) -> list[str]:
         where = self._state(desired.name).path

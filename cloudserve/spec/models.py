@@ -102,7 +102,13 @@ class ModelSpec(StrictModel):
 class VersionSpec(StrictModel):
     model: ModelSpec | None = Field(default=None, description="The model this version serves.")
     image: str | None = Field(default=None, description="Bring your own container image instead.")
-    env: dict[str, str] = Field(default_factory=dict, description="Environment of the serving container.")
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Environment of the serving container on the cloud targets; the local target "
+            "(one shared process) does not apply it, and `plan` says so."
+        ),
+    )
 
     @model_validator(mode="after")
     def _model_or_image(self) -> VersionSpec:

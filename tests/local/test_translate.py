@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from cloudserve import tags as T
+from cloudserve.desired import build_desired
+from cloudserve.local.provider import LocalProvider
 from cloudserve.local.translate import full_traffic, same_capture, tag_patch
+from cloudserve.spec.models import Deployment, LocalSettings
 
 
 def test_tag_patch_sets_removes_and_keeps_rollout_bookkeeping() -> None:
@@ -27,3 +32,27 @@ def test_capture_without_destination_matches_the_servers_default() -> None:
     assert same_capture(cap(20, None), cap(20.0, "/x"))
     assert not same_capture(cap(20, "/y"), cap(20, "/x"))
     assert not same_capture(cap(30, None), cap(20, "/x"))
+
+
+def test_plan_says_version_env_is_not_applied_locally(tmp_path: Path) -> None:
+    model = tmp_path / "m.joblib"
+    model.write_bytes(b"x")
+    spec = Deployment.model_validate(
+        {
+            "metadata": {"name": "envs"},
+            "spec": {
+                "target": "local",
+                "versions": {
+                    "plain": {"model": {"uri": str(model)}},
+                    "tuned": {"model": {"uri": str(model)}, "env": {"THRESHOLD": "0.7", "MODE": "x"}},
+                },
+                "traffic": {"plain": 100},
+            },
+            "targets": {"local": {"state_dir": str(tmp_path / "state")}},
+        }
+    )
+    provider = LocalProvider(LocalSettings(state_dir=str(tmp_path / "state")))
+    desired = build_desired(spec, provider)
+    plain, tuned = (provider.plan_note(desired.versions[v]).notes for v in ("plain", "tuned"))
+    assert not any("env" in note for note in plain)
+    assert any("env (MODE, THRESHOLD) is not applied here" in note for note in tuned)
