@@ -189,7 +189,7 @@ class DriftMonitor:
             endpoint=desired.name,
             drift=drift,
             image=self._image(),
-            requirement=runtime_requirement(),
+            requirement=runtime_requirement("monitor"),  # the drift engine's own extra
             role_arn=self.settings.role_arn or "",
             baseline_prefix=profile_uri.rsplit("/", 1)[0] + "/",
             capture_uri=self._capture_uri(desired),
@@ -227,7 +227,7 @@ class DriftMonitor:
             monitoring_hash=desired.monitoring_hash,
             drift=drift,
             image=self._image(),
-            requirement=runtime_requirement(),
+            requirement=runtime_requirement("monitor"),  # the drift engine's own extra
             role_arn=self.settings.role_arn or "",
             profile_uri=profile_uri,
             reports_uri=f"s3://{bucket}/{self.settings.prefix.strip('/')}/monitoring/{desired.name}/reports",

@@ -54,13 +54,14 @@ def output_fn(predictions, accept):
 '''
 
 
-def runtime_requirement() -> str:
+def runtime_requirement(extras: str = "serve") -> str:
+    """The pip requirement for cloudserve in a container: this version, these extras."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return f"cloudserve[serve]=={version('cloudserve')}"
+        return f"cloudserve[{extras}]=={version('cloudserve')}"
     except PackageNotFoundError:
-        return "cloudserve[serve]"
+        return f"cloudserve[{extras}]"
 
 
 def manifest_for(spec: ModelSpec, source: Path) -> dict[str, Any]:

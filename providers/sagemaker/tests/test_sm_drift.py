@@ -191,6 +191,7 @@ def run_job_locally(
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
     app = job["AppSpecification"]
+    assert "cloudserve[monitor]" in app["ContainerEntrypoint"][2]  # installs the engine's extra
     args = list(app["ContainerArguments"])
     for container_path, path in local.items():
         args = [a.replace(container_path, str(path)) for a in args]
