@@ -74,7 +74,12 @@ class ModelSpec(StrictModel):
     uri: str = Field(description="Local path (file or directory), or s3://, gs://, azureml:// URI.")
     framework: Framework = Field(default="sklearn", description="What produced the model.")
     framework_version: str | None = Field(
-        default=None, description="Selects the cloud's prebuilt serving container, e.g. '1.5'."
+        default=None,
+        description=(
+            "The library version the model was trained with, e.g. '1.5': selects the prebuilt "
+            "serving container on Vertex AI, and is pinned beside cloudserve's runtime on "
+            "SageMaker and Azure ML."
+        ),
     )
     format: ModelFormat | None = Field(
         default=None,

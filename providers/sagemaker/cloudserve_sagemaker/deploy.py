@@ -64,13 +64,9 @@ class Deployer:
         """(image URI, whether it is a prebuilt framework container running the shim)."""
         if version.spec.image:
             return version.spec.image, False
-        from cloudserve_sagemaker.images import framework_image
+        from cloudserve_sagemaker.images import runtime_image
 
-        model = version.spec.model
-        assert model is not None
-        return framework_image(
-            model.framework, model.framework_version, self.aws.region_name, version.instance_type
-        ), True
+        return runtime_image(self.aws.region_name, version.instance_type), True
 
     def ensure_model(self, desired: DesiredEndpoint, version: DesiredVersion) -> str:
         name = tr.model_name(desired.name, version.name, version.config_hash)

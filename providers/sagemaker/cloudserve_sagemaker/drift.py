@@ -30,8 +30,6 @@ from cloudserve_sagemaker import translate as tr
 from cloudserve_sagemaker.client import AwsClients
 from cloudserve_sagemaker.staging import runtime_requirement
 
-MONITOR_FRAMEWORK = ("sklearn", "1.2")  # the SageMaker scikit-learn image runs the job
-
 
 def drift_problems(desired: DesiredEndpoint, settings: SageMakerSettings) -> list[str]:
     """What would make the schedule fail, found at plan time."""
@@ -168,9 +166,9 @@ class DriftMonitor:
         return f"s3://{bucket}/{key}"
 
     def _image(self) -> str:
-        from cloudserve_sagemaker.images import framework_image
+        from cloudserve_sagemaker.images import runtime_image
 
-        return framework_image(*MONITOR_FRAMEWORK, self.aws.region_name, dr.JOB_INSTANCE_TYPE)
+        return runtime_image(self.aws.region_name, dr.JOB_INSTANCE_TYPE)
 
     def _capture_uri(self, desired: DesiredEndpoint) -> str:
         capture = desired.deployment.spec.capture

@@ -1,6 +1,6 @@
-"""Prebuilt SageMaker framework serving-container images, looked up with the sagemaker SDK.
+"""The prebuilt SageMaker serving image cloudserve's runtime runs in, looked up with the sagemaker SDK.
 
-The SDK is the authority on which image serves which framework version in which region
+The SDK is the authority on which image URI a container version has in which region
 (its account ids differ per region), so it earns its place here, and only here: it is an
 optional extra (``cloudserve-sagemaker[images]``), imported lazily (about 3 s cold), and
 each answer is cached. A version with its own ``image`` never needs it.
@@ -13,10 +13,12 @@ from typing import Any
 
 from cloudserve.errors import InvalidSpec, TargetNotInstalled
 
-# Frameworks whose models run in the scikit-learn container with cloudserve's shim: the
-# shim installs cloudserve's runtime, which loads skops, joblib, MLflow and handlers.
-_CONTAINER_FOR = {"sklearn": "sklearn", "xgboost": "xgboost", "mlflow": "sklearn", "custom": "sklearn"}
-_DEFAULT_VERSION = {"sklearn": "1.2-1", "xgboost": "1.7-1"}
+# Every model runs in one prebuilt image: cloudserve's runtime (code/requirements.txt)
+# installs its own scikit-learn, XGBoost and the rest, so what the image must supply is a
+# Python the runtime installs on (>= 3.11). sagemaker-scikit-learn 1.4-2-py312 runs Python
+# 3.12; 1.2-1 and older run 3.9 or less, where pip refuses the runtime
+# (aws/sagemaker-scikit-learn-container, docker/*/base/Dockerfile.cpu).
+RUNTIME_CONTAINER = ("sklearn", "1.4-2-py312")
 
 
 def _image_uris() -> Any:
@@ -34,34 +36,22 @@ def _image_uris() -> Any:
     return image_uris
 
 
-def _candidates(container: str, version: str | None) -> list[str]:
-    if not version:
-        return [_DEFAULT_VERSION[container]]
-    return [version, f"{version}-1", f"{version}-2"]
-
-
 @cache
-def framework_image(framework: str, version: str | None, region: str, instance_type: str | None) -> str:
-    """The serving image for a framework model, e.g. sagemaker-scikit-learn:1.2-1-cpu-py3."""
-    container = _CONTAINER_FOR[framework]
-    if framework != container:
-        version = None  # the framework version names the model's library, not this container
-    uris = _image_uris()
-    problems = []
-    for candidate in _candidates(container, version):
-        try:
-            return str(
-                uris.retrieve(
-                    container,
-                    region=region,
-                    version=candidate,
-                    instance_type=instance_type or "ml.m5.large",
-                    image_scope="inference",
-                )
+def runtime_image(region: str, instance_type: str | None) -> str:
+    """The prebuilt image cloudserve's runtime runs in, e.g. sagemaker-scikit-learn:1.4-2-py312-cpu-py3."""
+    container, version = RUNTIME_CONTAINER
+    try:
+        return str(
+            _image_uris().retrieve(
+                container,
+                region=region,
+                version=version,
+                instance_type=instance_type or "ml.m5.large",
+                image_scope="inference",
             )
-        except ValueError as exc:
-            problems.append(str(exc))
-    raise InvalidSpec(
-        f"no SageMaker {container} serving image for framework_version {version!r} in {region}",
-        hint=problems[-1] if problems else None,
-    )
+        )
+    except ValueError as exc:
+        raise InvalidSpec(
+            f"no SageMaker {container} {version} serving image in {region}",
+            hint=f"{exc}; or set the version's image to a serving image URI",
+        ) from exc

@@ -64,6 +64,20 @@ def runtime_requirement(extras: str = "serve") -> str:
         return f"cloudserve[{extras}]"
 
 
+#: The library a framework model was trained with, pinned at its framework_version.
+FRAMEWORK_PACKAGES = {"sklearn": "scikit-learn", "xgboost": "xgboost"}
+
+
+def requirements_for(spec: ModelSpec) -> str:
+    """``code/requirements.txt``: the runtime, plus the model's own library at the version
+    it was trained with, since unpickling in another scikit-learn can fail or mislead."""
+    lines = [runtime_requirement()]
+    package = FRAMEWORK_PACKAGES.get(spec.framework)
+    if package and spec.framework_version:
+        lines.append(f"{package}=={spec.framework_version}.*")
+    return "\n".join(lines) + "\n"
+
+
 def manifest_for(spec: ModelSpec, source: Path) -> dict[str, Any]:
     data = spec.model_dump(mode="json", exclude_none=True)
     data["uri"] = source.name if source.is_file() else "."
@@ -112,7 +126,7 @@ def pack_model(source: Path, spec: ModelSpec) -> bytes:
                     _add_file(tar, rel, path)
         _add_bytes(tar, MANIFEST, json.dumps(manifest_for(spec, source), indent=1).encode())
         _add_bytes(tar, "code/inference.py", INFERENCE_SHIM.encode())
-        _add_bytes(tar, "code/requirements.txt", (runtime_requirement() + "\n").encode())
+        _add_bytes(tar, "code/requirements.txt", requirements_for(spec).encode())
     return buffer.getvalue()
 
 

@@ -76,7 +76,7 @@ def make_spec(models: dict[str, Any]) -> MakeSpec:
                         "model": {
                             "uri": str(models[k + "_path"]),
                             "framework": "sklearn",
-                            "framework_version": "1.2",
+                            "framework_version": "1.5",
                         }
                     }
                     for v, k in versions.items()

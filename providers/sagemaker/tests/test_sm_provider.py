@@ -59,7 +59,7 @@ def test_create_translates_the_spec(
     assert config["DataCaptureConfig"]["DestinationS3Uri"] == "s3://artifacts/cloudserve/capture/churn"
     model = sm.describe_model(ModelName=variants["stable"]["ModelName"])
     assert model["PrimaryContainer"]["ModelDataUrl"].startswith("s3://artifacts/cloudserve/models/")
-    assert "sagemaker-scikit-learn:1.2-1-cpu-py3" in model["PrimaryContainer"]["Image"]
+    assert "sagemaker-scikit-learn:1.4-2-py312-cpu-py3" in model["PrimaryContainer"]["Image"]  # Python 3.12
     assert model["PrimaryContainer"]["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
     tags = {t["Key"]: t["Value"] for t in sm.list_tags(ResourceArn=model["ModelArn"])["Tags"]}
     desired = build_desired(spec, provider)

@@ -108,3 +108,31 @@ def test_validate_and_plan_note(make_spec) -> None:  # type: ignore[no-untyped-d
     assert provider.operations("set_traffic", desired, "stable") == [
         "sagemaker:UpdateEndpointWeightsAndCapacities"
     ]
+
+
+@pytest.mark.parametrize(
+    ("model", "pin"),
+    [
+        ({"framework": "sklearn", "framework_version": "1.5"}, "scikit-learn==1.5.*"),
+        ({"framework": "xgboost", "framework_version": "2.1"}, "xgboost==2.1.*"),
+        ({"framework": "sklearn"}, None),
+        ({"framework": "custom", "framework_version": "3"}, None),
+    ],
+)
+def test_archive_requirements_pin_the_models_library(tmp_path, model, pin) -> None:  # type: ignore[no-untyped-def]
+    import io
+    import tarfile
+
+    from cloudserve_sagemaker.staging import pack_model
+
+    from cloudserve.spec.models import ModelSpec
+
+    artifact = tmp_path / "model.joblib"
+    artifact.write_bytes(b"weights")
+    data = pack_model(artifact, ModelSpec(uri=str(artifact), **model))
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        member = tar.extractfile("code/requirements.txt")
+        assert member is not None
+        lines = member.read().decode().splitlines()
+    assert lines[0].startswith("cloudserve[serve]")
+    assert lines[1:] == ([pin] if pin else [])
