@@ -25,6 +25,7 @@ from cloudserve.provider import (
     Provider,
     VersionMetrics,
 )
+from cloudserve.serving.pins import framework_pin_problems
 from cloudserve.spec.models import AzureMLSettings, Deployment
 from cloudserve_azureml import catalog, rules
 from cloudserve_azureml.errors import azure_errors, translate
@@ -99,7 +100,7 @@ class AzureMLProvider(Provider):
         return rules.CAPABILITIES
 
     def validate(self, desired: DesiredEndpoint) -> list[str]:
-        return rules.validate(desired)
+        return [*rules.validate(desired), *framework_pin_problems(desired.deployment)]
 
     def resolve_instance_type(self, deployment: Deployment) -> str | None:
         override = deployment.spec.compute.instance_type.get("azureml")

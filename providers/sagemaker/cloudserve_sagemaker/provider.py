@@ -31,6 +31,7 @@ from cloudserve.provider import (
     Provider,
     VersionMetrics,
 )
+from cloudserve.serving.pins import framework_pin_problems
 from cloudserve.spec.models import Deployment, SageMakerSettings
 from cloudserve.tags import LEASE, ROLLOUT
 from cloudserve_sagemaker import translate as tr
@@ -78,7 +79,11 @@ class SageMakerProvider(Provider):
         return declared_capabilities(self.settings.native_monitoring)
 
     def validate(self, desired: DesiredEndpoint) -> list[str]:
-        return validate_desired(desired, self.settings) + drift_problems(desired, self.settings)
+        return [
+            *validate_desired(desired, self.settings),
+            *framework_pin_problems(desired.deployment),
+            *drift_problems(desired, self.settings),
+        ]
 
     def resolve_instance_type(self, deployment: Deployment) -> str | None:
         compute = deployment.spec.compute

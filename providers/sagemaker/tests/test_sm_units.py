@@ -136,3 +136,13 @@ def test_archive_requirements_pin_the_models_library(tmp_path, model, pin) -> No
         lines = member.read().decode().splitlines()
     assert lines[0].startswith("cloudserve[serve]")
     assert lines[1:] == ([pin] if pin else [])
+
+
+def test_a_pin_older_than_the_runtime_fails_plan(make_spec) -> None:  # type: ignore[no-untyped-def]
+    provider = SageMakerProvider(SageMakerSettings(region="us-east-1"), offline=True)
+    spec = make_spec("churn", versions={"stable": "a"})
+    stable = spec.spec.versions["stable"]
+    old = stable.model_copy(update={"model": stable.model.model_copy(update={"framework_version": "1.2"})})
+    spec = spec.model_copy(update={"spec": spec.spec.model_copy(update={"versions": {"stable": old}})})
+    problems = provider.validate(build_desired(spec, provider))
+    assert any(p.startswith("spec.versions.stable.model.framework_version: '1.2'") for p in problems)
