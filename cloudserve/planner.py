@@ -8,6 +8,7 @@ endpoint settings last. Nothing here calls a write API.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +28,7 @@ from cloudserve.provider import (
     Status,
     Support,
 )
-from cloudserve.spec.models import Deployment
+from cloudserve.spec.models import Deployment, DeploymentSpec
 
 PLAN_FORMAT_VERSION = 1
 
@@ -174,15 +175,40 @@ def missing_artifacts(deployment: Deployment) -> list[SpecProblem]:
         path = resolve_local(model.uri, base_dir_of(deployment))
         if not path.exists():
             problems.append(
-                SpecProblem(
+                located(
+                    deployment,
+                    f"spec.versions.{name}.model.uri",
                     f"model file or directory {path} does not exist",
-                    file=deployment._source_file,
-                    field=f"spec.versions.{name}.model.uri",
                     hint="train or copy the model there first, or fix the path (relative paths "
                     "start at the spec file's folder)",
                 )
             )
     return problems
+
+
+#: A target's problem that begins with the field it is about: "spec.versions.a.x: ..."
+#: (targets also write paths inside ``spec`` without the prefix: "monitoring.drift.x: ...").
+_FIELD_FIRST = re.compile(r"^([a-z_]+(?:\.[A-Za-z0-9_-]+)*): (.+)$", re.S)
+_TOP_LEVEL = frozenset({"metadata", "spec", "targets"})
+
+
+def located(deployment: Deployment, field: str, message: str, hint: str | None = None) -> SpecProblem:
+    """A problem with ``field`` pointed at its line in the spec file, when it came from one."""
+    position = deployment.locate(field)
+    line, column = position if position is not None else (None, None)
+    return SpecProblem(
+        message, file=deployment._source_file, line=line, column=column, field=field, hint=hint
+    )
+
+
+def target_problem(deployment: Deployment, provider: Provider, text: str) -> SpecProblem:
+    """A provider's validate() message, located when it starts with a field path."""
+    match = _FIELD_FIRST.match(text)
+    head = match[1].split(".", 1)[0] if match else ""
+    if match is None or (head not in _TOP_LEVEL and head not in DeploymentSpec.model_fields):
+        return SpecProblem(text, file=deployment._source_file, field=f"(target {provider.name})")
+    field = match[1] if head in _TOP_LEVEL else f"spec.{match[1]}"
+    return located(deployment, field, f"{match[2]} (target {provider.name})")
 
 
 def make_plan(deployment: Deployment, provider: Provider, *, offline: bool = False) -> Plan:
@@ -191,8 +217,7 @@ def make_plan(deployment: Deployment, provider: Provider, *, offline: bool = Fal
     capabilities = check_capabilities(deployment, provider)
     desired = build_desired(deployment, provider)
     problems = missing_artifacts(deployment) + [
-        SpecProblem(p, file=deployment._source_file, field=f"(target {provider.name})")
-        for p in provider.validate(desired)
+        target_problem(deployment, provider, p) for p in provider.validate(desired)
     ]
     if problems:
         raise InvalidSpec("\n".join(p.render() for p in problems), problems=problems, target=provider.name)

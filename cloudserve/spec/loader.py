@@ -193,6 +193,7 @@ def _load_doc(
     if doc.file != "<python object>":
         deployment._source_file = doc.file
         deployment._source_dir = str(FsPath(doc.file).resolve().parent)
+        deployment._source_positions = {path: (p.line, p.column) for path, p in doc.positions.items()}
     return deployment
 
 

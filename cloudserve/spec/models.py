@@ -412,6 +412,18 @@ class Deployment(StrictModel):
     # Where the document came from: relative model paths resolve against its folder.
     _source_file: str | None = PrivateAttr(default=None)
     _source_dir: str | None = PrivateAttr(default=None)
+    # (line, column) of every key and value, so later checks (a target's rules at plan
+    # time) can point at the line they are about, as the loader's own errors do.
+    _source_positions: dict[tuple[str | int, ...], tuple[int, int]] = PrivateAttr(default_factory=dict)
+
+    def locate(self, field: str) -> tuple[int, int] | None:
+        """Line and column of a dotted field path (or of its nearest ancestor) in the source."""
+        parts: tuple[str | int, ...] = tuple(field.split("."))
+        for end in range(len(parts), 0, -1):
+            found = self._source_positions.get(parts[:end])
+            if found is not None:
+                return found
+        return None
 
     @property
     def name(self) -> str:

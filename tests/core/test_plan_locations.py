@@ -1,0 +1,48 @@
+"""Problems found at plan time point at the spec line they are about, like loading errors do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from cloudserve.planner import missing_artifacts, target_problem
+from cloudserve.spec.loader import load_one
+
+SPEC = """\
+apiVersion: cloudserve/v1
+kind: Deployment
+metadata:
+  name: churn
+spec:
+  target: local
+  versions:
+    stable:
+      model: {uri: ./missing.joblib}
+  traffic: {stable: 100}
+"""
+
+
+def _spec(tmp_path: Path) -> Any:
+    path = tmp_path / "deployment.yaml"
+    path.write_text(SPEC)
+    return load_one(path)
+
+
+def test_missing_model_points_at_its_uri(tmp_path: Path) -> None:
+    (problem,) = missing_artifacts(_spec(tmp_path))
+    assert (problem.line, problem.field) == (9, "spec.versions.stable.model.uri")
+    assert problem.render().startswith(f"{tmp_path / 'deployment.yaml'}:9:")
+
+
+def test_target_problems_are_located_by_their_leading_field(tmp_path: Path) -> None:
+    deployment = _spec(tmp_path)
+    target = SimpleNamespace(name="sagemaker")
+    inside = target_problem(deployment, target, "versions.stable.model.uri: not on this cloud")  # type: ignore[arg-type]
+    assert (inside.line, inside.field) == (9, "spec.versions.stable.model.uri")
+    assert inside.message == "not on this cloud (target sagemaker)"
+    named = target_problem(deployment, target, "metadata.name: too long")  # type: ignore[arg-type]
+    assert (named.line, named.field) == (4, "metadata.name")
+    prose = target_problem(deployment, target, "capture needs a bucket: set one")  # type: ignore[arg-type]
+    assert prose.line is None and prose.field == "(target sagemaker)"
+    assert prose.message == "capture needs a bucket: set one"
