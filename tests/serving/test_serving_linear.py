@@ -13,7 +13,7 @@ from cloudserve.serving.loaders.tabular import estimator_predict_fn
 
 
 def _fitted(name: str) -> Any:
-    from sklearn import linear_model, svm
+    from sklearn import linear_model, pipeline, preprocessing, svm
 
     rng = np.random.default_rng(7)
     x = rng.normal(size=(300, 6))
@@ -35,6 +35,26 @@ def _fitted(name: str) -> Any:
         "ols": (linear_model.LinearRegression(), "regression"),
         "ols-two-outputs": (linear_model.LinearRegression(), "two-outputs"),
         "ridge": (linear_model.Ridge(), "regression"),
+        "scaled-logreg": (
+            pipeline.make_pipeline(preprocessing.StandardScaler(), linear_model.LogisticRegression()),
+            "multiclass",
+        ),
+        "scaled-twice-ols": (
+            pipeline.make_pipeline(
+                preprocessing.StandardScaler(with_mean=False),
+                preprocessing.StandardScaler(with_std=False),
+                linear_model.LinearRegression(),
+            ),
+            "regression",
+        ),
+        "passthrough-ols": (
+            pipeline.Pipeline([("raw", "passthrough"), ("ols", linear_model.LinearRegression())]),
+            "regression",
+        ),
+        "minmax-logreg": (
+            pipeline.make_pipeline(preprocessing.MinMaxScaler(), linear_model.LogisticRegression()),
+            "binary",
+        ),
     }[name]
     return estimator.fit(x, labels[target])
 
@@ -51,6 +71,9 @@ def _fitted(name: str) -> Any:
         "linear-svr",
         "ols",
         "ols-two-outputs",
+        "scaled-logreg",
+        "scaled-twice-ols",
+        "passthrough-ols",
     ],
 )
 def test_direct_path_equals_predict(name: str) -> None:
@@ -74,6 +97,7 @@ def test_overridden_predict_keeps_its_own() -> None:
     x = np.random.default_rng(3).normal(size=(100, 4))
     assert direct_predict(Thresholded().fit(x, (x[:, 0] > 0).astype(int))) is None
     assert direct_predict(_fitted("ridge")) is None  # Ridge defines its own predict
+    assert direct_predict(_fitted("minmax-logreg")) is None  # only StandardScaler steps
 
 
 def test_sparse_coefficients_keep_predict() -> None:

@@ -11,7 +11,9 @@ overridden anywhere in its class -- the same expressions are evaluated directly:
 ``X @ coef_.T + intercept_``, then, for a classifier, the class pick of
 ``LinearClassifierMixin.predict``. In scikit-learn 1.9 that is LogisticRegression,
 SGDClassifier, Perceptron, LinearSVC, LinearSVR and LinearRegression; classes that
-override ``predict`` (Ridge, Lasso, RidgeClassifier, ...) keep their own.
+override ``predict`` (Ridge, Lasso, RidgeClassifier, ...) keep their own. A Pipeline of
+StandardScaler (or passthrough) steps ending in one of them is scored the same way, the
+scaling done as ``StandardScaler.transform`` does it.
 Anything else -- another input type, non-finite values, sparse coefficients -- goes
 through ``predict`` as before, so its errors are scikit-learn's own.
 
@@ -34,7 +36,7 @@ PROBE_ROWS = 64
 
 def direct_predict(model: Any) -> Direct | None:
     """A ``predict`` equal to ``model.predict`` on finite float64 rows, or None."""
-    scorer = _linear_scorer(model)
+    scorer = _pipeline_scorer(model) or _linear_scorer(model)
     if scorer is None:
         return None
     predict = model.predict
@@ -86,9 +88,58 @@ def _linear_scorer(model: Any) -> Direct | None:
     return None
 
 
+def _pipeline_scorer(model: Any) -> Direct | None:
+    """Scaling steps then a linear model, as ``Pipeline.predict`` runs them."""
+    try:
+        from sklearn.pipeline import Pipeline
+    except ImportError:
+        return None
+    if type(model) is not Pipeline or not model.steps:  # a subclass may predict its own way
+        return None
+    stages = [_scaler(step) for _, step in model.steps[:-1]]
+    final = _linear_scorer(model.steps[-1][1])
+    if final is None or any(stage is None for stage in stages):
+        return None
+    ready = [stage for stage in stages if stage is not None]
+
+    def run(matrix: Any) -> Any:
+        for stage in ready:
+            matrix = stage(matrix)
+        return final(matrix)
+
+    return run
+
+
+def _scaler(step: Any) -> Direct | None:
+    """``StandardScaler.transform`` on dense rows (a copy, centred then scaled), or a passthrough."""
+    if step is None or step == "passthrough":
+        return lambda matrix: matrix
+    try:
+        from sklearn.preprocessing import StandardScaler
+    except ImportError:
+        return None
+    if type(step) is not StandardScaler:
+        return None
+    mean = step.mean_ if step.with_mean else None
+    scale = step.scale_ if step.with_std else None
+    if any(v is not None and type(v) is not np.ndarray for v in (mean, scale)):
+        return None
+
+    def transform(matrix: Any) -> Any:
+        out = matrix.copy()
+        if mean is not None:
+            out -= mean
+        if scale is not None:
+            out /= scale
+        return out
+
+    return transform
+
+
 def _agrees(model: Any, scorer: Direct) -> bool:
     """Whether the direct path answers exactly as ``predict`` on probe rows."""
-    width = getattr(model, "n_features_in_", None)
+    final = getattr(model, "_final_estimator", None)  # a Pipeline led by "passthrough" has no width
+    width = getattr(model, "n_features_in_", None) or getattr(final, "n_features_in_", None)
     if not isinstance(width, int | np.integer) or width < 1:
         return False
     probe = np.random.default_rng(0).normal(size=(PROBE_ROWS, int(width))) * 3.0
