@@ -14,7 +14,9 @@ import abc
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel
 
 from cloudserve.spec.models import Deployment, VersionSpec
 
@@ -203,6 +205,18 @@ class PlanNote:
     instance_type: str | None = None
     hourly_price_usd: float | None = None
     notes: tuple[str, ...] = ()
+
+
+SettingsModel = TypeVar("SettingsModel", bound=BaseModel)
+
+
+def coerce_settings(model: type[SettingsModel], settings: Any) -> SettingsModel:
+    """A target's settings as its model: None gives the defaults, a mapping is validated."""
+    if settings is None:
+        return model()
+    if isinstance(settings, Mapping):
+        return model.model_validate(dict(settings))
+    return settings  # type: ignore[no-any-return]
 
 
 class Provider(abc.ABC):

@@ -39,6 +39,7 @@ from cloudserve.provider import (
     Status,
     Support,
     VersionMetrics,
+    coerce_settings,
 )
 from cloudserve.spec.models import Deployment, LocalSettings
 
@@ -88,10 +89,7 @@ class LocalProvider(Provider):
         start_timeout: float = START_TIMEOUT,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     ) -> None:
-        if settings is None:
-            settings = LocalSettings()
-        elif isinstance(settings, Mapping):
-            settings = LocalSettings.model_validate(dict(settings))
+        settings = coerce_settings(LocalSettings, settings)
         super().__init__(settings, offline=offline)
         self.local: LocalSettings = settings
         self.root = state_root(settings.state_dir)

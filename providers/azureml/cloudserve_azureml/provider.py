@@ -24,6 +24,7 @@ from cloudserve.provider import (
     PlanNote,
     Provider,
     VersionMetrics,
+    coerce_settings,
 )
 from cloudserve.serving.pins import framework_pin_problems
 from cloudserve.spec.models import AzureMLSettings, Deployment
@@ -77,10 +78,7 @@ class AzureMLProvider(Provider):
     name = "azureml"
 
     def __init__(self, settings: Any, *, offline: bool = False) -> None:
-        if settings is None:
-            settings = AzureMLSettings()
-        elif isinstance(settings, Mapping):
-            settings = AzureMLSettings.model_validate(dict(settings))
+        settings = coerce_settings(AzureMLSettings, settings)
         super().__init__(settings, offline=offline)
         from cloudserve_azureml.client import AzureClients
 

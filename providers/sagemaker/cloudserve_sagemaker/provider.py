@@ -30,6 +30,7 @@ from cloudserve.provider import (
     PlanNote,
     Provider,
     VersionMetrics,
+    coerce_settings,
 )
 from cloudserve.serving.pins import framework_pin_problems
 from cloudserve.spec.models import Deployment, SageMakerSettings
@@ -63,10 +64,7 @@ class SageMakerProvider(Provider):
     name = "sagemaker"
 
     def __init__(self, settings: Any, *, offline: bool = False) -> None:
-        if settings is None:
-            settings = SageMakerSettings()
-        elif isinstance(settings, Mapping):
-            settings = SageMakerSettings.model_validate(dict(settings))
+        settings = coerce_settings(SageMakerSettings, settings)
         super().__init__(settings, offline=offline)
         self.aws = AwsClients(settings.region, settings.profile)
         self.deployer = Deployer(self.aws, settings)

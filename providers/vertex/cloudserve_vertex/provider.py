@@ -30,6 +30,7 @@ from cloudserve.provider import (
     Support,
     VersionMetrics,
     VersionState,
+    coerce_settings,
 )
 from cloudserve.spec.models import Deployment, VertexSettings
 from cloudserve_vertex import catalog, containers, drift, metrics, monitoring, translate
@@ -72,7 +73,7 @@ class VertexProvider(Provider):
     name = "vertex"
 
     def __init__(self, settings: Any = None, *, offline: bool = False) -> None:
-        super().__init__(settings if settings is not None else VertexSettings(), offline=offline)
+        super().__init__(coerce_settings(VertexSettings, settings), offline=offline)
         self._client: VertexClient | None = None
         self._choice: catalog.Choice | None = None
         self._deployment: Deployment | None = None  # the spec being planned, for plan notes
