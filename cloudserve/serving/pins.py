@@ -11,14 +11,24 @@ from __future__ import annotations
 
 import re
 
-from cloudserve.spec.models import Deployment
+from cloudserve.spec.models import Deployment, ModelSpec
 
 #: framework -> (package, lowest version the ``serve`` extra accepts; see pyproject.toml).
 RUNTIME_FLOORS: dict[str, tuple[str, tuple[int, int]]] = {
     "sklearn": ("scikit-learn", (1, 4)),
     "xgboost": ("xgboost", (2, 0)),
 }
+#: framework -> the library its models are saved with.
+FRAMEWORK_PACKAGES = {framework: package for framework, (package, _) in RUNTIME_FLOORS.items()}
 _MAJOR_MINOR = re.compile(r"^(\d+)\.(\d+)")
+
+
+def framework_pin(model: ModelSpec) -> str | None:
+    """The requirement pinning a model's library at its framework_version (``scikit-learn==1.5.*``)."""
+    package = FRAMEWORK_PACKAGES.get(model.framework)
+    if package is None or not model.framework_version:
+        return None
+    return f"{package}=={model.framework_version}.*"
 
 
 def framework_pin_problems(deployment: Deployment) -> list[str]:

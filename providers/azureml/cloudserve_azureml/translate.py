@@ -19,12 +19,13 @@ from cloudserve import tags as T
 from cloudserve.artifacts import is_remote, resolve_local
 from cloudserve.desired import base_dir_of
 from cloudserve.provider import DesiredEndpoint, DesiredVersion, Scaling
+from cloudserve.serving.pins import FRAMEWORK_PACKAGES
 
 # Azure ML's prebuilt minimal inference images (Microsoft Learn, "prebuilt Docker images
 # for inference"); the framework is pinned on top through the environment's conda file.
 CPU_BASE_IMAGE = "mcr.microsoft.com/azureml/minimal-py312-inference:latest"
 GPU_BASE_IMAGE = "mcr.microsoft.com/azureml/minimal-ubuntu22.04-py39-cuda11.8-gpu-inference:latest"
-_FRAMEWORK_PACKAGES = {"sklearn": "scikit-learn", "xgboost": "xgboost", "mlflow": "mlflow"}
+_FRAMEWORK_PACKAGES = {**FRAMEWORK_PACKAGES, "mlflow": "mlflow"}
 SCORING_SCRIPT = "score.py"
 MODEL_SPEC_ENV = "CLOUDSERVE_MODEL_SPEC"
 INPUT_COLUMNS_ENV = "CLOUDSERVE_INPUT_COLUMNS"  # names list-shaped rows for model_inputs logging

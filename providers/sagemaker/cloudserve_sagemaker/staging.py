@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from cloudserve.artifacts import digest_path
+from cloudserve.serving.pins import framework_pin
 from cloudserve.spec.models import ModelSpec
 
 MANIFEST = "cloudserve-model.json"
@@ -64,18 +65,11 @@ def runtime_requirement(extras: str = "serve") -> str:
         return f"cloudserve[{extras}]"
 
 
-#: The library a framework model was trained with, pinned at its framework_version.
-FRAMEWORK_PACKAGES = {"sklearn": "scikit-learn", "xgboost": "xgboost"}
-
-
 def requirements_for(spec: ModelSpec) -> str:
     """``code/requirements.txt``: the runtime, plus the model's own library at the version
     it was trained with, since unpickling in another scikit-learn can fail or mislead."""
-    lines = [runtime_requirement()]
-    package = FRAMEWORK_PACKAGES.get(spec.framework)
-    if package and spec.framework_version:
-        lines.append(f"{package}=={spec.framework_version}.*")
-    return "\n".join(lines) + "\n"
+    pin = framework_pin(spec)
+    return "\n".join([runtime_requirement(), *([pin] if pin else [])]) + "\n"
 
 
 def manifest_for(spec: ModelSpec, source: Path) -> dict[str, Any]:
