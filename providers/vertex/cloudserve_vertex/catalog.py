@@ -132,8 +132,31 @@ def choose(deployment: Deployment) -> Choice:
     )
 
 
-def container_image(model: ModelSpec) -> str | None:
-    """The prebuilt prediction container for a framework and version, or None."""
+# Vertex AI serves each prebuilt container from three multi-region Artifact Registry
+# repositories (us, europe, asia). The SDK's own lookup
+# (google.cloud.aiplatform.helpers.get_prebuilt_prediction_container_uri) takes the part of
+# the location before the first dash and knows only those three; the other geographies
+# get the nearest one here, as the "Prebuilt containers for prediction" page advises.
+_NEAREST_REPOSITORY = {
+    "northamerica": "us",
+    "southamerica": "us",
+    "me": "europe",
+    "africa": "europe",
+    "australia": "asia",
+}
+
+
+def container_repository(location: str) -> str:
+    """The prebuilt-container repository (us, europe or asia) for a Vertex AI location."""
+    geography = location.split("-", 1)[0]
+    if geography in ("us", "europe", "asia"):
+        return geography
+    return _NEAREST_REPOSITORY.get(geography, "us")
+
+
+def container_image(model: ModelSpec, location: str) -> str | None:
+    """The prebuilt prediction container for a framework and version, from the repository
+    nearest ``location``, or None."""
     table = data()["containers"]
     names: list[str] | None = table.get(model.framework)
     if not names or not model.framework_version:
@@ -141,7 +164,7 @@ def container_image(model: ModelSpec) -> str | None:
     parts = model.framework_version.split(".")
     wanted = f"{model.framework}-cpu.{'-'.join(parts[:2])}"
     if wanted in names:
-        return str(table["image_template"]).format(name=wanted)
+        return str(table["image_template"]).format(repository=container_repository(location), name=wanted)
     return None
 
 

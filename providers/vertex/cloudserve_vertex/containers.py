@@ -45,7 +45,7 @@ def choose(deployment: Deployment, version: str) -> Container:
     assert spec.model is not None  # a version has a model or an image
     blocker = prebuilt_blocker(deployment, spec)
     if blocker is None:
-        image = catalog.container_image(spec.model)
+        image = catalog.container_image(spec.model, deployment.targets.vertex.location)
         name = (image or "").rsplit("/", 1)[-1].split(":")[0]
         return Container(image, "prebuilt", f"Vertex AI's prebuilt {name} container")
     serving_image = deployment.targets.vertex.serving_image
@@ -66,7 +66,7 @@ def prebuilt_blocker(deployment: Deployment, spec: VersionSpec) -> str | None:
     artifact = _artifact_blocker(deployment, model)
     if artifact is not None:
         return artifact
-    if catalog.container_image(model) is None:
+    if catalog.container_image(model, deployment.targets.vertex.location) is None:
         known = ", ".join(catalog.container_versions(model.framework)) or "none"
         version = model.framework_version or "(no framework_version)"
         return f"Vertex AI has no prebuilt container for {model.framework} {version} (prebuilt: {known})"

@@ -53,7 +53,11 @@ from cloudserve_vertex.client import ENDPOINT_ENV
 
 __all__ = ["Fault", "VertexEmulator"]
 
-PREBUILT_PREFIX = "us-docker.pkg.dev/vertex-ai/prediction/"
+# The prebuilt prediction containers live in three multi-region repositories, the same
+# images in each ("Prebuilt containers for prediction"; aiplatform's constants/prediction.py).
+PREBUILT_IMAGE = re.compile(
+    r"(?:us|europe|asia)-docker\.pkg\.dev/vertex-ai/prediction/(?P<framework>[a-z0-9]+)-"
+)
 PREBUILT_FILES = {
     "sklearn": ("model.joblib", "model.pkl"),
     "xgboost": ("model.bst", "model.joblib", "model.pkl"),
@@ -297,9 +301,10 @@ class VertexEmulator:
     def _check_artifacts(self, model: Any) -> None:
         """The prebuilt containers refuse a Model whose artifact folder lacks their file."""
         image = model.container_spec.image_uri
-        if not image.startswith(PREBUILT_PREFIX) or not model.artifact_uri:
+        prebuilt = PREBUILT_IMAGE.match(image)
+        if prebuilt is None or not model.artifact_uri:
             return
-        framework = image.removeprefix(PREBUILT_PREFIX).split("-", 1)[0]
+        framework = prebuilt["framework"]
         names = set(self._files_under(model.artifact_uri))
         found = [f for f in PREBUILT_FILES.get(framework, ()) if f in names]
         if len(found) != 1:
@@ -341,8 +346,9 @@ class VertexEmulator:
             target = folder / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
-        if image.startswith(PREBUILT_PREFIX):
-            framework = image.removeprefix(PREBUILT_PREFIX).split("-", 1)[0]
+        prebuilt = PREBUILT_IMAGE.match(image)
+        if prebuilt is not None:
+            framework = prebuilt["framework"]
             spec: dict[str, Any] = {
                 "uri": str(folder),
                 "framework": framework if framework in ("sklearn", "xgboost") else "sklearn",

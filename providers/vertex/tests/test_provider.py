@@ -19,7 +19,7 @@ from cloudserve import tags as T
 from cloudserve.desired import build_desired
 from cloudserve.provider import Feature, Support
 from cloudserve.registry import provider_class
-from cloudserve.spec.models import Deployment
+from cloudserve.spec.models import Deployment, ModelSpec
 from cloudserve.testing.conformance import wait
 
 from .conftest import BUCKET, spec_doc
@@ -245,3 +245,21 @@ def test_container_table_matches_the_sdk() -> None:
     for framework in ("sklearn", "xgboost"):
         for name in catalog.data()["containers"][framework]:
             assert f"prediction/{name}" in text, name
+
+
+@pytest.mark.parametrize("location", ["us-central1", "europe-west4", "asia-northeast1", "us-east4"])
+def test_prebuilt_image_comes_from_the_locations_repository(location: str) -> None:
+    """The SDK's own lookup of the prebuilt image for a region is the reference."""
+    from google.cloud.aiplatform.helpers import get_prebuilt_prediction_container_uri
+
+    model = ModelSpec(uri="./m", framework="sklearn", framework_version="1.5")
+    expected = get_prebuilt_prediction_container_uri("sklearn", "1.5", region=location)
+    assert catalog.container_image(model, location) == expected
+
+
+@pytest.mark.parametrize(
+    ("location", "repository"),
+    [("australia-southeast1", "asia"), ("me-west1", "europe"), ("northamerica-northeast1", "us")],
+)
+def test_other_geographies_use_the_nearest_repository(location: str, repository: str) -> None:
+    assert catalog.container_repository(location) == repository
