@@ -6,7 +6,8 @@ The platform is read from the environment each cloud sets, so one image runs any
   ``AIP_HEALTH_ROUTE`` and ``AIP_PREDICT_ROUTE``; ``{"instances": [...]}`` in,
   ``{"predictions": [...]}`` out; the model comes from ``AIP_STORAGE_URI``
   (https://cloud.google.com/vertex-ai/docs/predictions/custom-container-requirements).
-- **Azure ML** (``AZUREML_MODEL_DIR`` is set): port 5001, ``GET /`` liveness, ``GET /score``
+- **Azure ML** (``AZUREML_MODEL_DIR`` is set, or ``CLOUDSERVE_PLATFORM=azureml`` for a baked
+  image): port 5001, ``GET /`` liveness, ``GET /score``
   readiness and ``POST /score``, as the Azure ML inference HTTP server does
   (https://learn.microsoft.com/azure/machine-learning/how-to-inference-server-http); the
   model is under ``AZUREML_MODEL_DIR``, often one folder down.
@@ -34,6 +35,12 @@ from pathlib import Path
 from typing import Any
 
 SIDECAR = "cloudserve-model.json"
+# The version's name, set by every target on its containers so that metrics inside them
+# carry the version's name rather than "default" or a cloud's internal id.
+VERSION_ENV = "CLOUDSERVE_VERSION_NAME"
+# Set on Azure ML image deployments: a baked image has no AZUREML_MODEL_DIR to detect the
+# platform by, and must still listen where Azure probes it (its inference_config routes).
+PLATFORM_ENV = "CLOUDSERVE_PLATFORM"
 
 
 @dataclass
@@ -59,8 +66,8 @@ def detect(env: Mapping[str, str]) -> CloudSettings:
         settings.predict_paths.append(env.get("AIP_PREDICT_ROUTE", "/predict"))
         settings.health_paths.append(env.get("AIP_HEALTH_ROUTE", "/health"))
         settings.version = env.get("AIP_DEPLOYED_MODEL_ID", "default")
-    elif env.get("AZUREML_MODEL_DIR"):
-        settings = CloudSettings("azureml", "0.0.0.0", 5001, _platform_dir(env["AZUREML_MODEL_DIR"]))
+    elif env.get("AZUREML_MODEL_DIR") or env.get(PLATFORM_ENV) == "azureml":
+        settings = CloudSettings("azureml", "0.0.0.0", 5001, _platform_dir(env.get("AZUREML_MODEL_DIR")))
     elif env.get("SM_MODEL_DIR") or Path("/opt/ml/model").is_dir():
         port = int(env.get("SAGEMAKER_BIND_TO_PORT", "8080"))
         settings = CloudSettings(
@@ -72,7 +79,7 @@ def detect(env: Mapping[str, str]) -> CloudSettings:
         settings.model_dir = Path(env["CLOUDSERVE_MODEL_DIR"])
     settings.host = env.get("CLOUDSERVE_HOST", settings.host)
     settings.port = int(env.get("CLOUDSERVE_PORT", settings.port))
-    settings.version = env.get("CLOUDSERVE_VERSION", settings.version)
+    settings.version = env.get(VERSION_ENV, settings.version)
     return settings
 
 

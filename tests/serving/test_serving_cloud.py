@@ -44,6 +44,15 @@ def test_detects_azure_and_sagemaker(tmp_path: Path) -> None:
     assert cloud.detect({"SM_MODEL_DIR": str(tmp_path), "SAGEMAKER_BIND_TO_PORT": "9000"}).port == 9000
 
 
+def test_a_baked_image_on_azure_listens_where_azure_probes_and_names_its_version() -> None:
+    """Without AZUREML_MODEL_DIR (the model is in the image) the Azure contract still holds:
+    Azure's inference_config probes port 5001 on every address."""
+    settings = cloud.detect({cloud.PLATFORM_ENV: "azureml", cloud.VERSION_ENV: "candidate"})
+    assert (settings.platform, settings.host, settings.port) == ("azureml", "0.0.0.0", 5001)
+    assert settings.version == "candidate"
+    assert cloud.detect({"AIP_HTTP_PORT": "8080", cloud.VERSION_ENV: "stable"}).version == "stable"
+
+
 def test_baked_model_is_the_fallback(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()

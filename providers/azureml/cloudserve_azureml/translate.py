@@ -19,6 +19,7 @@ from cloudserve import tags as T
 from cloudserve.artifacts import is_remote, resolve_local
 from cloudserve.desired import base_dir_of
 from cloudserve.provider import DesiredEndpoint, DesiredVersion, Scaling
+from cloudserve.serving.cloud import PLATFORM_ENV, VERSION_ENV
 from cloudserve.serving.pins import FRAMEWORK_PACKAGES
 
 # Azure ML's prebuilt minimal inference images (Microsoft Learn, "prebuilt Docker images
@@ -147,7 +148,7 @@ def deployment_entity(
     environment: Any,
 ) -> Any:
     spec = version.spec
-    env_vars = dict(spec.env)
+    env_vars = {VERSION_ENV: version.name, **({PLATFORM_ENV: "azureml"} if spec.image else {}), **spec.env}
     code = None
     if spec.model is not None and not spec.image:
         model_spec = spec.model.model_dump(mode="json", exclude={"uri"}, exclude_none=True)

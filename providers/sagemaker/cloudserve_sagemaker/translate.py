@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cloudserve.provider import DesiredEndpoint, DesiredVersion, Scaling, Status
+from cloudserve.serving.cloud import VERSION_ENV
 from cloudserve.spec.models import Capture
 from cloudserve.tags import CONFIG_HASH, DEPLOYMENT, MANAGED_BY, MANAGED_BY_VALUE, VERSION
 
@@ -137,7 +138,7 @@ def container_environment(version: DesiredVersion, region: str, framework_image:
             SAGEMAKER_CONTAINER_LOG_LEVEL="20",
             SAGEMAKER_REGION=region,
         )
-    env["CLOUDSERVE_VERSION_NAME"] = version.name
+    env[VERSION_ENV] = version.name
     env.update(version.spec.env)
     return env
 

@@ -24,6 +24,7 @@ from cloudserve import tags as tag_keys
 from cloudserve.artifacts import is_remote, resolve_local
 from cloudserve.desired import base_dir_of
 from cloudserve.provider import DesiredEndpoint, DesiredVersion, Scaling
+from cloudserve.serving.cloud import VERSION_ENV
 from cloudserve.spec.models import Capture, VersionSpec
 from cloudserve_vertex import catalog, containers
 from cloudserve_vertex.client import v1
@@ -114,7 +115,9 @@ def build_model(desired: DesiredEndpoint, version: DesiredVersion, artifact_uri:
     (plan shows the same choice). cloudserve's runtime also gets the model options."""
     types = v1()
     chosen = containers.choose(desired.deployment, version.name)
-    env = {**(containers.runtime_env(version.spec.model) if chosen.runtime else {}), **version.spec.env}
+    env = dict(version.spec.env)
+    if chosen.runtime:
+        env = {VERSION_ENV: version.name, **containers.runtime_env(version.spec.model), **env}
     container = types.ModelContainerSpec(
         image_uri=chosen.image or "",
         env=[types.EnvVar(name=k, value=v) for k, v in sorted(env.items())],

@@ -215,7 +215,10 @@ def test_container_choice_prebuilt_image_or_serving_image(models: dict[str, Any]
     assert f"container: {image}" in provider.plan_note(desired.versions["skops"]).notes[0]
     model = translate.build_model(desired, desired.versions["skops"], "gs://b/x")
     assert model.container_spec.image_uri == image
-    assert {e.name: e.value for e in model.container_spec.env} == {"CLOUDSERVE_MODEL_FORMAT": "skops"}
+    assert {e.name: e.value for e in model.container_spec.env} == {
+        "CLOUDSERVE_MODEL_FORMAT": "skops",
+        "CLOUDSERVE_VERSION_NAME": "skops",
+    }
     del doc["targets"]["vertex"]["serving_image"]
     refused = provider.validate(build_desired(Deployment.model_validate(doc), provider))
     assert len(refused) == 2 and all("targets.vertex.serving_image" in p for p in refused)
