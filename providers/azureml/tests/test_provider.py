@@ -152,3 +152,22 @@ def test_destroy_touches_only_its_own(
     assert provider.observe("keep-me") is not None
     with pytest.raises(E.NotFound):
         provider.delete_endpoint("churn")
+
+
+def test_deployments_name_their_version_and_a_baked_image_its_platform(
+    provider: AzureMLProvider, azure: AzureMLEmulator, make_spec: MakeSpec
+) -> None:
+    """The runtime labels its metrics with CLOUDSERVE_VERSION_NAME; an image deployment
+    also says it runs on Azure ML, so a baked cloudserve image listens on Azure's 5001."""
+    spec = make_spec("churn", versions={"stable": "a"}, traffic={"stable": 100})
+    spec.spec.versions["baked"] = spec.spec.versions["stable"].model_copy(
+        update={"model": None, "image": "example.azurecr.io/churn:1"}
+    )
+    spec.spec.traffic["baked"] = 0
+    apply_spec(provider, spec)
+    stable = azure.deployment("churn", "stable")
+    baked = azure.deployment("churn", "baked")
+    assert stable is not None and baked is not None
+    assert stable["properties"]["environmentVariables"]["CLOUDSERVE_VERSION_NAME"] == "stable"
+    assert "CLOUDSERVE_PLATFORM" not in stable["properties"]["environmentVariables"]
+    assert baked["properties"]["environmentVariables"]["CLOUDSERVE_PLATFORM"] == "azureml"
