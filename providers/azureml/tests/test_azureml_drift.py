@@ -327,3 +327,87 @@ def test_scoring_script_logs_named_inputs_for_the_monitor(
     assert list(inputs.columns) == ["a", "b", "c", "d"] and inputs.shape == (2, 4)
     assert context is None and out_context == "ctx"
     assert list(outputs["prediction"]) == result["predictions"]
+
+
+def _score_module(monkeypatch: pytest.MonkeyPatch, models: dict[str, Any], collector: type) -> Any:
+    """score.py, loaded as Azure's inference server loads it, with a stand-in Collector."""
+    import importlib.util
+    import sys
+    import types
+
+    from cloudserve_azureml import translate
+
+    fake = types.ModuleType("azureml.ai.monitoring")
+    fake.Collector = collector  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "azureml.ai.monitoring", fake)
+    path = translate.scoring_code_dir() / translate.SCORING_SCRIPT
+    spec = importlib.util.spec_from_file_location("_score_shapes", path)
+    assert spec is not None and spec.loader is not None
+    score = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(score)
+    monkeypatch.setenv("AZUREML_MODEL_DIR", str(models["a_path"].parent))
+    monkeypatch.setenv(
+        translate.MODEL_SPEC_ENV, json.dumps({"framework": "sklearn", "subdir": models["a_path"].name})
+    )
+    monkeypatch.setenv(translate.INPUT_COLUMNS_ENV, json.dumps(["a", "b", "c", "d"]))
+    score.init()
+    return score
+
+
+_ROWS = [[5.1, 3.5, 1.4, 0.2], [6.2, 2.9, 4.3, 1.3]]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"instances": _ROWS},
+        {"inputs": _ROWS},
+        {"data": _ROWS},
+        {"input_data": _ROWS},
+        {"input_data": {"columns": ["a", "b", "c", "d"], "index": [0, 1], "data": _ROWS}},
+        _ROWS,
+    ],
+    ids=["instances", "inputs", "data", "input_data-list", "input_data-split", "bare-list"],
+)
+def test_scoring_script_answers_and_logs_every_body_shape(
+    body: Any, models: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    logged: dict[str, list[Any]] = {}
+
+    class Collector:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def collect(self, frame: Any, context: Any = None) -> str:
+            logged.setdefault(self.name, []).append(frame)
+            return "ctx"
+
+    score = _score_module(monkeypatch, models, Collector)
+    result = score.run(json.dumps(body))
+    assert result["predictions"] == models["a"].predict(_ROWS).tolist()
+    inputs = logged["model_inputs"][0]
+    assert list(inputs.columns) == ["a", "b", "c", "d"] and inputs.shape == (2, 4)
+    assert list(logged["model_outputs"][0]["prediction"]) == result["predictions"]
+
+
+def test_scoring_script_serves_when_data_collection_is_off(
+    models: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """azureml-ai-monitoring's Collector raises when the deployment has no data collector;
+    init() must not die with it (the worker would never answer)."""
+
+    class Collector:
+        def __init__(self, name: str) -> None:
+            raise RuntimeError("data collection is not enabled")
+
+    score = _score_module(monkeypatch, models, Collector)
+    assert score.run(json.dumps({"instances": _ROWS}))["predictions"] == models["a"].predict(_ROWS).tolist()
+
+
+@pytest.mark.parametrize("body", [{"rows": _ROWS}, {"instances": 3}, "text", {"input_data": {"data": 1}}])
+def test_scoring_script_names_what_to_send(
+    body: Any, models: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    score = _score_module(monkeypatch, models, type("Collector", (), {"__init__": lambda s, name: None}))
+    with pytest.raises(ValueError, match="send"):
+        score.run(json.dumps(body))

@@ -37,19 +37,41 @@ def init() -> None:
             from azureml.ai.monitoring import Collector  # type: ignore[import-not-found]
 
             _collectors = (Collector(name="model_inputs"), Collector(name="model_outputs"))
-        except ImportError:
+        except Exception:  # not installed, or data collection not enabled on the deployment
+            # (Collector raises then): serve without logging rather than fail init().
             _collectors = None
 
 
-def predict(model: Any, raw: str | bytes) -> dict[str, Any]:
-    """``{"instances": [...]}`` (or a bare list, or Azure's ``{"input_data": ...}``) in,
-    ``{"predictions": [...]}`` out."""
-    payload = json.loads(raw)
+_ROW_KEYS = ("instances", "inputs", "input_data", "data")
+
+
+def rows_of(payload: Any) -> tuple[list[Any], list[str] | None]:
+    """The rows of a request body and, for the split form, their column names.
+
+    Accepted: a bare list; ``{"instances"|"inputs"|"input_data"|"data": [...]}``; and
+    Azure's split form ``{"input_data": {"columns": [...], "index": [...], "data": [...]}}``
+    (the body Azure ML Studio's test tab and MLflow deployments send)."""
     if isinstance(payload, dict):
-        payload = payload.get("instances", payload.get("input_data", payload.get("data")))
-    if not isinstance(payload, list):
+        key = next((k for k in _ROW_KEYS if k in payload), None)
+        if key is None:
+            raise ValueError(f"send a JSON body with one of {', '.join(_ROW_KEYS)}, or a list of rows")
+        payload = payload[key]
+        if isinstance(payload, dict) and "data" in payload:
+            columns = payload.get("columns")
+            return _rows(payload["data"]), [str(c) for c in columns] if isinstance(columns, list) else None
+    return _rows(payload), None
+
+
+def _rows(value: Any) -> list[Any]:
+    if not isinstance(value, list):
         raise ValueError('send {"instances": [[...], ...]} or a list of rows')
-    return {"predictions": model.predict(payload)}
+    return value
+
+
+def predict(model: Any, raw: str | bytes) -> dict[str, Any]:
+    """Any accepted body (:func:`rows_of`) in, ``{"predictions": [...]}`` out."""
+    rows, _ = rows_of(json.loads(raw))
+    return {"predictions": model.predict(rows)}
 
 
 def run(raw_data: str) -> dict[str, Any]:
@@ -60,14 +82,13 @@ def run(raw_data: str) -> dict[str, Any]:
 
 
 def _collect(raw: str | bytes, result: dict[str, Any]) -> None:
-    """Log the rows (named as the baseline's columns) and predictions for the drift monitor;
-    a logging failure never fails the request."""
+    """Log the rows (named as the baseline's columns, or as the split form names them) and
+    predictions for the drift monitor; a logging failure never fails the request."""
     try:
         import pandas as pd
 
-        payload = json.loads(raw)
-        rows = payload.get("instances", payload.get("input_data")) if isinstance(payload, dict) else payload
-        columns = json.loads(os.environ["CLOUDSERVE_INPUT_COLUMNS"])
+        rows, named = rows_of(json.loads(raw))
+        columns = named or json.loads(os.environ["CLOUDSERVE_INPUT_COLUMNS"])
         frame = pd.DataFrame(rows)
         if all(isinstance(c, int) for c in frame.columns) and len(columns) == frame.shape[1]:
             frame.columns = columns
