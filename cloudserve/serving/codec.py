@@ -7,7 +7,9 @@ and the TensorFlow-Serving-style JSON SageMaker documents), also ``{"inputs": ..
 ML's MLflow deployments), MLflow's ``dataframe_records`` / ``dataframe_split``, or a bare
 list of rows. ``text/csv`` is SageMaker's: one record per
 line, values separated by commas, no header
-(https://docs.aws.amazon.com/sagemaker/latest/dg/cdf-inference.html). With
+(https://docs.aws.amazon.com/sagemaker/latest/dg/cdf-inference.html). ``application/x-npy``
+is the SageMaker Python SDK predictor's default (``NumpySerializer``): one array in NumPy's
+``.npy`` format, read without pickles. With
 ``Accept: text/csv`` predictions come back one per line. Anything else is an
 :class:`InputError`, which the server turns into a 4xx with a JSON message.
 """
@@ -31,6 +33,8 @@ def parse(body: bytes, content_type: str) -> list[Any]:
         raise InputError('empty request body; send {"instances": [[...], ...]}')
     if content_type.startswith("text/csv"):
         return parse_csv(body)
+    if content_type.startswith(NPY):
+        return parse_npy(body)
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -67,6 +71,25 @@ def parse_csv(body: bytes) -> list[Any]:
     rows = [[_number(cell) for cell in row] for row in csv.reader(io.StringIO(text)) if row]
     if not rows:
         raise InputError("text/csv body has no rows")
+    return rows
+
+
+NPY = "application/x-npy"
+
+
+def parse_npy(body: bytes) -> list[Any]:
+    """An ``.npy`` array's rows; object arrays (pickles) are refused, never loaded."""
+    import numpy as np
+
+    try:
+        array = np.load(io.BytesIO(body), allow_pickle=False)
+    except ValueError as exc:
+        raise InputError(f"{NPY} body is not a .npy array without pickled objects ({exc})") from None
+    except Exception as exc:  # a truncated or foreign file
+        raise InputError(f"{NPY} body is not a .npy array ({type(exc).__name__})") from None
+    if not isinstance(array, np.ndarray) or array.ndim not in (1, 2):
+        raise InputError(f"{NPY} body must hold one array of rows (1 or 2 dimensions)")
+    rows: list[Any] = array.tolist()
     return rows
 
 

@@ -26,13 +26,28 @@ from cloudserve.serving.pins import framework_pin
 from cloudserve.spec.models import ModelSpec
 
 MANIFEST = "cloudserve-model.json"
-LAYOUT_VERSION = "1"
+LAYOUT_VERSION = "2"  # 2: the runtime travels in code/cloudserve
 
-INFERENCE_SHIM = '''"""cloudserve's serving runtime behind the SageMaker inference toolkit (generated)."""
+INFERENCE_SHIM = '''"""cloudserve's serving runtime behind the SageMaker inference toolkit (generated).
+
+The runtime itself travels in this folder (code/cloudserve); requirements.txt pins only
+its third-party libraries, exactly.
+"""
 import json
 import os
+import sys
 
-from cloudserve.serving.loaders import load_model
+# The toolkit starts gunicorn with --pythonpath set to its parent's sys.path; once
+# pkg_resources has been imported that holds setuptools/_vendor, ahead of site-packages,
+# whose old typing_extensions breaks pydantic. Vendored trees go, and a module already
+# imported from one is forgotten, before the runtime is imported.
+sys.path[:] = [p for p in sys.path if "_vendor" not in p.split(os.sep)]
+for _name, _module in list(sys.modules.items()):
+    if f"{os.sep}_vendor{os.sep}" in str(getattr(_module, "__file__", "") or ""):
+        del sys.modules[_name]
+
+from cloudserve.serving import codec  # noqa: E402
+from cloudserve.serving.loaders import InputError, load_model  # noqa: E402
 
 
 def model_fn(model_dir):
@@ -41,22 +56,30 @@ def model_fn(model_dir):
     return load_model(spec, model_dir)
 
 
-def input_fn(body, content_type):
-    data = json.loads(body)
-    return data["instances"] if isinstance(data, dict) else data
+def transform_fn(model, body, content_type, accept):
+    """JSON, CSV and NPY in; JSON or CSV out as Accept asks; bad input is a 400 with a
+    JSON message (the toolkit turns any other exception into a 500 page)."""
+    raw = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+    try:
+        predictions = model.predict(codec.parse(raw, (content_type or "application/json").lower()))
+        out, mimetype = codec.encode(predictions, (accept or "application/json").lower())
+    except InputError as exc:
+        return _response(codec.error_body(str(exc)), 400, "application/json")
+    return _response(out, 200, mimetype.decode())
 
 
-def predict_fn(instances, model):
-    return model.predict(instances)
-
-
-def output_fn(predictions, accept):
-    return json.dumps({"predictions": predictions}), "application/json"
+def _response(body, status, mimetype):
+    try:
+        from sagemaker_containers.beta.framework import worker
+    except ImportError:  # outside the toolkit: the (body, content type) tuple it also accepts
+        return body, mimetype
+    return worker.Response(response=body, status=status, mimetype=mimetype)
 '''
 
 
 def runtime_requirement(extras: str = "serve") -> str:
-    """The pip requirement for cloudserve in a container: this version, these extras."""
+    """The pip requirement for cloudserve at this version (the drift job still installs it
+    this way; serving containers get the source in code/ instead)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -65,11 +88,51 @@ def runtime_requirement(extras: str = "serve") -> str:
         return f"cloudserve[{extras}]"
 
 
+# What of the runtime's own package the archive carries (tests and caches stay out).
+_SOURCE_IGNORED = ("__pycache__", ".pyc")
+
+
+def runtime_source() -> Path:
+    import cloudserve
+
+    return Path(cloudserve.__file__).resolve().parent
+
+
+def _runtime_files() -> list[tuple[str, Path]]:
+    root = runtime_source()
+    return [
+        (f"code/cloudserve/{path.relative_to(root).as_posix()}", path)
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and not any(part.endswith(_SOURCE_IGNORED) for part in path.parts)
+    ]
+
+
+def runtime_digest() -> str:
+    """Digest of the runtime source the archive carries (part of the content key)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, path in _runtime_files():
+        h.update(name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def requirements_for(spec: ModelSpec) -> str:
-    """``code/requirements.txt``: the runtime, plus the model's own library at the version
-    it was trained with, since unpickling in another scikit-learn can fail or mislead."""
+    """``code/requirements.txt``: the runtime's third-party libraries pinned exactly to the
+    versions of this environment, and the model's own library at the version it was saved
+    with (unpickling in another scikit-learn can fail or mislead). cloudserve itself is not
+    there: its source is in code/, so no container fetches it from an index."""
+    from cloudserve.serving.package import requirements
+
     pin = framework_pin(spec)
-    return "\n".join([runtime_requirement(), *([pin] if pin else [])]) + "\n"
+    package = pin.split("==", 1)[0].lower() if pin else None
+    lines = [
+        line
+        for line in requirements(None).splitlines()
+        if line and not (package and line.lower().startswith(f"{package}=="))
+    ]
+    return "\n".join([*lines, *([pin] if pin else [])]) + "\n"
 
 
 def manifest_for(spec: ModelSpec, source: Path) -> dict[str, Any]:
@@ -85,7 +148,7 @@ def content_key(prefix: str, source: Path, spec: ModelSpec) -> str:
     h = hashlib.sha256()
     h.update(digest_path(source).encode())
     h.update(json.dumps(manifest_for(spec, source), sort_keys=True).encode())
-    h.update(f"layout={LAYOUT_VERSION};{runtime_requirement()}".encode())
+    h.update(f"layout={LAYOUT_VERSION};runtime={runtime_digest()};{requirements_for(spec)}".encode())
     return f"{prefix.strip('/')}/models/{h.hexdigest()[:32]}/model.tar.gz".lstrip("/")
 
 
@@ -121,6 +184,8 @@ def pack_model(source: Path, spec: ModelSpec) -> bytes:
         _add_bytes(tar, MANIFEST, json.dumps(manifest_for(spec, source), indent=1).encode())
         _add_bytes(tar, "code/inference.py", INFERENCE_SHIM.encode())
         _add_bytes(tar, "code/requirements.txt", requirements_for(spec).encode())
+        for name, path in _runtime_files():
+            _add_file(tar, name, path)
     return buffer.getvalue()
 
 
