@@ -5,8 +5,35 @@ All of this is answered at plan time, before any API call, from the spec alone.
 
 from __future__ import annotations
 
+import re
+
 from cloudserve.provider import Capability, DesiredEndpoint, Feature, Support
-from cloudserve_azureml._emulator_state import MIRROR_MAX_TOTAL, name_problem
+
+# Plan's own copies of Azure ML's rules (the emulator keeps its own in _emulator_state).
+# Endpoint/deployment names: 3-32 letters, digits and single dashes, starting with a letter
+# and ending with a letter or digit (azure-ai-ml EndpointConfigurations.NAME_REGEX_PATTERN;
+# Azure ML doc "online endpoint name" rules).
+_NAME = re.compile(r"^[a-zA-Z](-?[a-zA-Z0-9])*$")
+_NAME_LENGTH = (3, 32)
+# OnlineEndpointProperties.mirrorTraffic: values sum to at most 50 (REST API 2024-04-01).
+MIRROR_MAX_TOTAL = 50
+SAFE_ROLLOUT_DOC = "Azure ML doc 'Safe rollout for online endpoints'"
+
+
+def name_problem(kind: str, name: str) -> str | None:
+    low, high = _NAME_LENGTH
+    if not low <= len(name) <= high:
+        return (
+            f"the name for {kind} must be at least {low} and at most {high} characters long; "
+            f"{name!r} has {len(name)}."
+        )
+    if not _NAME.match(name):
+        return (
+            f"the name for {kind} must start with a letter and hold only letters, digits and single "
+            f"dashes (no '--'), ending with a letter or digit; {name!r} does not."
+        )
+    return None
+
 
 CAPABILITIES: dict[Feature, Capability] = {
     Feature.TRAFFIC_SPLIT: Capability(Feature.TRAFFIC_SPLIT, Support.NATIVE, "endpoint traffic"),
@@ -56,6 +83,12 @@ def validate(desired: DesiredEndpoint) -> list[str]:
                 f"spec.versions.{vname}: {problem} Each version becomes an Azure ML deployment "
                 "of the same name."
             )
+    mirrored = sorted(n for n, pct in desired.mirror.items() if pct > 0)
+    if len(mirrored) > 1:
+        problems.append(
+            f"spec.mirror: Azure ML mirrors traffic to a single deployment only ({SAFE_ROLLOUT_DOC}); "
+            f"the spec mirrors to {', '.join(mirrored)}."
+        )
     total = sum(desired.mirror.values())
     if total > MIRROR_MAX_TOTAL:
         problems.append(
