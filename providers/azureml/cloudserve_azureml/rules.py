@@ -17,6 +17,9 @@ _NAME = re.compile(r"^[a-zA-Z](-?[a-zA-Z0-9])*$")
 _NAME_LENGTH = (3, 32)
 # OnlineEndpointProperties.mirrorTraffic: values sum to at most 50 (REST API 2024-04-01).
 MIRROR_MAX_TOTAL = 50
+# Azure Monitor REST "Autoscale Settings", ScaleAction.cooldown: 1 minute to 1 week.
+AUTOSCALE_SOURCE = "Azure Monitor autoscale ScaleAction.cooldown"
+COOLDOWN_SECONDS = (60.0, 7 * 24 * 3600.0)
 SAFE_ROLLOUT_DOC = "Azure ML doc 'Safe rollout for online endpoints'"
 
 
@@ -96,6 +99,14 @@ def validate(desired: DesiredEndpoint) -> list[str]:
             f"(mirror_traffic values must sum to at most {MIRROR_MAX_TOTAL}); the spec asks for {total}%."
         )
     compute = desired.deployment.spec.compute
+    if compute.autoscale is not None:
+        for field in ("scale_out_cooldown", "scale_in_cooldown"):
+            seconds = getattr(compute.autoscale, field)
+            if not COOLDOWN_SECONDS[0] <= seconds <= COOLDOWN_SECONDS[1]:
+                problems.append(
+                    f"spec.compute.autoscale.{field}: {seconds:g}s; Azure Monitor autoscale cooldowns "
+                    f"must be between PT1M and P1W ({AUTOSCALE_SOURCE})."
+                )
     if compute.replicas.min < 1:
         problems.append(
             "spec.compute.replicas.min: Azure ML managed online deployments need at least 1 "

@@ -75,3 +75,38 @@ def test_names_take_single_dashes_only(
         reply.json()["error"]["code"] == "BadArgument"
         and "single hyphens" in reply.json()["error"]["message"]
     )
+
+
+def test_autoscale_cooldowns_between_pt1m_and_p1w(
+    provider: AzureMLProvider, azure: AzureMLEmulator, make_spec: MakeSpec
+) -> None:
+    auto = {"metric": "requests_per_replica", "target": 100, "scale_out_cooldown": "30s"}
+    bad = make_spec(
+        "churn",
+        versions={"stable": "a"},
+        traffic={"stable": 100},
+        compute={"replicas": {"min": 1, "max": 3}, "autoscale": auto},
+    )
+    text = _plan(provider, bad)
+    assert "scale_out_cooldown" in text and "PT1M and P1W" in text and "ScaleAction.cooldown" in text
+    good = {**auto, "scale_out_cooldown": "60s"}
+    apply_spec(
+        provider,
+        make_spec(
+            "churn",
+            versions={"stable": "a"},
+            traffic={"stable": 100},
+            compute={"replicas": {"min": 1, "max": 3}, "autoscale": good},
+        ),
+    )
+    (setting,) = azure.autoscale_settings()
+    body = {k: setting[k] for k in ("location", "tags", "properties") if k in setting}
+    body["properties"]["profiles"][0]["rules"][0]["scaleAction"]["cooldown"] = "PT30S"
+    reply = requests.put(
+        f"https://management.azure.com{setting['id']}?api-version=2022-10-01",
+        json=body,
+        headers={"Authorization": "Bearer t"},
+        timeout=5,
+    )
+    assert reply.status_code == 400
+    assert "between 1 week and 1 minute" in reply.json()["error"]["message"]
