@@ -125,6 +125,8 @@ def _compute_rules(desired: DesiredEndpoint, settings: SageMakerSettings) -> lis
         and compute.accelerator is None
     ):
         problems.append("autoscale on gpu_utilization needs compute.accelerator")
+    if compute.autoscale is not None and compute.autoscale.metric == "cpu_utilization":
+        problems += _cpu_target_rule(compute, explicit)
     return problems
 
 
@@ -176,3 +178,26 @@ def _serverless_exclusions(desired: DesiredEndpoint, settings: SageMakerSettings
             f"endpoints ({SERVERLESS_DOC})"
         )
     return problems
+
+
+def _cpu_target_rule(compute: object, explicit: str | None) -> list[str]:
+    """SageMaker's CPUUtilization for an endpoint variant is summed over cores: 0-100% times
+    the instance's vCPUs (AWS doc "Monitor Amazon SageMaker with Amazon CloudWatch",
+    endpoint invocation/instance metrics). A portable 0-100 target would mean a different
+    load on every multi-vCPU instance, and the read-back could not tell, so plan refuses."""
+    from cloudserve.errors import InvalidSpec
+    from cloudserve_sagemaker.catalog import load_catalog
+
+    catalog = load_catalog()
+    try:
+        instance = catalog.get(explicit) if explicit else catalog.smallest_fit(compute)  # type: ignore[arg-type]
+    except InvalidSpec:
+        return []
+    if instance is None or instance.vcpu <= 1:
+        return []
+    return [
+        f"compute.autoscale.metric cpu_utilization: SageMaker's CPUUtilization is summed over "
+        f"cores (0-{100 * instance.vcpu:g}% on {instance.type}, {instance.vcpu:g} vCPUs), so a "
+        f"0-100 target would not mean what it says (AWS doc 'Monitor Amazon SageMaker with "
+        f"Amazon CloudWatch'); use requests_per_replica or a 1-vCPU instance"
+    ]

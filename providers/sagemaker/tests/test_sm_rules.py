@@ -128,3 +128,14 @@ def test_serverless_at_a_whole_size_passes_both(make_spec: Any, emulator: SageMa
     sm = emulator.client("sagemaker")
     sm.create_model(ModelName="m", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "img"})
     sm.create_endpoint_config(EndpointConfigName="c", ProductionVariants=[_variant()])
+
+
+def test_cpu_utilization_target_is_summed_over_cores(make_spec: Any) -> None:
+    auto = {"metric": "cpu_utilization", "target": 70}
+    compute = {
+        "replicas": {"min": 1, "max": 3},
+        "autoscale": auto,
+        "instance_type": {"sagemaker": "ml.c5.xlarge"},
+    }
+    problems = _plan(make_spec, {"a": "a"}, compute=compute)
+    assert any("summed over cores" in p and "ml.c5.xlarge" in p for p in problems), problems
