@@ -64,6 +64,7 @@ def validate_desired(desired: DesiredEndpoint, settings: SageMakerSettings) -> l
         )
     problems += _variant_rules(desired)
     problems += _compute_rules(desired, settings)
+    problems += _tag_budget(desired)
     for key, value in desired.tags.items():
         if not tag_value_ok(value):
             problems.append(
@@ -200,4 +201,39 @@ def _cpu_target_rule(compute: object, explicit: str | None) -> list[str]:
         f"cores (0-{100 * instance.vcpu:g}% on {instance.type}, {instance.vcpu:g} vCPUs), so a "
         f"0-100 target would not mean what it says (AWS doc 'Monitor Amazon SageMaker with "
         f"Amazon CloudWatch'); use requests_per_replica or a 1-vCPU instance"
+    ]
+
+
+# SageMaker AddTags / CreateModel / CreateEndpoint Tags: at most 50 (botocore service
+# model, TagList max 50).
+MAX_TAGS = 50
+
+
+def _tag_budget(desired: DesiredEndpoint) -> list[str]:
+    """Labels plus cloudserve's own keys plus the largest rollout record (every version
+    in both splits, all new, the longest reason) plus the lease must fit in 50 tags."""
+    from cloudserve.rollout.record import RolloutRecord
+    from cloudserve_sagemaker import translate as tr
+
+    spec = desired.deployment.spec
+    everyone = {name: 100 for name in spec.versions}
+    record = RolloutRecord(
+        state="paused",
+        step=5,
+        steps=(1, 5, 10, 25, 50, 100),
+        spec_hash="x" * 16,
+        previous=everyone,
+        target=everyone,
+        new_versions=tuple(spec.versions),
+        reason="x" * 150,
+    )
+    version_keys = 2  # cloudserve-version, cloudserve-config on models and configs
+    total = len(tr.endpoint_tags(desired)) + version_keys + len(record.to_tags()) + 1  # + lease
+    if total <= MAX_TAGS:
+        return []
+    return [
+        f"metadata.labels: {len(desired.deployment.metadata.labels)} labels plus cloudserve's own keys "
+        f"and the largest rollout "
+        f"record need {total} tags; SageMaker allows {MAX_TAGS} per resource (Tags max 50 in "
+        f"botocore's SageMaker service model); drop {total - MAX_TAGS} labels"
     ]

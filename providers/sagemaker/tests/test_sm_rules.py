@@ -139,3 +139,19 @@ def test_cpu_utilization_target_is_summed_over_cores(make_spec: Any) -> None:
     }
     problems = _plan(make_spec, {"a": "a"}, compute=compute)
     assert any("summed over cores" in p and "ml.c5.xlarge" in p for p in problems), problems
+
+
+def test_tag_budget_is_50(make_spec: Any, emulator: SageMakerEmulator) -> None:
+    labels = {f"k{i}": "v" for i in range(45)}
+    spec = make_spec("churn", versions={"a": "a"})
+    spec = spec.model_copy(update={"metadata": spec.metadata.model_copy(update={"labels": labels})})
+    provider = SageMakerProvider(
+        SageMakerSettings(region="us-east-1", role_arn=ROLE, bucket="b"), offline=True
+    )
+    problems = provider.validate(build_desired(spec, provider))
+    assert any("metadata.labels" in p and "50" in p and "botocore" in p for p in problems), problems
+    sm = emulator.client("sagemaker")
+    arn = sm.create_model(ModelName="m", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "img"})["ModelArn"]
+    with pytest.raises(ClientError) as caught:
+        sm.add_tags(ResourceArn=arn, Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(51)])
+    assert caught.value.response["Error"]["Code"] == "ValidationException"
