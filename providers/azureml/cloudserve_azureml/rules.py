@@ -98,6 +98,7 @@ def validate(desired: DesiredEndpoint) -> list[str]:
             f"spec.mirror: Azure ML mirrors at most {MIRROR_MAX_TOTAL}% of traffic in total "
             f"(mirror_traffic values must sum to at most {MIRROR_MAX_TOTAL}); the spec asks for {total}%."
         )
+    problems += _tag_budget(desired)
     compute = desired.deployment.spec.compute
     if compute.autoscale is not None:
         for field in ("scale_out_cooldown", "scale_in_cooldown"):
@@ -203,3 +204,33 @@ def operations(action: str, desired: DesiredEndpoint, subject: str) -> list[str]
             f"archive {_WS}/models/{desired.name}-<version>",
         ]
     return []
+
+
+# Azure resource tags: at most 50 name/value pairs per resource ("Use tags to organize your
+# Azure resources", Limitations).
+TAG_LIMIT = 50
+
+
+def _tag_budget(desired: DesiredEndpoint) -> list[str]:
+    from cloudserve.rollout.record import RolloutRecord
+
+    spec = desired.deployment.spec
+    everyone = {name: 100 for name in spec.versions}
+    record = RolloutRecord(
+        state="paused",
+        step=5,
+        steps=(1, 5, 10, 25, 50, 100),
+        spec_hash="x" * 16,
+        previous=everyone,
+        target=everyone,
+        new_versions=tuple(spec.versions),
+        reason="x" * 150,
+    )
+    total = len(desired.tags) + 2 + len(record.to_tags()) + 1  # + version keys, record, lease
+    if total <= TAG_LIMIT:
+        return []
+    return [
+        f"metadata.labels: labels plus cloudserve's own keys and the largest rollout record need "
+        f"{total} tags; Azure allows {TAG_LIMIT} per resource (Azure resource tags limit); drop "
+        f"{total - TAG_LIMIT} labels"
+    ]

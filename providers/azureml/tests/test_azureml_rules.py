@@ -110,3 +110,15 @@ def test_autoscale_cooldowns_between_pt1m_and_p1w(
     )
     assert reply.status_code == 400
     assert "between 1 week and 1 minute" in reply.json()["error"]["message"]
+
+
+def test_tag_budget_is_50(provider: AzureMLProvider, azure: AzureMLEmulator, make_spec: MakeSpec) -> None:
+    spec = make_spec("churn", versions={"stable": "a"}, traffic={"stable": 100})
+    labels = {f"k{i}": "v" for i in range(45)}
+    spec = spec.model_copy(update={"metadata": spec.metadata.model_copy(update={"labels": labels})})
+    assert "Azure allows 50" in _plan(provider, spec)
+    tags = {f"k{i}": "v" for i in range(51)}
+    reply = _arm(
+        azure, "PUT", "/onlineEndpoints/churn", {"location": "eastus", "tags": tags, "properties": {}}
+    )
+    assert reply.status_code == 400
