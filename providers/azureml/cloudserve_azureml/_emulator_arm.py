@@ -180,6 +180,20 @@ def check_traffic(state: EmulatorState, endpoint: str, props: dict[str, Any]) ->
             f"Mirror traffic values must sum to at most {MIRROR_MAX_TOTAL}; "
             f"they sum to {sum(mirror.values())}.",
         )
+    total = sum(traffic.values())
+    if total not in (0, TRAFFIC_MAX_TOTAL):
+        raise EmulatedError(
+            400,
+            "BadArgument",
+            f"Traffic values must sum to 0 or 100; they sum to {total}.",
+        )
+    mirrored = sorted(n for n, pct in mirror.items() if pct)
+    if len(mirrored) > 1:
+        raise EmulatedError(
+            400,
+            "BadArgument",
+            f"Mirror traffic can be set for a single deployment only; got {', '.join(mirrored)}.",
+        )
     both = sorted(n for n in mirror if mirror[n] and traffic.get(n))
     if both:
         raise EmulatedError(

@@ -31,6 +31,35 @@ _LATENCY = {
 METRIC_NAMES = ("RequestsPerMinute", *_LATENCY)
 
 
+# Azure Monitor autoscale ScaleAction.cooldown: "the amount of time to wait since the last
+# scaling action before this action occurs. It must be between 1 week and 1 minute in ISO
+# 8601 format." (REST Autoscale Settings, ScaleAction).
+_ISO_DURATION = re.compile(
+    r"^P(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
+)
+_COOLDOWN_MIN, _COOLDOWN_MAX = timedelta(minutes=1), timedelta(weeks=1)
+
+
+def _check_cooldown(value: Any) -> None:
+    match = _ISO_DURATION.match(value) if isinstance(value, str) else None
+    if match is None or value in ("P", "PT"):
+        raise EmulatedError(400, "InvalidRequest", f"The cooldown {value!r} is not an ISO 8601 duration.")
+    parts = {k: float(v) for k, v in match.groupdict().items() if v}
+    span = timedelta(
+        weeks=parts.get("w", 0),
+        days=parts.get("d", 0),
+        hours=parts.get("h", 0),
+        minutes=parts.get("m", 0),
+        seconds=parts.get("s", 0),
+    )
+    if not _COOLDOWN_MIN <= span <= _COOLDOWN_MAX:
+        raise EmulatedError(
+            400,
+            "InvalidRequest",
+            f"The cooldown {value!r} must be between 1 week and 1 minute in ISO 8601 format.",
+        )
+
+
 def register(router: ArmRouter) -> None:
     router.add("GET", _AUTOSCALE, get_autoscale)
     router.add("PUT", _AUTOSCALE, put_autoscale)
@@ -64,6 +93,8 @@ def put_autoscale(r: ArmRouter, path: str, q: Any, b: dict[str, Any], m: re.Matc
                 f"Profile {profile.get('name')!r}: capacity must satisfy minimum <= default <= maximum "
                 f"(got {lo}, {default}, {hi}).",
             )
+        for rule in profile.get("rules") or []:
+            _check_cooldown((rule.get("scaleAction") or {}).get("cooldown"))
     props.setdefault("enabled", True)
     props.setdefault("name", m["name"])
     old = r.state.get(path)

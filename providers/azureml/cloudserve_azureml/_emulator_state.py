@@ -19,7 +19,8 @@ from typing import Any
 # digits and hyphens, ending with a letter or digit. Source: azure-ai-ml
 # EndpointConfigurations.NAME_REGEX_PATTERN / MIN_NAME_LENGTH / MAX_NAME_LENGTH and the
 # "online endpoint name" rules in the Azure ML docs.
-NAME_RE = re.compile(r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$")
+# Single dashes only: "a--b" is refused by the service (letters, digits, single dashes).
+NAME_RE = re.compile(r"^[a-zA-Z](-?[a-zA-Z0-9])*$")
 NAME_MIN, NAME_MAX = 3, 32
 # "Percentage of traffic to be mirrored to each deployment ... Traffic values need to sum
 # to utmost 50." (OnlineEndpointProperties.mirrorTraffic, REST API 2024-04-01).
@@ -55,7 +56,7 @@ def name_problem(kind: str, name: str) -> str | None:
     if not NAME_RE.match(name):
         return (
             f"The name for {kind} must start with a letter, contain only letters, digits "
-            f"and hyphens, and end with a letter or digit; {name!r} does not."
+            f"and single hyphens, and end with a letter or digit; {name!r} does not."
         )
     return None
 

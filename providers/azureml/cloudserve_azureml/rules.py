@@ -5,8 +5,38 @@ All of this is answered at plan time, before any API call, from the spec alone.
 
 from __future__ import annotations
 
+import re
+
 from cloudserve.provider import Capability, DesiredEndpoint, Feature, Support
-from cloudserve_azureml._emulator_state import MIRROR_MAX_TOTAL, name_problem
+
+# Plan's own copies of Azure ML's rules (the emulator keeps its own in _emulator_state).
+# Endpoint/deployment names: 3-32 letters, digits and single dashes, starting with a letter
+# and ending with a letter or digit (azure-ai-ml EndpointConfigurations.NAME_REGEX_PATTERN;
+# Azure ML doc "online endpoint name" rules).
+_NAME = re.compile(r"^[a-zA-Z](-?[a-zA-Z0-9])*$")
+_NAME_LENGTH = (3, 32)
+# OnlineEndpointProperties.mirrorTraffic: values sum to at most 50 (REST API 2024-04-01).
+MIRROR_MAX_TOTAL = 50
+# Azure Monitor REST "Autoscale Settings", ScaleAction.cooldown: 1 minute to 1 week.
+AUTOSCALE_SOURCE = "Azure Monitor autoscale ScaleAction.cooldown"
+COOLDOWN_SECONDS = (60.0, 7 * 24 * 3600.0)
+SAFE_ROLLOUT_DOC = "Azure ML doc 'Safe rollout for online endpoints'"
+
+
+def name_problem(kind: str, name: str) -> str | None:
+    low, high = _NAME_LENGTH
+    if not low <= len(name) <= high:
+        return (
+            f"the name for {kind} must be at least {low} and at most {high} characters long; "
+            f"{name!r} has {len(name)}."
+        )
+    if not _NAME.match(name):
+        return (
+            f"the name for {kind} must start with a letter and hold only letters, digits and single "
+            f"dashes (no '--'), ending with a letter or digit; {name!r} does not."
+        )
+    return None
+
 
 CAPABILITIES: dict[Feature, Capability] = {
     Feature.TRAFFIC_SPLIT: Capability(Feature.TRAFFIC_SPLIT, Support.NATIVE, "endpoint traffic"),
@@ -56,13 +86,28 @@ def validate(desired: DesiredEndpoint) -> list[str]:
                 f"spec.versions.{vname}: {problem} Each version becomes an Azure ML deployment "
                 "of the same name."
             )
+    mirrored = sorted(n for n, pct in desired.mirror.items() if pct > 0)
+    if len(mirrored) > 1:
+        problems.append(
+            f"spec.mirror: Azure ML mirrors traffic to a single deployment only ({SAFE_ROLLOUT_DOC}); "
+            f"the spec mirrors to {', '.join(mirrored)}."
+        )
     total = sum(desired.mirror.values())
     if total > MIRROR_MAX_TOTAL:
         problems.append(
             f"spec.mirror: Azure ML mirrors at most {MIRROR_MAX_TOTAL}% of traffic in total "
             f"(mirror_traffic values must sum to at most {MIRROR_MAX_TOTAL}); the spec asks for {total}%."
         )
+    problems += _tag_budget(desired)
     compute = desired.deployment.spec.compute
+    if compute.autoscale is not None:
+        for field in ("scale_out_cooldown", "scale_in_cooldown"):
+            seconds = getattr(compute.autoscale, field)
+            if not COOLDOWN_SECONDS[0] <= seconds <= COOLDOWN_SECONDS[1]:
+                problems.append(
+                    f"spec.compute.autoscale.{field}: {seconds:g}s; Azure Monitor autoscale cooldowns "
+                    f"must be between PT1M and P1W ({AUTOSCALE_SOURCE})."
+                )
     if compute.replicas.min < 1:
         problems.append(
             "spec.compute.replicas.min: Azure ML managed online deployments need at least 1 "
@@ -159,3 +204,33 @@ def operations(action: str, desired: DesiredEndpoint, subject: str) -> list[str]
             f"archive {_WS}/models/{desired.name}-<version>",
         ]
     return []
+
+
+# Azure resource tags: at most 50 name/value pairs per resource ("Use tags to organize your
+# Azure resources", Limitations).
+TAG_LIMIT = 50
+
+
+def _tag_budget(desired: DesiredEndpoint) -> list[str]:
+    from cloudserve.rollout.record import RolloutRecord
+
+    spec = desired.deployment.spec
+    everyone = {name: 100 for name in spec.versions}
+    record = RolloutRecord(
+        state="paused",
+        step=5,
+        steps=(1, 5, 10, 25, 50, 100),
+        spec_hash="x" * 16,
+        previous=everyone,
+        target=everyone,
+        new_versions=tuple(spec.versions),
+        reason="x" * 150,
+    )
+    total = len(desired.tags) + 2 + len(record.to_tags()) + 1  # + version keys, record, lease
+    if total <= TAG_LIMIT:
+        return []
+    return [
+        f"metadata.labels: labels plus cloudserve's own keys and the largest rollout record need "
+        f"{total} tags; Azure allows {TAG_LIMIT} per resource (Azure resource tags limit); drop "
+        f"{total - TAG_LIMIT} labels"
+    ]

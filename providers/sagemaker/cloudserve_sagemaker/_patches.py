@@ -113,7 +113,13 @@ def _create_endpoint_config(original: Callable[..., Any]) -> Callable[..., Any]:
         backend = self.sagemaker_backend
         params = {
             k: self._get_param(k)
-            for k in ("EndpointConfigName", "ProductionVariants", "ShadowProductionVariants")
+            for k in (
+                "EndpointConfigName",
+                "ProductionVariants",
+                "ShadowProductionVariants",
+                "DataCaptureConfig",
+                "KmsKeyId",
+            )
         }
         params = {k: v for k, v in params.items() if v is not None}
         _rules.check_endpoint_config(backend, params)

@@ -112,6 +112,45 @@ def check_endpoint_config(backend: Any, params: dict[str, Any]) -> None:
         )
     for variant in production + shadow:
         _check_variant(backend, variant)
+    if any("ServerlessConfig" in v for v in production + shadow):
+        _check_serverless_config(backend, params, production, shadow)
+
+
+def _check_serverless_config(
+    backend: Any, params: dict[str, Any], production: list[Any], shadow: list[Any]
+) -> None:
+    """What SageMaker's server says to a serverless endpoint config that uses a feature the
+    "Serverless Inference" > "Feature exclusions" page lists, and to MemorySizeInMB off the
+    1 GB steps of ProductionVariantServerlessConfig (the service model only bounds 1024-6144)."""
+    if len(production) > 1 or shadow:
+        raise ValidationError(
+            "Serverless endpoint configurations support a single ProductionVariant and no "
+            "ShadowProductionVariants."
+        )
+    if params.get("DataCaptureConfig"):
+        raise ValidationError("DataCaptureConfig is not supported for serverless endpoints.")
+    if params.get("KmsKeyId"):
+        raise ValidationError("KmsKeyId is not supported for serverless endpoints.")
+    for variant in production:
+        memory = variant["ServerlessConfig"].get("MemorySizeInMB")
+        if memory is not None and (int(memory) % 1024 or not 1024 <= int(memory) <= 6144):
+            raise ValidationError(
+                f"Value '{memory}' at 'memorySizeInMB' failed to satisfy constraint: Member must be "
+                "one of 1024, 2048, 3072, 4096, 5120, 6144."
+            )
+        if "AcceleratorType" in variant:
+            raise ValidationError("AcceleratorType is not supported for serverless endpoints.")
+        model = backend._models.get(variant["ModelName"])
+        if model is not None and model.vpc_config:
+            raise ValidationError(
+                f'Model "{variant["ModelName"]}" has a VpcConfig; VPC is not supported for serverless '
+                "endpoints."
+            )
+        if model is not None and model.enable_network_isolation:
+            raise ValidationError(
+                f'Model "{variant["ModelName"]}" enables network isolation, which serverless endpoints '
+                "do not support."
+            )
 
 
 def _check_variant(backend: Any, variant: dict[str, Any]) -> None:

@@ -26,7 +26,6 @@ SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 ENDPOINT_NAMESPACE = "/aws/sagemaker/Endpoints"  # instance metrics: CPU, memory, GPU utilisation
 INVOCATION_NAMESPACE = "AWS/SageMaker"  # Invocations, Invocation4XX/5XXErrors, ModelLatency
 CONTAINER_SUBMIT_DIR = "/opt/ml/model/code"
-SERVERLESS_MEMORY_SIZES = (1024, 2048, 3072, 4096, 5120, 6144)
 
 STATUS = {
     "Creating": Status.CREATING,
@@ -147,8 +146,9 @@ def serverless_config(desired: DesiredEndpoint) -> dict[str, int] | None:
     serverless = desired.deployment.spec.compute.serverless
     if serverless is None:
         return None
-    memory = next((m for m in SERVERLESS_MEMORY_SIZES if m >= serverless.memory), 6144)
-    return {"MemorySizeInMB": memory, "MaxConcurrency": serverless.max_concurrency}
+    # Passed through as given: plan refuses sizes off SageMaker's 1 GB steps (validation.py)
+    # rather than rounding up or capping at 6144 behind the user's back.
+    return {"MemorySizeInMB": int(serverless.memory), "MaxConcurrency": serverless.max_concurrency}
 
 
 def production_variant(

@@ -63,7 +63,8 @@ def validate_desired(desired: DesiredEndpoint, settings: SageMakerSettings) -> l
             f"capture.destination must be an s3:// URI on SageMaker, not {spec.capture.destination!r}"
         )
     problems += _variant_rules(desired)
-    problems += _compute_rules(desired)
+    problems += _compute_rules(desired, settings)
+    problems += _tag_budget(desired)
     for key, value in desired.tags.items():
         if not tag_value_ok(value):
             problems.append(
@@ -93,7 +94,7 @@ def _variant_rules(desired: DesiredEndpoint) -> list[str]:
     return problems
 
 
-def _compute_rules(desired: DesiredEndpoint) -> list[str]:
+def _compute_rules(desired: DesiredEndpoint, settings: SageMakerSettings) -> list[str]:
     compute = desired.deployment.spec.compute
     problems = []
     explicit = compute.instance_type.get("sagemaker")
@@ -105,14 +106,14 @@ def _compute_rules(desired: DesiredEndpoint) -> list[str]:
     if compute.serverless is not None:
         if compute.accelerator is not None:
             problems.append(
-                "SageMaker serverless inference has no GPUs: drop compute.accelerator or compute.serverless"
+                "compute.accelerator: SageMaker serverless inference has no GPUs; drop compute.accelerator "
+                f"or compute.serverless ({SERVERLESS_DOC})"
             )
         if compute.autoscale is not None or compute.replicas.min > 1 or compute.replicas.maximum > 1:
             problems.append(
                 "SageMaker serverless endpoints scale by max_concurrency: drop compute.replicas/autoscale"
             )
-        if desired.deployment.spec.capture is not None:
-            problems.append("SageMaker serverless endpoints do not support data capture")
+        problems += _serverless_exclusions(desired, settings)
         return problems
     if compute.replicas.min < 1:
         problems.append(
@@ -125,4 +126,114 @@ def _compute_rules(desired: DesiredEndpoint) -> list[str]:
         and compute.accelerator is None
     ):
         problems.append("autoscale on gpu_utilization needs compute.accelerator")
+    if compute.autoscale is not None and compute.autoscale.metric == "cpu_utilization":
+        problems += _cpu_target_rule(compute, explicit)
     return problems
+
+
+# AWS doc "Serverless Inference" > "Feature exclusions"
+# (https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html#serverless-endpoints-how-it-works-exclusions)
+# and ProductionVariantServerlessConfig.MemorySizeInMB (1024-6144 MB in 1 GB steps).
+SERVERLESS_DOC = "AWS doc 'Serverless Inference' > 'Feature exclusions'"
+SERVERLESS_MEMORY_MIN, SERVERLESS_MEMORY_MAX, SERVERLESS_MEMORY_STEP = 1024, 6144, 1024
+
+
+def _serverless_exclusions(desired: DesiredEndpoint, settings: SageMakerSettings) -> list[str]:
+    spec = desired.deployment.spec
+    serverless = spec.compute.serverless
+    assert serverless is not None
+    problems = []
+    memory = serverless.memory
+    if not SERVERLESS_MEMORY_MIN <= memory <= SERVERLESS_MEMORY_MAX or memory % SERVERLESS_MEMORY_STEP:
+        problems.append(
+            f"compute.serverless.memory {memory:g} MiB: SageMaker serverless memory is 1024-6144 MB in "
+            f"1024 MB steps (ProductionVariantServerlessConfig.MemorySizeInMB, {SERVERLESS_DOC})"
+        )
+    if spec.capture is not None:
+        problems.append(
+            f"capture: SageMaker serverless endpoints do not support data capture ({SERVERLESS_DOC})"
+        )
+    if len(spec.versions) > 1 or any(p > 0 for p in spec.mirror.values()):
+        problems.append(
+            f"versions/traffic/mirror: SageMaker serverless endpoints take one production variant, no "
+            f"traffic split or shadow variant; this spec has {len(spec.versions)} versions ({SERVERLESS_DOC})"
+        )
+    if spec.rollout.strategy != "all_at_once":
+        problems.append(
+            f"rollout.strategy {spec.rollout.strategy}: a canary or linear rollout would add a second "
+            f"production variant, which SageMaker serverless endpoints exclude ({SERVERLESS_DOC})"
+        )
+    if settings.vpc is not None:
+        problems.append(
+            f"targets.sagemaker.vpc: SageMaker serverless endpoints exclude VPC configuration "
+            f"({SERVERLESS_DOC})"
+        )
+    if settings.kms_key_id:
+        problems.append(
+            f"targets.sagemaker.kms_key_id: SageMaker serverless endpoints exclude a KMS key "
+            f"({SERVERLESS_DOC})"
+        )
+    if settings.native_monitoring and spec.monitoring.drift is not None:
+        problems.append(
+            f"targets.sagemaker.native_monitoring: SageMaker Model Monitor does not cover serverless "
+            f"endpoints ({SERVERLESS_DOC})"
+        )
+    return problems
+
+
+def _cpu_target_rule(compute: object, explicit: str | None) -> list[str]:
+    """SageMaker's CPUUtilization for an endpoint variant is summed over cores: 0-100% times
+    the instance's vCPUs (AWS doc "Monitor Amazon SageMaker with Amazon CloudWatch",
+    endpoint invocation/instance metrics). A portable 0-100 target would mean a different
+    load on every multi-vCPU instance, and the read-back could not tell, so plan refuses."""
+    from cloudserve.errors import InvalidSpec
+    from cloudserve_sagemaker.catalog import load_catalog
+
+    catalog = load_catalog()
+    try:
+        instance = catalog.get(explicit) if explicit else catalog.smallest_fit(compute)  # type: ignore[arg-type]
+    except InvalidSpec:
+        return []
+    if instance is None or instance.vcpu <= 1:
+        return []
+    return [
+        f"compute.autoscale.metric cpu_utilization: SageMaker's CPUUtilization is summed over "
+        f"cores (0-{100 * instance.vcpu:g}% on {instance.type}, {instance.vcpu:g} vCPUs), so a "
+        f"0-100 target would not mean what it says (AWS doc 'Monitor Amazon SageMaker with "
+        f"Amazon CloudWatch'); use requests_per_replica or a 1-vCPU instance"
+    ]
+
+
+# SageMaker AddTags / CreateModel / CreateEndpoint Tags: at most 50 (botocore service
+# model, TagList max 50).
+MAX_TAGS = 50
+
+
+def _tag_budget(desired: DesiredEndpoint) -> list[str]:
+    """Labels plus cloudserve's own keys plus the largest rollout record (every version
+    in both splits, all new, the longest reason) plus the lease must fit in 50 tags."""
+    from cloudserve.rollout.record import RolloutRecord
+    from cloudserve_sagemaker import translate as tr
+
+    spec = desired.deployment.spec
+    everyone = {name: 100 for name in spec.versions}
+    record = RolloutRecord(
+        state="paused",
+        step=5,
+        steps=(1, 5, 10, 25, 50, 100),
+        spec_hash="x" * 16,
+        previous=everyone,
+        target=everyone,
+        new_versions=tuple(spec.versions),
+        reason="x" * 150,
+    )
+    version_keys = 2  # cloudserve-version, cloudserve-config on models and configs
+    total = len(tr.endpoint_tags(desired)) + version_keys + len(record.to_tags()) + 1  # + lease
+    if total <= MAX_TAGS:
+        return []
+    return [
+        f"metadata.labels: {len(desired.deployment.metadata.labels)} labels plus cloudserve's own keys "
+        f"and the largest rollout "
+        f"record need {total} tags; SageMaker allows {MAX_TAGS} per resource (Tags max 50 in "
+        f"botocore's SageMaker service model); drop {total - MAX_TAGS} labels"
+    ]

@@ -303,6 +303,7 @@ class VertexState(MonitoringJobs):
                 409, "ALREADY_EXISTS", f"DeployedModel {deployed.id} already exists on the Endpoint."
             )
         rules.check_traffic(dict(req.traffic_split), ids, allow_new=True)
+        rules.check_private_endpoint(endpoint.network, ids, dict(req.traffic_split))
         if self.deploy_failures:
             code, message = self.deploy_failures.pop(0)
             return self.operation(endpoint.name, None, error=(code, message))

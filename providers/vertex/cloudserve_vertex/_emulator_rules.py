@@ -100,3 +100,16 @@ def check_dedicated_resources(resources: object) -> None:
         percent = "utilization" in metric.metric_name or "duty_cycle" in metric.metric_name
         if percent and not 1 <= metric.target <= 100:
             raise invalid("autoscaling_metric_specs.target must be between 1 and 100 (percent).")
+
+
+def check_private_endpoint(network: str, deployed_ids: set[str], split: Mapping[str, int]) -> None:
+    """Vertex doc "Use private endpoints", Limitations: a private endpoint (Endpoint.network
+    set) serves one model and does not support traffic splitting."""
+    if not network:
+        return
+    if deployed_ids:
+        raise invalid(
+            "Private Endpoint (network set) supports only one DeployedModel; undeploy the existing one first."
+        )
+    if len([v for v in split.values() if v]) > 1:
+        raise invalid("Traffic split is not supported on a private Endpoint.")

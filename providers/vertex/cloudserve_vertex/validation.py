@@ -30,6 +30,14 @@ def problems(desired: DesiredEndpoint) -> list[str]:
             f"capture.destination {capture.destination!r}: Vertex AI logs requests and responses "
             "to BigQuery; use bq://project[.dataset[.table]] or leave it empty"
         )
+    if settings.network and (
+        len(spec.versions) > 1 or any(spec.mirror.values()) or spec.rollout.strategy != "all_at_once"
+    ):
+        out.append(
+            f"targets.vertex.network: a Vertex AI private endpoint serves one model with no traffic "
+            f"split (Vertex AI doc 'Use private endpoints', Limitations); this spec has "
+            f"{len(spec.versions)} versions and rollout.strategy {spec.rollout.strategy}"
+        )
     for name, version in desired.versions.items():
         out += _version_problems(desired, name, version.spec)
     return out

@@ -1,0 +1,124 @@
+"""Issue 13: Azure ML rules plan and the emulator both enforce, each on its own side."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import requests
+from cloudserve_azureml.provider import AzureMLProvider
+from cloudserve_azureml.testing import AzureMLEmulator
+
+from cloudserve.desired import build_desired
+from cloudserve.testing.conformance import MakeSpec, apply_spec
+
+
+def _arm(azure: AzureMLEmulator, method: str, path: str, body: dict[str, Any]) -> requests.Response:
+    url = f"https://management.azure.com{azure.state.workspace_path}{path}?api-version=2024-04-01"
+    return requests.request(method, url, json=body, headers={"Authorization": "Bearer t"}, timeout=5)
+
+
+def _plan(provider: AzureMLProvider, spec: Any) -> str:
+    return "\n".join(provider.validate(build_desired(spec, provider)))
+
+
+def test_mirror_goes_to_one_deployment(
+    provider: AzureMLProvider, azure: AzureMLEmulator, make_spec: MakeSpec
+) -> None:
+    spec = make_spec(
+        "churn", versions={"v1": "a", "s1": "b", "s2": "b"}, traffic={"v1": 100}, mirror={"s1": 10, "s2": 10}
+    )
+    text = _plan(provider, spec)
+    assert "spec.mirror" in text and "single deployment" in text and "Safe rollout" in text
+    apply_spec(
+        provider,
+        make_spec("churn", versions={"stable": "a", "candidate": "b", "other": "b"}, traffic={"stable": 100}),
+    )
+    reply = _arm(
+        azure,
+        "PATCH",
+        "/onlineEndpoints/churn",
+        {"properties": {"traffic": {"stable": 100}, "mirrorTraffic": {"candidate": 10, "other": 10}}},
+    )
+    assert reply.status_code == 400
+    assert reply.json()["error"]["code"] == "BadArgument"
+    assert "single deployment" in reply.json()["error"]["message"]
+
+
+def test_emulator_endpoint_traffic_sums_to_0_or_100(
+    provider: AzureMLProvider, azure: AzureMLEmulator, make_spec: MakeSpec
+) -> None:
+    # Plan side: the portable spec already requires traffic to sum to 100.
+    with pytest.raises(ValueError, match="must sum to 100"):
+        make_spec("churn", versions={"a1": "a", "b1": "b"}, traffic={"a1": 50, "b1": 40})
+    apply_spec(
+        provider, make_spec("churn", versions={"stable": "a", "candidate": "b"}, traffic={"stable": 100})
+    )
+    reply = _arm(
+        azure, "PATCH", "/onlineEndpoints/churn", {"properties": {"traffic": {"stable": 50, "candidate": 40}}}
+    )
+    assert reply.status_code == 400 and "sum to 0 or 100" in reply.json()["error"]["message"]
+    reply = _arm(
+        azure, "PATCH", "/onlineEndpoints/churn", {"properties": {"traffic": {"stable": 0, "candidate": 0}}}
+    )
+    assert reply.status_code < 300
+
+
+def test_names_take_single_dashes_only(
+    provider: AzureMLProvider, azure: AzureMLEmulator, make_spec: MakeSpec
+) -> None:
+    text = _plan(provider, make_spec("churn--x", versions={"v1": "a"}, traffic={"v1": 100}))
+    assert "metadata.name" in text and "single dashes" in text
+    reply = _arm(azure, "PUT", "/onlineEndpoints/churn--x", {"location": "eastus", "properties": {}})
+    assert reply.status_code == 400
+    assert (
+        reply.json()["error"]["code"] == "BadArgument"
+        and "single hyphens" in reply.json()["error"]["message"]
+    )
+
+
+def test_autoscale_cooldowns_between_pt1m_and_p1w(
+    provider: AzureMLProvider, azure: AzureMLEmulator, make_spec: MakeSpec
+) -> None:
+    auto = {"metric": "requests_per_replica", "target": 100, "scale_out_cooldown": "30s"}
+    bad = make_spec(
+        "churn",
+        versions={"stable": "a"},
+        traffic={"stable": 100},
+        compute={"replicas": {"min": 1, "max": 3}, "autoscale": auto},
+    )
+    text = _plan(provider, bad)
+    assert "scale_out_cooldown" in text and "PT1M and P1W" in text and "ScaleAction.cooldown" in text
+    good = {**auto, "scale_out_cooldown": "60s"}
+    apply_spec(
+        provider,
+        make_spec(
+            "churn",
+            versions={"stable": "a"},
+            traffic={"stable": 100},
+            compute={"replicas": {"min": 1, "max": 3}, "autoscale": good},
+        ),
+    )
+    (setting,) = azure.autoscale_settings()
+    body = {k: setting[k] for k in ("location", "tags", "properties") if k in setting}
+    body["properties"]["profiles"][0]["rules"][0]["scaleAction"]["cooldown"] = "PT30S"
+    reply = requests.put(
+        f"https://management.azure.com{setting['id']}?api-version=2022-10-01",
+        json=body,
+        headers={"Authorization": "Bearer t"},
+        timeout=5,
+    )
+    assert reply.status_code == 400
+    assert "between 1 week and 1 minute" in reply.json()["error"]["message"]
+
+
+def test_tag_budget_is_50(provider: AzureMLProvider, azure: AzureMLEmulator, make_spec: MakeSpec) -> None:
+    spec = make_spec("churn", versions={"stable": "a"}, traffic={"stable": 100})
+    labels = {f"k{i}": "v" for i in range(45)}
+    spec = spec.model_copy(update={"metadata": spec.metadata.model_copy(update={"labels": labels})})
+    assert "Azure allows 50" in _plan(provider, spec)
+    tags = {f"k{i}": "v" for i in range(51)}
+    reply = _arm(
+        azure, "PUT", "/onlineEndpoints/churn", {"location": "eastus", "tags": tags, "properties": {}}
+    )
+    assert reply.status_code == 400
