@@ -1,8 +1,10 @@
 """scikit-learn models saved with skops, joblib or (only when trusted) plain pickle.
 
-skops is the safe default: it refuses types it does not know, and we let through only
-scikit-learn, numpy and scipy types that ``skops.io.get_untrusted_types`` reports, so a
-file that smuggles in anything else fails with the list of offending types. joblib files
+skops is the safe default: it refuses types it does not know, and of the types
+``skops.io.get_untrusted_types`` reports we let through only the exact names in
+``TRUSTED_TYPES`` (data-only types ordinary scikit-learn models need), so a file that
+smuggles in anything else, e.g. ``numpy.testing._private.utils.runstring`` behind a
+FunctionTransformer, fails with the list of offending types. joblib files
 are pickles underneath; the spec accepts them as the common scikit-learn format. Plain
 pickle needs ``trust_pickle: true`` because loading one runs arbitrary code.
 """
@@ -15,7 +17,16 @@ from typing import Any
 from cloudserve.serving.loaders.base import LoadedModel, LoaderError, why
 from cloudserve.serving.loaders.tabular import estimator_predict_fn
 
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.")
+# Exact type names, collected by saving LogisticRegression, StandardScaler pipelines,
+# RandomForest, (Hist)GradientBoosting and OneHotEncoder/ColumnTransformer pipelines with
+# skops and asking get_untrusted_types; none of them calls code on load. Never add
+# callables (FunctionTransformer targets, numpy.testing.*, builtins, operator, functools).
+TRUSTED_TYPES = frozenset(
+    {
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        "sklearn.tree._tree.Tree",
+    }
+)
 
 
 def _wrap(fmt: str, path: Path, model: Any) -> LoadedModel:
@@ -49,11 +60,12 @@ def read_skops(path: Path) -> Any:
         untrusted = sio.get_untrusted_types(file=path)
     except Exception as exc:
         raise LoaderError(f"{path.name}: not a readable skops file ({why(exc)})") from exc
-    refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+    refused = [t for t in untrusted if t not in TRUSTED_TYPES]
     if refused:
         raise LoaderError(
-            f"{path.name}: refusing to load types outside scikit-learn/numpy/scipy: "
-            f"{', '.join(sorted(refused))}"
+            f"{path.name}: refusing to load types that are not on cloudserve's skops "
+            f"allow-list (they could run code): {', '.join(sorted(refused))}; save the model "
+            "with joblib/pickle and set trust_pickle: true if you built it yourself"
         )
     try:
         model = sio.load(path, trusted=list(untrusted))
