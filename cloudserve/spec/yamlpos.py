@@ -102,7 +102,7 @@ class _Builder:
                 f"YAML tag {node.tag.replace(_YAML, '!!')!r} is not allowed",
                 hint="specs use plain YAML values only; remove the tag",
             )
-        if node.id in ("mapping", "sequence"):
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
             if id(node) in self.active:
                 raise _problem(
                     self.file,
