@@ -65,7 +65,10 @@ CASES: dict[str, tuple[str, str]] = {
     "memory-zero": (_edit("memory: 4Gi", "memory: 0Gi"), "memory must be a finite size greater than 0"),
     "bake-inf": (_rollout("    strategy: canary\n    bake: .inf\n"), "duration must be finite"),
     "lease-zero": (_rollout("    lease: 0\n"), "lease must be longer than 0s"),
-    "increment-zero": (_rollout("    strategy: linear\n    increment: 0\n"), "increment must be between 1 and 100"),
+    "increment-zero": (
+        _rollout("    strategy: linear\n    increment: 0\n"),
+        "increment must be between 1 and 100",
+    ),
     "url-with-credentials": (
         _rollout("    strategy: canary\n    gates: [{http: 'https://bob:hunter2@gate.example.com/ok'}]\n"),
         "URL with credentials",
