@@ -18,6 +18,7 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel
 
+from cloudserve.spec.models import NEUTRAL_METRICS as NEUTRAL_METRICS  # re-exported
 from cloudserve.spec.models import Deployment, VersionSpec
 
 INTERFACE_VERSION = 1
@@ -164,9 +165,6 @@ class VersionMetrics:
         if metric == "latency_p99_ms":
             return self.latency_p99_ms
         raise KeyError(metric)
-
-
-NEUTRAL_METRICS = ("requests", "errors", "error_rate", "latency_p50_ms", "latency_p99_ms")
 
 
 class Operation(abc.ABC):

@@ -19,7 +19,7 @@ from cloudserve.spec.errors_map import problems_from
 from cloudserve.spec.interpolate import interpolate
 from cloudserve.spec.models import TARGETS, Deployment
 from cloudserve.spec.secrets import find_inline_secrets
-from cloudserve.spec.yamlpos import Path, Position, SourceDoc, parse_documents
+from cloudserve.spec.yamlpos import MAX_FILE_BYTES, Path, Position, SourceDoc, parse_documents
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 TARGET_ENV = "CLOUDSERVE_TARGET"
@@ -131,6 +131,18 @@ def _documents(source: Any) -> Iterable[SourceDoc]:
 
 def _file_documents(path: FsPath) -> Iterable[SourceDoc]:
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise _invalid(
+                [
+                    SpecProblem(
+                        f"the file is {size} bytes; specs are limited to {MAX_FILE_BYTES} bytes (4 MiB)",
+                        file=str(path),
+                        line=1,
+                        hint="split the deployments over several files in a directory",
+                    )
+                ]
+            )
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise _invalid(

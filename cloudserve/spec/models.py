@@ -8,6 +8,7 @@ chosen target, so one spec stays portable.
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import re
 from typing import Annotated, Any, Literal
@@ -18,6 +19,9 @@ from cloudserve.spec.quantities import Cpu, Duration, MemoryMiB
 
 API_VERSION = "cloudserve/v1"
 TARGETS = ("local", "sagemaker", "vertex", "azureml")
+# The metrics every target reports; rollout gates read these.
+NEUTRAL_METRICS = ("requests", "errors", "error_rate", "latency_p50_ms", "latency_p99_ms")
+MAX_LABELS = 64
 
 # Letters, digits and hyphens, starting with a letter: the intersection of what every
 # target accepts for endpoint and version names, so a name that validates is portable.
@@ -54,6 +58,8 @@ class Metadata(StrictModel):
     @field_validator("labels")
     @classmethod
     def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        if len(value) > MAX_LABELS:
+            raise ValueError(f"{len(value)} labels; the limit is {MAX_LABELS} (Vertex AI allows 64)")
         for key, val in value.items():
             if not _LABEL_KEY_RE.match(key):
                 raise ValueError(
@@ -188,15 +194,32 @@ class Compute(StrictModel):
 
 class Gate(StrictModel):
     metric: str | None = Field(default=None, description="Neutral metric, e.g. error_rate, latency_p99_ms.")
-    max: float | None = Field(default=None, description="Absolute upper bound.")
-    min: float | None = Field(default=None, description="Absolute lower bound.")
+    max: float | None = Field(default=None, ge=0, allow_inf_nan=False, description="Absolute upper bound.")
+    min: float | None = Field(default=None, ge=0, allow_inf_nan=False, description="Absolute lower bound.")
     max_over_stable: float | None = Field(
         default=None,
+        allow_inf_nan=False,
         description="Upper bound relative to the stable version: new <= stable + this.",
     )
     http: str | None = Field(default=None, description="Custom gate: URL whose 2xx answer passes.")
     window: Duration | None = Field(default=None, description="Metric window; defaults to the bake time.")
     min_requests: int = Field(default=100, ge=0, description="Below this the gate is inconclusive.")
+
+    @field_validator("metric")
+    @classmethod
+    def _metric(cls, value: str | None) -> str | None:
+        if value is not None and value not in NEUTRAL_METRICS:
+            close = difflib.get_close_matches(value, NEUTRAL_METRICS, n=1, cutoff=0.6)
+            guess = f"did you mean {close[0]!r}? " if close else ""
+            raise ValueError(f"unknown gate metric {value!r}; {guess}metrics: {', '.join(NEUTRAL_METRICS)}")
+        return value
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: float | None) -> float | None:
+        if value is not None and value <= 0:
+            raise ValueError("a gate window must be longer than 0s")
+        return value
 
     @model_validator(mode="after")
     def _shape(self) -> Gate:
@@ -217,6 +240,13 @@ class Rollout(StrictModel):
     keep_failed_version: bool = Field(default=False, description="Keep the failed version deployed at 0%.")
     lease: Duration = Field(default=900.0, description="How long a rollout's lock lasts without renewal.")
 
+    @field_validator("lease")
+    @classmethod
+    def _lease(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("the lease must be longer than 0s")
+        return value
+
     @model_validator(mode="after")
     def _steps(self) -> Rollout:
         if self.strategy == "canary":
@@ -229,8 +259,10 @@ class Rollout(StrictModel):
         elif self.steps is not None:
             raise ValueError(f"@steps: steps are for strategy: canary, not {self.strategy}")
         if self.strategy == "linear":
-            if not self.increment:
+            if self.increment is None:
                 self.increment = 25
+            elif self.increment <= 0:
+                raise ValueError(f"@increment: increment must be between 1 and 100, not {self.increment}")
         elif self.increment is not None:
             raise ValueError(f"@increment: increment is for strategy: linear, not {self.strategy}")
         return self

@@ -6,6 +6,7 @@ naturally; everything downstream works with plain numbers (cores, MiB, seconds).
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any
 
@@ -25,6 +26,9 @@ _MEMORY_UNITS = {
 _MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(Ki|Mi|Gi|Ti|K|M|G|T)?\s*$")
 _CPU_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m)?\s*$")
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+MAX_CPU = 1024.0
+MAX_MEMORY_MIB = 16.0 * 1024 * 1024  # 16Ti
+MAX_DURATION_SECONDS = 30 * 86400.0
 _DURATION_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -33,12 +37,20 @@ def parse_memory_mib(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError("expected a memory size such as 512Mi or 4Gi")
     if isinstance(value, int | float):
-        return float(value) / (1024 * 1024)
-    match = _MEMORY_RE.match(str(value))
-    if not match:
-        raise ValueError(f"{value!r} is not a memory size; write e.g. 512Mi, 4Gi or 16G")
-    number, unit = match.groups()
-    return float(number) * _MEMORY_UNITS[unit or ""]
+        mib = float(value) / (1024 * 1024)
+    else:
+        match = _MEMORY_RE.match(str(value))
+        if not match:
+            raise ValueError(f"{value!r} is not a memory size; write e.g. 512Mi, 4Gi or 16G")
+        number, unit = match.groups()
+        mib = float(number) * _MEMORY_UNITS[unit or ""]
+    if not math.isfinite(mib) or mib <= 0:
+        raise ValueError(f"memory must be a finite size greater than 0, not {value!r}")
+    if mib < 1:
+        raise ValueError(f"memory {value!r} is less than 1Mi (a bare number means bytes); write e.g. 512Mi")
+    if mib > MAX_MEMORY_MIB:
+        raise ValueError(f"memory {value!r} is more than {format_memory(MAX_MEMORY_MIB)}")
+    return mib
 
 
 def parse_cpu(value: Any) -> float:
@@ -52,9 +64,18 @@ def parse_cpu(value: Any) -> float:
         if not match:
             raise ValueError(f"{value!r} is not a CPU amount; write e.g. 2, 0.5 or 500m")
         number, milli = match.groups()
+        if milli and "." in number:
+            raise ValueError(
+                f"{value!r}: millicores are whole numbers (1.5m would be 0.0015 cores); "
+                "write e.g. 1500m or 1.5"
+            )
         cores = float(number) / (1000 if milli else 1)
-    if cores <= 0:
-        raise ValueError("cpu must be greater than 0")
+    if not math.isfinite(cores) or cores <= 0:
+        raise ValueError(f"cpu must be a finite number greater than 0, not {value!r}")
+    if cores < 0.001:
+        raise ValueError(f"cpu {value!r} is less than 1m (0.001 cores)")
+    if cores > MAX_CPU:
+        raise ValueError(f"cpu {value!r} is more than {MAX_CPU} cores")
     return cores
 
 
@@ -75,8 +96,10 @@ def parse_duration_seconds(value: Any) -> float:
             pos = match.end()
         if pos != len(text) or not text:
             raise ValueError(f"{value!r} is not a duration; write e.g. 30s, 10m, 1h or 1h30m")
-    if seconds < 0:
-        raise ValueError("a duration cannot be negative")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"a duration must be finite and not negative, not {value!r}")
+    if seconds > MAX_DURATION_SECONDS:
+        raise ValueError(f"duration {value!r} is longer than {format_duration(MAX_DURATION_SECONDS)}")
     return seconds
 
 

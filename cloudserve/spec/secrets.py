@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from cloudserve.errors import SpecProblem
 from cloudserve.spec.yamlpos import Path, SourceDoc, format_path
@@ -25,6 +26,38 @@ _SECRET_VALUE_PATTERNS = [
     (re.compile(r"\"private_key_id\"\s*:"), "a Google service-account key"),
     (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b"), "a GitHub token"),
 ]
+
+_URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+SECRET_PARAM_RE = re.compile(
+    r"^(token|access_token|id_token|auth|auth_token|key|api_key|apikey|api-key|secret|"
+    r"client_secret|password|passwd|pwd|sig|signature|x-amz-signature|x-goog-signature|"
+    r"x-amz-security-token|sas)$|(token|secret|password|api_?key)",
+    re.IGNORECASE,
+)
+URL_HINT = (
+    "write the URL without credentials, or move the whole URL into an environment variable "
+    "and reference it as ${GATE_URL} (the value is then read at run time, not stored in the spec)"
+)
+
+
+def _url_secret(value: str) -> str | None:
+    """What secret a URL carries inline, if any: user:password@ or a secret query parameter."""
+    if not _URL_RE.match(value.strip()):
+        return None
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        return None
+    if parts.password is not None or (parts.username and "@" in parts.netloc):
+        return "a URL with credentials (user:password@)"
+    for name, _ in parse_qsl(parts.query, keep_blank_values=True):
+        if SECRET_PARAM_RE.search(name):
+            return f"a URL with a secret-looking query parameter {name!r}"
+    for name, _ in parse_qsl(parts.fragment, keep_blank_values=True):
+        if SECRET_PARAM_RE.search(name):
+            return f"a URL with a secret-looking fragment parameter {name!r}"
+    return None
+
 
 CREDENTIAL_CHAINS = (
     "use each cloud's credential chain instead: AWS profiles/environment/instance roles, "
@@ -49,8 +82,13 @@ def find_inline_secrets(data: Any, doc: SourceDoc, from_env: set[Path]) -> list[
         if not isinstance(value, str) or not value:
             return
         what = next((label for rx, label in _SECRET_VALUE_PATTERNS if rx.search(value)), None)
+        hint = CREDENTIAL_CHAINS
         key = path[-1] if path else ""
-        in_env_block = len(path) >= 2 and path[-2] == "env"
+        in_env_block = len(path) >= 2 and path[-2] in ("env", "labels", "tags")
+        if what is None and path not in from_env:
+            what = _url_secret(value)
+            if what is not None:
+                hint = URL_HINT
         if what is None and in_env_block and isinstance(key, str) and SECRET_KEY_RE.search(key):
             if path in from_env:
                 return  # a ${VAR} reference: the value is not in the file
@@ -65,7 +103,7 @@ def find_inline_secrets(data: Any, doc: SourceDoc, from_env: set[Path]) -> list[
                 line=pos.line if pos else None,
                 column=pos.column if pos else None,
                 field=format_path(path),
-                hint=CREDENTIAL_CHAINS,
+                hint=hint,
             )
         )
 

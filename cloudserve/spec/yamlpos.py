@@ -48,23 +48,113 @@ def _pos(node: yaml.Node) -> Position:
     return Position(node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-def _construct(node: yaml.Node, path: Path, positions: dict[Path, Position], file: str) -> Any:
-    positions.setdefault(path, _pos(node))
-    if isinstance(node, yaml.MappingNode):
+# Limits no real spec reaches; they keep a hostile file (an alias "billion laughs", a
+# self-referencing anchor, a huge or deeply nested document) from costing more than a
+# fraction of a second and a few MB before it is refused.
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_DOCUMENTS = 100
+MAX_NODES = 100_000  # values built, counting every expansion of an alias
+MAX_DEPTH = 64
+MAX_COLLECTION_ITEMS = 10_000
+
+_YAML = "tag:yaml.org,2002:"
+_ALLOWED_TAGS = frozenset(
+    _YAML + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "merge", "timestamp")
+)
+
+
+class _Builder:
+    """Builds one document's data, counting nodes and depth and refusing alias cycles."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.nodes = 0
+        self.active: set[int] = set()
+        self.loader = _Loader("")
+
+    def close(self) -> None:
+        self.loader.dispose()
+
+    def build(self, node: yaml.Node, path: Path, positions: dict[Path, Position]) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _problem(
+                self.file,
+                node,
+                path,
+                f"the document expands to more than {MAX_NODES} values (limit {MAX_NODES})",
+                hint="an anchor/alias is probably repeated exponentially ('billion laughs'); "
+                "write the values out or split the spec",
+            )
+        if len(path) > MAX_DEPTH:
+            raise _problem(
+                self.file,
+                node,
+                path,
+                f"nesting is deeper than {MAX_DEPTH} levels (limit {MAX_DEPTH})",
+                hint="no spec field is nested this deeply; check for runaway indentation or aliases",
+            )
+        if node.tag not in _ALLOWED_TAGS:
+            raise _problem(
+                self.file,
+                node,
+                path,
+                f"YAML tag {node.tag.replace(_YAML, '!!')!r} is not allowed",
+                hint="specs use plain YAML values only; remove the tag",
+            )
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            if id(node) in self.active:
+                raise _problem(
+                    self.file,
+                    node,
+                    path,
+                    "an alias refers to the mapping or list that contains it (recursive alias)",
+                    hint="recursive anchors are not allowed; write the value out",
+                )
+            if len(node.value) > MAX_COLLECTION_ITEMS:
+                raise _problem(
+                    self.file,
+                    node,
+                    path,
+                    f"{len(node.value)} entries in one mapping or list (limit {MAX_COLLECTION_ITEMS})",
+                )
+            self.active.add(id(node))
+            try:
+                return self._collection(node, path, positions)
+            finally:
+                self.active.discard(id(node))
+        positions.setdefault(path, _pos(node))
+        return self.scalar(node)
+
+    def _collection(self, node: yaml.Node, path: Path, positions: dict[Path, Position]) -> Any:
+        positions.setdefault(path, _pos(node))
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i), positions) for i, item in enumerate(node.value)]
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                merged = _construct(value_node, path, {}, file)
+            if key_node.tag == _YAML + "merge":
+                merged = self.build(value_node, path, {})
                 for m in merged if isinstance(merged, list) else [merged]:
+                    if not isinstance(m, dict):
+                        raise _problem(self.file, value_node, path, "'<<' merges mappings only")
                     for k, v in m.items():
                         result.setdefault(k, v)
                 continue
-            key = _scalar(key_node)
-            if isinstance(key, (dict, list)):
-                raise _problem(file, key_node, path, "a mapping key must be a plain value")
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise _problem(self.file, key_node, path, "a mapping key must be a plain value")
+            self.nodes += 1
+            if key_node.tag not in _ALLOWED_TAGS:
+                raise _problem(
+                    self.file,
+                    key_node,
+                    path,
+                    f"YAML tag {key_node.tag.replace(_YAML, '!!')!r} is not allowed",
+                    hint="specs use plain YAML values only; remove the tag",
+                )
+            key = self.scalar(key_node)
             if key in result:
                 raise _problem(
-                    file,
+                    self.file,
                     key_node,
                     (*path, key),
                     f"duplicate key {key!r}",
@@ -72,19 +162,19 @@ def _construct(node: yaml.Node, path: Path, positions: dict[Path, Position], fil
                 )
             child = (*path, key)
             positions[child] = _pos(key_node)
-            result[key] = _construct(value_node, child, positions, file)
+            result[key] = self.build(value_node, child, positions)
         return result
-    if isinstance(node, yaml.SequenceNode):
-        return [_construct(item, (*path, i), positions, file) for i, item in enumerate(node.value)]
-    return _scalar(node)
+
+    def scalar(self, node: yaml.Node) -> Any:
+        return self.loader.construct_object(node, deep=True)
 
 
-def _scalar(node: yaml.Node) -> Any:
-    loader = _Loader("")
+def _construct(node: yaml.Node, path: Path, positions: dict[Path, Position], file: str) -> Any:
+    builder = _Builder(file)
     try:
-        return loader.construct_object(node, deep=True)
+        return builder.build(node, path, positions)
     finally:
-        loader.dispose()
+        builder.close()
 
 
 def _problem(file: str, node: yaml.Node, path: Path, message: str, hint: str | None = None) -> Exception:
@@ -115,8 +205,25 @@ def parse_documents(text: str, file: str) -> list[SourceDoc]:
     from cloudserve.errors import InvalidSpec
 
     docs: list[SourceDoc] = []
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_FILE_BYTES:
+        problem = SpecProblem(
+            f"the file is {size} bytes; specs are limited to {MAX_FILE_BYTES} bytes (4 MiB)",
+            file=file,
+            line=1,
+            hint="split the deployments over several files in a directory",
+        )
+        raise InvalidSpec(problem.render(), problems=[problem])
     try:
-        for node in yaml.compose_all(text, Loader=_Loader):
+        for count, node in enumerate(yaml.compose_all(text, Loader=_Loader), start=1):
+            if count > MAX_DOCUMENTS:
+                problem = SpecProblem(
+                    f"more than {MAX_DOCUMENTS} YAML documents in one file (limit {MAX_DOCUMENTS})",
+                    file=file,
+                    line=node.start_mark.line + 1 if node is not None else None,
+                    hint="split the deployments over several files in a directory",
+                )
+                raise InvalidSpec(problem.render(), problems=[problem])
             if node is None:
                 continue
             positions: dict[Path, Position] = {}
