@@ -290,12 +290,6 @@ def test_scoring_script_logs_named_inputs_for_the_monitor(
     """score.py logs each request's rows under the baseline's column names, and the
     predictions, through azureml-ai-monitoring's Collector (stood in for here: the package is
     only installed in Azure's serving image)."""
-    import importlib.util
-    import sys
-    import types
-
-    from cloudserve_azureml import translate
-
     logged: dict[str, list[Any]] = {}
 
     class Collector:
@@ -306,20 +300,7 @@ def test_scoring_script_logs_named_inputs_for_the_monitor(
             logged.setdefault(self.name, []).append((frame, context))
             return "ctx"
 
-    fake = types.ModuleType("azureml.ai.monitoring")
-    fake.Collector = Collector  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "azureml.ai.monitoring", fake)
-    path = translate.scoring_code_dir() / translate.SCORING_SCRIPT
-    spec = importlib.util.spec_from_file_location("_score_under_test", path)
-    assert spec is not None and spec.loader is not None
-    score = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(score)
-    monkeypatch.setenv("AZUREML_MODEL_DIR", str(models["a_path"].parent))
-    monkeypatch.setenv(
-        translate.MODEL_SPEC_ENV, json.dumps({"framework": "sklearn", "subdir": models["a_path"].name})
-    )
-    monkeypatch.setenv(translate.INPUT_COLUMNS_ENV, json.dumps(["a", "b", "c", "d"]))
-    score.init()
+    score = _score_module(monkeypatch, models, Collector)
     rows = [[5.1, 3.5, 1.4, 0.2], [6.2, 2.9, 4.3, 1.3]]
     result = score.run(json.dumps({"instances": rows}))
     assert result["predictions"] == models["a"].predict(rows).tolist()
