@@ -137,6 +137,23 @@ class RolloutRecord:
         }
 
 
+def largest_record_tag_count(versions: tuple[str, ...]) -> int:
+    """How many tags the largest rollout record over these versions takes (every version in
+    both splits, all new, the longest reason): what a target's tag budget must leave room for."""
+    everyone = dict.fromkeys(versions, 100)
+    record = RolloutRecord(
+        state="paused",
+        step=5,
+        steps=(1, 5, 10, 25, 50, 100),
+        spec_hash="x" * 16,
+        previous=everyone,
+        target=everyone,
+        new_versions=versions,
+        reason="x" * 150,
+    )
+    return len(record.to_tags())
+
+
 def clear_record_tags() -> dict[str, str | None]:
     out: dict[str, str | None] = {T.ROLLOUT: None, T.ROLLOUT + "-steps": None}
     for suffix in ("-from", "-to", "-new", "-why"):

@@ -212,21 +212,10 @@ TAG_LIMIT = 50
 
 
 def _tag_budget(desired: DesiredEndpoint) -> list[str]:
-    from cloudserve.rollout.record import RolloutRecord
+    from cloudserve.rollout.record import largest_record_tag_count
 
-    spec = desired.deployment.spec
-    everyone = {name: 100 for name in spec.versions}
-    record = RolloutRecord(
-        state="paused",
-        step=5,
-        steps=(1, 5, 10, 25, 50, 100),
-        spec_hash="x" * 16,
-        previous=everyone,
-        target=everyone,
-        new_versions=tuple(spec.versions),
-        reason="x" * 150,
-    )
-    total = len(desired.tags) + 2 + len(record.to_tags()) + 1  # + version keys, record, lease
+    record = largest_record_tag_count(tuple(desired.deployment.spec.versions))
+    total = len(desired.tags) + 2 + record + 1  # + version keys, record, lease
     if total <= TAG_LIMIT:
         return []
     return [

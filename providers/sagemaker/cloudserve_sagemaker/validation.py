@@ -212,23 +212,12 @@ MAX_TAGS = 50
 def _tag_budget(desired: DesiredEndpoint) -> list[str]:
     """Labels plus cloudserve's own keys plus the largest rollout record (every version
     in both splits, all new, the longest reason) plus the lease must fit in 50 tags."""
-    from cloudserve.rollout.record import RolloutRecord
+    from cloudserve.rollout.record import largest_record_tag_count
     from cloudserve_sagemaker import translate as tr
 
-    spec = desired.deployment.spec
-    everyone = {name: 100 for name in spec.versions}
-    record = RolloutRecord(
-        state="paused",
-        step=5,
-        steps=(1, 5, 10, 25, 50, 100),
-        spec_hash="x" * 16,
-        previous=everyone,
-        target=everyone,
-        new_versions=tuple(spec.versions),
-        reason="x" * 150,
-    )
+    record = largest_record_tag_count(tuple(desired.deployment.spec.versions))
     version_keys = 2  # cloudserve-version, cloudserve-config on models and configs
-    total = len(tr.endpoint_tags(desired)) + version_keys + len(record.to_tags()) + 1  # + lease
+    total = len(tr.endpoint_tags(desired)) + version_keys + record + 1  # + lease
     if total <= MAX_TAGS:
         return []
     return [
