@@ -7,6 +7,7 @@ endpoint settings last. Nothing here calls a write API.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import re
 from collections.abc import Mapping
@@ -28,6 +29,7 @@ from cloudserve.provider import (
     Status,
     Support,
 )
+from cloudserve.spec.located import located
 from cloudserve.spec.models import Deployment, DeploymentSpec
 
 PLAN_FORMAT_VERSION = 1
@@ -192,15 +194,6 @@ _FIELD_FIRST = re.compile(r"^([a-z_]+(?:\.[A-Za-z0-9_-]+)*): (.+)$", re.S)
 _TOP_LEVEL = frozenset({"metadata", "spec", "targets"})
 
 
-def located(deployment: Deployment, field: str, message: str, hint: str | None = None) -> SpecProblem:
-    """A problem with ``field`` pointed at its line in the spec file, when it came from one."""
-    position = deployment.locate(field)
-    line, column = position if position is not None else (None, None)
-    return SpecProblem(
-        message, file=deployment._source_file, line=line, column=column, field=field, hint=hint
-    )
-
-
 def target_problem(deployment: Deployment, provider: Provider, text: str) -> SpecProblem:
     """A provider's validate() message, located when it starts with a field path."""
     match = _FIELD_FIRST.match(text)
@@ -233,14 +226,29 @@ def make_plan(deployment: Deployment, provider: Provider, *, offline: bool = Fal
     for action in actions:
         action.operations = provider.operations(action.key, desired, action.subject)
         if action.resource == "version" and action.kind is not ActionKind.DELETE:
-            action.note = provider.plan_note(desired.versions[action.subject])
+            action.note = version_note(provider, desired.versions[action.subject])
         elif action.key == "create_endpoint":
-            action.version_notes = {v: provider.plan_note(d) for v, d in desired.versions.items()}
+            action.version_notes = {v: version_note(provider, d) for v, d in desired.versions.items()}
     used = [f.value for f in used_features(deployment)]
     mode, why = rollout_mode(deployment, provider, desired, observed, actions)
     return Plan(
         deployment.name, provider.name, desired, observed, actions, capabilities, offline, used, mode, why
     )
+
+
+TRUSTED_CODE_NOTE = (
+    "loads trusted code: trust_pickle is set, so its pickle-based model file runs code "
+    "from the file when the server loads it"
+)
+
+
+def version_note(provider: Provider, version: DesiredVersion) -> PlanNote:
+    """The target's note on a version, plus what every target shares: trusted code."""
+    note = provider.plan_note(version)
+    model = version.spec.model
+    if model is not None and model.trust_pickle:
+        note = dataclasses.replace(note, notes=(*note.notes, TRUSTED_CODE_NOTE))
+    return note
 
 
 def rollout_mode(

@@ -206,6 +206,10 @@ def _load_doc(
         deployment._source_file = doc.file
         deployment._source_dir = str(FsPath(doc.file).resolve().parent)
         deployment._source_positions = {path: (p.line, p.column) for path, p in doc.positions.items()}
+    from cloudserve.spec.model_checks import model_problems
+
+    if problems := model_problems(deployment):
+        raise _invalid(problems)
     return deployment
 
 

@@ -93,21 +93,66 @@ class ModelSpec(StrictModel):
     )
     trust_pickle: bool = Field(
         default=False,
-        description="Allow plain pickle files. Loading a pickle runs its code: only for artifacts you built.",
+        description=(
+            "Allow pickle-based files (joblib, pickle, MLflow pickle/cloudpickle). Loading one "
+            "runs code from it: only for artifacts you built. skops and XGBoost files need no trust."
+        ),
     )
     handler: str | None = Field(
         default=None,
-        description="For framework: custom, the Python file (relative to uri) defining load() and predict().",
+        description=(
+            "For framework: custom, the Python file (relative to uri, inside the model's "
+            "folder) defining load() and predict()."
+        ),
     )
 
+    @field_validator("handler")
+    @classmethod
+    def _handler_inside_model(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        problem = handler_path_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
     @model_validator(mode="after")
-    def _custom_needs_handler(self) -> ModelSpec:
-        if self.format == "pickle" and not self.trust_pickle:
+    def _pickles_need_trust(self) -> ModelSpec:
+        if self.trust_pickle:
+            return self
+        if self.format in PICKLED_FORMATS:
             raise ValueError(
-                "@format: 'pickle' runs code from the file when loaded; set trust_pickle: true "
-                "if you built this artifact yourself, or save it with skops or joblib"
+                f"@format: '{self.format}' files are pickles, and unpickling runs code from the "
+                "file; set trust_pickle: true if you built this artifact yourself, or save it "
+                "with skops"
+            )
+        if self.uri.lower().endswith(PICKLE_SUFFIXES):
+            raise ValueError(
+                f"@uri: {self.uri.rsplit('/', 1)[-1]} is a pickle (joblib/pickle) file, and "
+                "unpickling runs code from it; set trust_pickle: true if you built it yourself, "
+                "or save the model with skops"
             )
         return self
+
+
+#: Formats whose files are pickles underneath, and the file names that say so.
+PICKLED_FORMATS = ("joblib", "pickle")
+PICKLE_SUFFIXES = (".joblib", ".jbl", ".pkl", ".pickle")
+
+
+def handler_path_problem(path: str) -> str | None:
+    """Why a handler path could leave its model folder, judged on the text alone (the
+    file system check, symlinks included, runs where the folder is on disk)."""
+    if path.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", path) or "\\" in path:
+        return (
+            f"handler {path[:200]!r} must be a path relative to the model's folder "
+            "(forward slashes, e.g. handler.py or src/handler.py)"
+        )
+    if ".." in path.split("/"):
+        return f"handler {path[:200]!r} leaves the model's folder ('..'); keep the handler inside it"
+    if not path.endswith(".py"):
+        return f"handler {path[:200]!r} must be a Python file (.py)"
+    return None
 
 
 class VersionSpec(StrictModel):

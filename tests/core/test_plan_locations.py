@@ -18,7 +18,7 @@ spec:
   target: local
   versions:
     stable:
-      model: {uri: ./missing.joblib}
+      model: {uri: ./missing.skops}
   traffic: {stable: 100}
 """
 

@@ -22,8 +22,8 @@ from cloudserve.testing.conformance import MakeSpec
 
 @pytest.fixture(scope="session")
 def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Two different iris classifiers ("a", "b") and their joblib files."""
-    import joblib
+    """Two different iris classifiers ("a", "b") and their skops files."""
+    import skops.io as sio
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
     from sklearn.tree import DecisionTreeClassifier
@@ -36,12 +36,12 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     }
     out: dict[str, Any] = {"dir": folder}
     for key, model in fitted.items():
-        path = folder / f"{key}.joblib"
-        joblib.dump(model, path)
+        path = folder / f"{key}.skops"
+        sio.dump(model, path)
         out[key] = model
         out[f"{key}_path"] = path
-    broken = folder / "broken.joblib"
-    broken.write_bytes(b"this is not a joblib file")
+    broken = folder / "broken.skops"
+    broken.write_bytes(b"this is not a skops file")
     out["broken_path"] = broken
     return out
 

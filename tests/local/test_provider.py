@@ -69,7 +69,7 @@ def test_broken_model_at_create_fails_with_reason_and_leaves_no_endpoint(
         spec.spec.versions["bad"].model.uri = str(models["broken_path"])  # type: ignore[union-attr]
         with pytest.raises(DeploymentFailed) as info:
             local_provider.create_endpoint(build_desired(spec, local_provider))
-        assert "bad" in str(info.value) and "broken.joblib" in str(info.value)  # loader reason
+        assert "bad" in str(info.value) and "broken.skops" in str(info.value)  # loader reason
         assert local_provider.observe("broken") is None
         assert not (local_provider.root / "broken" / "server.json").exists()
 

@@ -35,7 +35,7 @@ def test_capture_without_destination_matches_the_servers_default() -> None:
 
 
 def test_plan_says_version_env_is_not_applied_locally(tmp_path: Path) -> None:
-    model = tmp_path / "m.joblib"
+    model = tmp_path / "m.skops"
     model.write_bytes(b"x")
     spec = Deployment.model_validate(
         {

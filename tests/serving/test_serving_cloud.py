@@ -116,7 +116,10 @@ def test_serve_without_a_model_is_a_usage_error(monkeypatch: pytest.MonkeyPatch)
 
 def test_package_refuses_broken_model_and_nonempty_output(tmp_path: Path) -> None:
     (tmp_path / "m.joblib").write_bytes(b"broken")
-    result = CliRunner().invoke(main, ["package", str(tmp_path / "m.joblib"), "-o", str(tmp_path / "ctx")])
+    untrusted = CliRunner().invoke(main, ["package", str(tmp_path / "m.joblib"), "-o", str(tmp_path / "ctx")])
+    assert untrusted.exit_code == 1 and "trust_pickle" in untrusted.output
+    args = ["package", str(tmp_path / "m.joblib"), "--trust-pickle", "-o", str(tmp_path / "ctx")]
+    result = CliRunner().invoke(main, args)
     assert result.exit_code == 1 and "not a readable joblib" in result.output
     assert not (tmp_path / "ctx").exists()
 
@@ -219,7 +222,7 @@ def _wait_for_url(proc: subprocess.Popen[str]) -> str:
 
 
 def test_write_context_without_model(tmp_path: Path, models_dir: Path) -> None:
-    files = write_context(models_dir / "joblib", tmp_path / "ctx", bake_model=False)
+    files = write_context(models_dir / "skops", tmp_path / "ctx", bake_model=False)
     assert not (tmp_path / "ctx" / "model").exists()
     assert "COPY model/" not in (tmp_path / "ctx" / "Dockerfile").read_text()
     assert any(f.name == "Dockerfile" for f in files)
@@ -268,7 +271,7 @@ def test_forked_workers_share_the_port_and_metrics(models_dir: Path, rows: list[
             "cloudserve.serving",
             "serve",
             "--model",
-            str(models_dir / "joblib"),
+            str(models_dir / "skops"),
             "--host",
             "127.0.0.1",
             "--port",

@@ -21,13 +21,13 @@ def expected(logreg: Any, rows: list[list[float]]) -> list[Any]:
 def test_sklearn_formats_predict_like_the_model(
     models_dir: Path, logreg: Any, rows: list[list[float]], sub: str
 ) -> None:
-    loaded = load_model({"uri": str(models_dir / sub)})
+    loaded = load_model({"uri": str(models_dir / sub), "trust_pickle": sub == "joblib"})
     assert loaded.predict(rows) == expected(logreg, rows)
     json.dumps(loaded.predict(rows))
 
 
 def test_detection_by_format_name(models_dir: Path) -> None:
-    assert load_model({"uri": str(models_dir / "joblib")}).format == "joblib"
+    assert load_model({"uri": str(models_dir / "joblib"), "trust_pickle": True}).format == "joblib"
     assert load_model({"uri": str(models_dir / "skops" / "model.skops")}).format == "skops"
     assert load_model({"uri": str(models_dir / "mlflow-skops")}).format == "mlflow"
     assert load_model({"uri": str(models_dir / "xgb-ubj")}).format == "xgboost"
@@ -35,7 +35,7 @@ def test_detection_by_format_name(models_dir: Path) -> None:
 
 
 def test_relative_uri_resolves_against_base_dir(models_dir: Path) -> None:
-    loaded = load_model(ModelSpec(uri="joblib/model.joblib"), base_dir=models_dir)
+    loaded = load_model(ModelSpec(uri="joblib/model.joblib", trust_pickle=True), base_dir=models_dir)
     assert loaded.format == "joblib"
 
 
@@ -113,7 +113,7 @@ def test_broken_artifacts_give_the_loaders_reason(
 ) -> None:
     (tmp_path / name).write_bytes(content)
     with pytest.raises(LoaderError, match=match):
-        load_model({"uri": str(tmp_path)})
+        load_model({"uri": str(tmp_path), "trust_pickle": name.endswith(".joblib")})
 
 
 def test_unknown_and_ambiguous_artifacts(tmp_path: Path, models_dir: Path) -> None:
@@ -133,25 +133,25 @@ def test_unknown_and_ambiguous_artifacts(tmp_path: Path, models_dir: Path) -> No
 def test_nested_single_folder_is_found(tmp_path: Path, models_dir: Path) -> None:
     (tmp_path / "churn").mkdir()
     (tmp_path / "churn" / "m.joblib").write_bytes((models_dir / "joblib" / "model.joblib").read_bytes())
-    assert load_model({"uri": str(tmp_path)}).format == "joblib"
+    assert load_model({"uri": str(tmp_path), "trust_pickle": True}).format == "joblib"
 
 
 def test_bad_instances_are_input_errors(models_dir: Path) -> None:
-    loaded = load_model({"uri": str(models_dir / "joblib")})
+    loaded = load_model({"uri": str(models_dir / "skops")})
     for bad in ([[1.0, 2.0]], [], [["a"] * 20], [[1.0] * 20, [1.0]], [{"a": 1}]):
         with pytest.raises(InputError):
             loaded.predict(bad)
 
 
 def test_records_use_feature_names(tmp_path: Path, data: Any) -> None:
-    import joblib
     import pandas as pd
+    import skops.io as sio
     from sklearn.linear_model import LogisticRegression
 
     x, y = data
     frame = pd.DataFrame(x, columns=[f"f{i}" for i in range(x.shape[1])])
     model = LogisticRegression(max_iter=500).fit(frame, y)
-    joblib.dump(model, tmp_path / "m.joblib")
+    sio.dump(model, tmp_path / "m.skops")
     loaded = load_model({"uri": str(tmp_path)})
     records = frame.iloc[:3].to_dict(orient="records")
     assert loaded.predict(records) == model.predict(frame.iloc[:3]).tolist()

@@ -53,7 +53,7 @@ def test_state_dir_lifecycle(tmp_path: Path, models_dir: Path, rows: list[Any]) 
     versions = {
         "stable": {
             "config_hash": "1",
-            "model": {"uri": "joblib/model.joblib"},
+            "model": {"uri": "joblib/model.joblib", "trust_pickle": True},
             "image": None,
             "env": {},
             "base_dir": str(models_dir),

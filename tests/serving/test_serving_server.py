@@ -35,7 +35,10 @@ def version(uri: Path, **model: Any) -> dict[str, Any]:
 def server(tmp_path: Path, models_dir: Path, server_thread: Any) -> Iterator[Any]:
     document = {
         "name": "demo",
-        "versions": {"a": version(models_dir / "joblib"), "b": version(models_dir / "skops")},
+        "versions": {
+            "a": version(models_dir / "joblib", trust_pickle=True),
+            "b": version(models_dir / "skops"),
+        },
         "traffic": {"a": 100, "b": 0},
         "mirror": {},
         "tags": {"team": "x"},
@@ -196,7 +199,7 @@ def test_put_version_swaps_and_bad_model_leaves_serving_untouched(
     server: Any, models_dir: Path, tmp_path: Path, rows: list[Any]
 ) -> None:
     (tmp_path / "broken.joblib").write_bytes(b"nope")
-    answer = admin(server, "PUT", "versions/a", version(tmp_path / "broken.joblib"))
+    answer = admin(server, "PUT", "versions/a", version(tmp_path / "broken.joblib", trust_pickle=True))
     assert answer.status_code == 422
     assert "not a readable joblib" in answer.json()["error"]
     assert predict(server, {"instances": rows}).status_code == 200

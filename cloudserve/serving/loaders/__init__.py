@@ -13,8 +13,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from cloudserve.artifacts import is_remote, resolve_local
 from cloudserve.serving.loaders.base import InputError, LoadedModel, LoaderError, to_jsonable
+from cloudserve.serving.loaders.handler import handler_outside
 from cloudserve.spec.models import ModelSpec
 
 __all__ = [
@@ -23,7 +26,9 @@ __all__ = [
     "LoadedModel",
     "LoaderError",
     "detect",
+    "handler_outside",
     "load_model",
+    "runs_code",
     "to_jsonable",
 ]
 
@@ -44,7 +49,7 @@ def _load_file(fmt: str) -> Callable[[Path, ModelSpec, Path], LoadedModel]:
         from cloudserve.serving.loaders import sklearn, xgboost
 
         if fmt == "joblib":
-            return sklearn.load_joblib(path)
+            return sklearn.load_joblib(path, spec.trust_pickle)
         if fmt == "skops":
             return sklearn.load_skops(path)
         if fmt == "pickle":
@@ -58,6 +63,24 @@ def _load_mlflow(path: Path, spec: ModelSpec, root: Path) -> LoadedModel:
     from cloudserve.serving.loaders.mlflow import load_mlflow
 
     return load_mlflow(path, spec.trust_pickle)
+
+
+def runs_code(root: Path, spec: ModelSpec) -> str | None:
+    """Why loading the artifact at ``root`` would unpickle (run code from) a file, or None.
+
+    Judged from what is on disk, with the detection ``load_model`` uses, so the spec check
+    at validate time and the load agree. Handlers are code by design and are judged by
+    their path instead (see ``handler_outside``)."""
+    fmt, path = detect(root, spec)
+    if fmt in ("joblib", "pickle"):
+        return f"{path.name} is a {fmt} file"
+    if fmt == "mlflow":
+        from cloudserve.serving.loaders.mlflow import serialization_format
+
+        serialized = serialization_format(path)
+        if serialized in ("pickle", "cloudpickle"):
+            return f"the MLflow model {path.name} is serialized with {serialized}"
+    return None
 
 
 def _load_handler(path: Path, spec: ModelSpec, root: Path) -> LoadedModel:
@@ -81,8 +104,9 @@ def load_model(spec: ModelSpec | Mapping[str, Any], base_dir: Path | str | None 
     if not isinstance(spec, ModelSpec):
         try:
             spec = ModelSpec.model_validate(dict(spec))
-        except ValueError as exc:
-            raise LoaderError(f"invalid model spec: {exc}") from exc
+        except ValidationError as exc:
+            reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+            raise LoaderError(reasons) from exc
     if is_remote(spec.uri):
         raise LoaderError(
             f"{spec.uri}: remote model URIs are staged by the cloud target; the serving runtime "

@@ -17,9 +17,20 @@ from typing import Any
 from cloudserve.serving.loaders.base import LoadedModel, LoaderError, to_jsonable, why
 
 
+def handler_outside(handler: Path, model_dir: Path) -> bool:
+    """True when the handler file, symlinks resolved, is not inside the model's folder."""
+    return not handler.resolve().is_relative_to(model_dir.resolve())
+
+
 def load_handler(path: Path, model_dir: Path) -> LoadedModel:
     if not path.is_file():
         raise LoaderError(f"handler {path} does not exist")
+    if handler_outside(path, model_dir):
+        # A handler is code that ships with its model; one outside it is not what was shipped.
+        raise LoaderError(
+            f"handler {path} resolves to {path.resolve()}, outside the model folder {model_dir}; "
+            "keep the handler (not a symlink out) inside the model's folder"
+        )
     # A unique module name per file, so two versions' handlers never share a module.
     digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
     name = f"cloudserve_handler_{path.stem}_{digest}"

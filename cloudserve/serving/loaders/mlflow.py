@@ -33,6 +33,12 @@ def read_mlmodel(model_dir: Path) -> dict[str, Any]:
     return meta
 
 
+def serialization_format(model_dir: Path) -> str | None:
+    """How the sklearn flavor's file was written (MLflow's default is cloudpickle)."""
+    sk = read_mlmodel(model_dir)["flavors"].get("sklearn")
+    return str(sk.get("serialization_format", "cloudpickle")) if isinstance(sk, dict) else None
+
+
 def load_mlflow(model_dir: Path, trusted: bool) -> LoadedModel:
     meta = read_mlmodel(model_dir)
     flavors = meta["flavors"]

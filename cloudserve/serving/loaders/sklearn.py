@@ -4,9 +4,9 @@ skops is the safe default: it refuses types it does not know, and of the types
 ``skops.io.get_untrusted_types`` reports we let through only the exact names in
 ``TRUSTED_TYPES`` (data-only types ordinary scikit-learn models need), so a file that
 smuggles in anything else, e.g. ``numpy.testing._private.utils.runstring`` behind a
-FunctionTransformer, fails with the list of offending types. joblib files
-are pickles underneath; the spec accepts them as the common scikit-learn format. Plain
-pickle needs ``trust_pickle: true`` because loading one runs arbitrary code.
+FunctionTransformer, fails with the list of offending types. joblib files are pickles
+underneath, so they need ``trust_pickle: true`` exactly like plain pickle: loading either
+runs arbitrary code from the file.
 """
 
 from __future__ import annotations
@@ -38,7 +38,16 @@ def _wrap(fmt: str, path: Path, model: Any) -> LoadedModel:
     return LoadedModel(format=fmt, path=path, predict=estimator_predict_fn(model), info=info)
 
 
-def load_joblib(path: Path) -> LoadedModel:
+def untrusted_pickle(path: Path, fmt: str) -> LoaderError:
+    return LoaderError(
+        f"{path.name} is a {fmt} file: unpickling it runs code from the file. Set "
+        "trust_pickle: true if you built it yourself, or save the model with skops"
+    )
+
+
+def load_joblib(path: Path, trusted: bool) -> LoadedModel:
+    if not trusted:
+        raise untrusted_pickle(path, "joblib")
     import joblib
 
     try:
@@ -76,10 +85,7 @@ def read_skops(path: Path) -> Any:
 
 def load_pickle(path: Path, trusted: bool) -> LoadedModel:
     if not trusted:
-        raise LoaderError(
-            f"{path.name} is a plain pickle: loading it runs code from the file. Set "
-            "trust_pickle: true if you built it yourself, or save the model with skops"
-        )
+        raise untrusted_pickle(path, "pickle")
     import pickle
 
     try:

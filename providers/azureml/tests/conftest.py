@@ -16,7 +16,7 @@ from cloudserve.spec.models import Deployment
 @pytest.fixture(scope="session")
 def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Two different iris classifiers ("a", "b"), each saved in its own folder."""
-    import joblib
+    import skops.io as sio
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
     from sklearn.tree import DecisionTreeClassifier
@@ -28,7 +28,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         model.fit(x, y)
         folder = root / f"model-{key}"
         folder.mkdir()
-        joblib.dump(model, folder / "model.joblib")
+        sio.dump(model, folder / "model.skops")
         out[key] = model
         out[f"{key}_path"] = folder
     return out

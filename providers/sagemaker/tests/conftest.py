@@ -17,8 +17,8 @@ BUCKET = "artifacts"
 
 @pytest.fixture(scope="session")
 def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Two different iris classifiers ("a", "b") saved with joblib."""
-    import joblib
+    """Two different iris classifiers ("a", "b") saved with skops."""
+    import skops.io as sio
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
     from sklearn.tree import DecisionTreeClassifier
@@ -30,9 +30,9 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "a": LogisticRegression(max_iter=500).fit(x, y),
         "b": DecisionTreeClassifier(max_depth=2, random_state=0).fit(x, y),
     }.items():
-        path = folder / key / "model.joblib"
+        path = folder / key / "model.skops"
         path.parent.mkdir()
-        joblib.dump(model, path)
+        sio.dump(model, path)
         out[key] = model
         out[f"{key}_path"] = path.parent
     return out

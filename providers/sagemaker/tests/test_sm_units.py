@@ -127,7 +127,7 @@ def test_archive_requirements_pin_the_models_library(tmp_path, model, pin) -> No
 
     from cloudserve.spec.models import ModelSpec
 
-    artifact = tmp_path / "model.joblib"
+    artifact = tmp_path / "model.skops"
     artifact.write_bytes(b"weights")
     data = pack_model(artifact, ModelSpec(uri=str(artifact), **model))
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:

@@ -66,11 +66,29 @@ def prebuilt_blocker(deployment: Deployment, spec: VersionSpec) -> str | None:
     artifact = _artifact_blocker(deployment, model)
     if artifact is not None:
         return artifact
+    if not model.trust_pickle and not _plain_booster(deployment, model):
+        # Their loaders call joblib.load / pickle.load on the artifact (google-cloud-aiplatform,
+        # prediction containers: model.joblib, model.pkl), which runs code from the file.
+        return (
+            f"the prebuilt {model.framework} container unpickles the model file, which runs "
+            "code from it (set trust_pickle: true for a model you built yourself)"
+        )
     if catalog.container_image(model, deployment.targets.vertex.location) is None:
         known = ", ".join(catalog.container_versions(model.framework)) or "none"
         version = model.framework_version or "(no framework_version)"
         return f"Vertex AI has no prebuilt container for {model.framework} {version} (prebuilt: {known})"
     return None
+
+
+def _plain_booster(deployment: Deployment, model: ModelSpec) -> bool:
+    """An XGBoost model.bst: the prebuilt XGBoost container reads it with Booster.load_model,
+    no pickle involved."""
+    if model.framework != "xgboost":
+        return False
+    path = local_path(deployment, model)
+    if path is None:
+        return model.uri.endswith(".bst")
+    return path.suffix == ".bst" if path.is_file() else (path / "model.bst").is_file()
 
 
 def _artifact_blocker(deployment: Deployment, model: ModelSpec) -> str | None:

@@ -53,7 +53,15 @@ def spec_doc(
         "spec": {
             "target": "vertex",
             "versions": {
-                v: {"model": {"uri": str(uri), "framework": "sklearn", "framework_version": "1.5"}}
+                # The prebuilt container unpickles model.joblib: these are our own models.
+                v: {
+                    "model": {
+                        "uri": str(uri),
+                        "framework": "sklearn",
+                        "framework_version": "1.5",
+                        "trust_pickle": True,
+                    }
+                }
                 for v, uri in versions.items()
             },
             "traffic": traffic,

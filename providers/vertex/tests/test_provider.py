@@ -201,6 +201,7 @@ def test_container_choice_prebuilt_image_or_serving_image(models: dict[str, Any]
     doc["spec"]["versions"]["own"] = {"image": "example.com/own:1"}
     doc["spec"]["traffic"]["own"] = 0
     doc["spec"]["versions"]["skops"]["model"]["format"] = "skops"
+    doc["spec"]["versions"]["skops"]["model"]["trust_pickle"] = False
     image = "us-docker.pkg.dev/p/serving/cloudserve:0.1"
     doc["targets"]["vertex"]["serving_image"] = image
     spec = Deployment.model_validate(doc)
@@ -219,6 +220,11 @@ def test_container_choice_prebuilt_image_or_serving_image(models: dict[str, Any]
         "CLOUDSERVE_MODEL_FORMAT": "skops",
         "CLOUDSERVE_VERSION_NAME": "skops",
     }
+    untrusted = Deployment.model_validate(doc).spec.versions["ok"].model_copy(deep=True)
+    assert untrusted.model is not None
+    untrusted.model.trust_pickle = False
+    blocker = containers.prebuilt_blocker(spec, untrusted)
+    assert blocker is not None and "unpickles the model file" in blocker and "trust_pickle" in blocker
     del doc["targets"]["vertex"]["serving_image"]
     refused = provider.validate(build_desired(Deployment.model_validate(doc), provider))
     assert len(refused) == 2 and all("targets.vertex.serving_image" in p for p in refused)
