@@ -263,3 +263,21 @@ def test_distinct_problems_are_capped() -> None:
     many = [SpecProblem(f"problem {i}", file="a.yaml") for i in range(MAX_PROBLEMS_JSON + 50)]
     data = InvalidSpec("bad", problems=many).to_dict()
     assert len(data["problems"]) == MAX_PROBLEMS_JSON and data["problems_omitted"] == 50  # type: ignore[arg-type]
+
+
+def test_status_failure_reasons_are_bounded() -> None:
+    from cloudserve.api import StatusResult, VersionStatus
+    from cloudserve.output import render_status
+
+    reason = "CloudWatch: " + "x" * 1_000_000
+    result = StatusResult(
+        "churn",
+        "fake",
+        True,
+        "failed",
+        False,
+        failure_reason=reason,
+        versions=[VersionStatus("stable", "failed", 100, 0, None, True, failure_reason=reason)],
+    )
+    text = render_status(result)
+    assert len(text) < 2000 and text.count("(1,000,000 chars)") == 2
