@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from cloudserve import tags as T
 from cloudserve.desired import build_desired
-from cloudserve.errors import Conflict, NotFound
+from cloudserve.errors import Conflict, InvokeFailed, NotFound
 from cloudserve.executor import DEFAULT_TIMEOUT, ApplyResult, ProgressFn, deployment_lock
 from cloudserve.executor import apply as _apply
 from cloudserve.planner import Plan, diff, make_plan
@@ -199,7 +199,11 @@ def invoke(
     target: str | None = None,
     provider: Provider | None = None,
 ) -> InvokeResult:
-    """Send one request to the deployment's endpoint (or straight to one version)."""
+    """Send one request to the deployment's endpoint (or straight to one version).
+
+    An answer with an error status (4xx or 5xx) raises :class:`InvokeFailed`, carrying the
+    status code and an excerpt of the body; it is not retried, since the endpoint did answer
+    (only a neutral retryable error from the target, such as Throttled, is)."""
     deployment = _deployment(spec, env, target)
     if version is not None and version not in deployment.spec.versions:
         raise NotFound(
@@ -207,7 +211,18 @@ def invoke(
             hint=f"versions: {', '.join(deployment.spec.versions)}",
         )
     with _provider(deployment, provider) as prov:
-        return call_with_retry(lambda: prov.invoke(deployment.name, payload, version=version))
+        result = call_with_retry(lambda: prov.invoke(deployment.name, payload, version=version))
+        target_name = prov.name
+    # The one place an error answer becomes an error: providers report the status as is.
+    if result.status_code >= 400:
+        raise InvokeFailed.from_answer(
+            deployment.name,
+            result.status_code,
+            result.body,
+            version=result.version or version,
+            target=target_name,
+        )
+    return result
 
 
 def metrics(

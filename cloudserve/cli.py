@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from cloudserve.errors import CloudServeError
+from cloudserve.errors import CloudServeError, InvalidInput, bounded, one_line
 
 # name -> (module:attribute, one-line help shown by --help without importing the module)
 LAZY_COMMANDS = {
@@ -206,6 +206,21 @@ def status(spec: str, env: str | None, target: str | None, output: str) -> None:
         click.echo("\n".join(render_status(r) for r in results))
 
 
+_DATA_HINT = "pass a JSON body with -d '{...}', a file with -d @file.json, or JSON on standard input"
+
+
+def _read_data_file(path: str) -> str:
+    """The text of ``invoke -d @path``; any reason it cannot be read is an InvalidInput naming it."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise InvalidInput(f"cannot read --data file {bounded(path)!r}: {reason}") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"--data file {bounded(path)!r} is not UTF-8 text: {exc.reason}") from None
+
+
 @cli.command()
 @spec_argument
 @env_option
@@ -225,13 +240,14 @@ def invoke(
     from cloudserve import api
 
     raw = data if data is not None else sys.stdin.read()
+    source = "standard input" if data is None else "--data"
     if raw.startswith("@"):
-        with open(raw[1:], encoding="utf-8") as fh:
-            raw = fh.read()
+        source = raw
+        raw = _read_data_file(raw[1:])
     try:
         payload = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise click.BadParameter(f"not JSON: {exc}", param_hint="--data") from None
+        raise InvalidInput(f"{bounded(source)} is not JSON: {exc}", hint=_DATA_HINT) from None
     result = api.invoke(api.load(spec, env=env, target=target)[0], payload, version=version)
     if output == "json":
         _echo_json({"version": result.version, "status_code": result.status_code, "body": result.body})
@@ -290,10 +306,14 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.Abort:
+    except click.Abort as exc:
+        if isinstance(exc.__context__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            click.echo("interrupted", err=True)
+            sys.exit(130)
         click.echo("aborted", err=True)
         sys.exit(1)
     except click.ClickException as exc:
+        exc.message = bounded(exc.message)  # type: ignore[misc]  # click echoes the bad value
         exc.show()
         sys.exit(2 if isinstance(exc, click.UsageError) else 1)
     except CloudServeError as exc:
@@ -307,6 +327,11 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    except Exception as exc:  # a bug or an unexpected OSError: one line, unless --debug
+        if debug:
+            raise
+        _report_unexpected(exc, json_out)
+        sys.exit(1)
 
 
 def _wants_json(args: list[str]) -> bool:
@@ -323,7 +348,17 @@ def _report(exc: CloudServeError, json_out: bool) -> None:
         _echo_json(exc.to_dict())
         return
     label = click.style(f"error ({type(exc).__name__}):", fg="red", bold=True)
-    click.echo(f"{label} {exc}", err=True)
+    click.echo(f"{label} {exc}", err=True)  # CloudServeError.__str__ bounds every value
+
+
+def _report_unexpected(exc: BaseException, json_out: bool) -> None:
+    name = type(exc).__name__
+    message = one_line(exc) or "(no message)"
+    if json_out:
+        _echo_json({"error": name, "message": message, "unexpected": True})
+        return
+    label = click.style("error:", fg="red", bold=True)
+    click.echo(f"{label} {name}: {message} (run with --debug for the traceback)", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

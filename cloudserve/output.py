@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from cloudserve.errors import bounded
 from cloudserve.planner import ActionKind, Plan
 
 _SYMBOL = {
@@ -98,7 +99,7 @@ def render_status(result: Any) -> str:
     if result.url:
         lines.append(f"  url: {result.url}")
     if result.failure_reason:
-        lines.append(click.style(f"  failure: {result.failure_reason}", fg="red"))
+        lines.append(click.style(f"  failure: {bounded(result.failure_reason)}", fg="red"))
     lines.append(f"  traffic: {_fmt(result.traffic)}")
     if result.mirror:
         lines.append(f"  mirror: {_fmt(result.mirror)}")
@@ -109,7 +110,7 @@ def render_status(result: Any) -> str:
         if not v.in_sync:
             line += click.style(" (out of date)", fg="yellow")
         if v.failure_reason:
-            line += click.style(f" - {v.failure_reason}", fg="red")
+            line += click.style(f" - {bounded(v.failure_reason)}", fg="red")
         lines.append(line)
     if result.rollout:
         lines.extend(render_rollout_record(result.rollout))
@@ -130,7 +131,7 @@ def render_rollout_record(record: dict[str, Any]) -> list[str]:
         + f"{_fmt(_nonzero(record['previous']))} -> {_fmt(_nonzero(record['target']))}"
     ]
     if record.get("reason"):
-        lines.append(click.style(f"    reason: {record['reason']}", fg=colour))
+        lines.append(click.style(f"    reason: {bounded(record['reason'])}", fg=colour))
     if record.get("new_versions"):
         lines.append(f"    versions added by this rollout: {', '.join(record['new_versions'])}")
     return lines

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cloudserve.errors import InvalidSpec, SpecProblem
+from cloudserve.errors import InvalidSpec, SpecProblem, render_problems
 from cloudserve.spec.errors_map import problems_from
 from cloudserve.spec.interpolate import interpolate
 from cloudserve.spec.models import TARGETS, Deployment
@@ -44,23 +44,31 @@ def load(
     docs = list(_documents(source))
     problems: list[SpecProblem] = []
     deployments: list[Deployment] = []
+    loaded: list[SourceDoc] = []  # the document each deployment came from
     for doc in docs:
         try:
             deployments.append(_load_doc(doc, env=env, target=target, environ=environ))
+            loaded.append(doc)
         except InvalidSpec as exc:
             problems.extend(exc.problems or [SpecProblem(exc.message, file=doc.file)])
-    seen: dict[str, str] = {}
-    for dep, doc in zip(deployments, docs, strict=False):
-        if dep.name in seen:
+    first: dict[str, str] = {}  # name -> where it was first defined
+    for dep, doc in zip(deployments, loaded, strict=True):
+        pos = doc.locate(("metadata", "name"))
+        where = f"{doc.file}:{pos.line}" if pos else doc.file
+        if dep.name in first:
+            # Every repeat names the first definition, so that many repeats render as one
+            # problem with a count (errors.render_problems) rather than one line each.
             problems.append(
                 SpecProblem(
-                    f"deployment {dep.name!r} is defined twice (also in {seen[dep.name]})",
+                    f"deployment {dep.name!r} is defined twice (first in {first[dep.name]})",
                     file=doc.file,
+                    line=pos.line if pos else None,
+                    column=pos.column if pos else None,
                     field="metadata.name",
                     hint="give each deployment its own metadata.name",
                 )
             )
-        seen[dep.name] = doc.file
+        first.setdefault(dep.name, where)
     if problems:
         raise _invalid(problems)
     if not deployments:
@@ -93,7 +101,7 @@ def load_one(source: SpecSource, **kwargs: Any) -> Deployment:
 
 
 def _invalid(problems: list[SpecProblem]) -> InvalidSpec:
-    return InvalidSpec("\n".join(p.render() for p in problems), problems=problems)
+    return InvalidSpec(render_problems(problems), problems=problems)
 
 
 def _describe(source: Any) -> str:
