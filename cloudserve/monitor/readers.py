@@ -244,7 +244,7 @@ def data_only_arrow() -> None:
     """Make sure reading a Parquet schema cannot unpickle anything.
 
     pyarrow before 14.0.1 registered ``arrow.py_extension_type``, whose deserialisation
-    is ``pickle.loads`` of bytes in the file's schema (CVE-2023-47248); 14.0.1 stopped
+    unpickles bytes stored in the file's schema (CVE-2023-47248); 14.0.1 stopped
     auto-loading it and 21 removed it. The other extension types pyarrow knows (its
     canonical ones, pandas' period and interval) rebuild from JSON or plain parameters.
     Unregistering the pickling type, as ``pyarrow_hotfix`` does, covers old installs;
