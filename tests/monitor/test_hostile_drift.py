@@ -66,7 +66,7 @@ def baseline(tmp_path: Path) -> Path:
     return path
 
 
-def capture(path: Path, instances: list[object], *, raw: Sequence[bytes] = ()) -> Path:
+def capture(path: Path, instances: Sequence[object], *, raw: Sequence[bytes] = ()) -> Path:
     with path.open("wb") as handle:
         for line in raw:
             handle.write(line + b"\n")
@@ -236,7 +236,7 @@ def test_a_pickle_baseline_is_refused(marker: Path, tmp_path: Path) -> None:
     assert not marker.exists()
 
 
-class PickledType(pa.ExtensionType):
+class PickledType(pa.ExtensionType):  # type: ignore[misc]
     """An extension type whose serialised form is a pickle (as arrow.py_extension_type was)."""
 
     def __init__(self, blob: bytes = b"") -> None:
