@@ -32,6 +32,10 @@ class NumericColumn:
 
     values: NDArray[np.float64]
     nulls: int
+    #: Of ``nulls``, the values that were present but not numbers (``"abc"``, ``true``).
+    invalid: int = 0
+    #: One such value as text (cut short), to say what the window held instead.
+    example: str = ""
 
     @property
     def rows(self) -> int:
@@ -74,14 +78,14 @@ def numeric_value(value: object) -> float | None:
     """One raw value as a finite float, or None when it is missing or not a number."""
     if value is None or isinstance(value, bool | np.bool_):
         return None
-    if isinstance(value, int | float | np.integer | np.floating):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
+    try:
+        if isinstance(value, int | float | np.integer | np.floating):
+            number = float(value)  # an int of 400 digits overflows a float
+        elif isinstance(value, str):
             number = float(value)
-        except ValueError:
+        else:
             return None
-    else:
+    except (ValueError, OverflowError):
         return None
     return number if math.isfinite(number) else None
 
@@ -113,9 +117,41 @@ def looks_numeric(values: Iterable[object]) -> bool:
 
 def numeric_from_values(values: Iterable[object]) -> NumericColumn:
     """Coerce raw Python values to a numeric column; what does not parse is missing."""
-    parsed = [numeric_value(v) for v in values]
-    finite = np.fromiter((v for v in parsed if v is not None), dtype=np.float64)
-    return NumericColumn(values=finite, nulls=len(parsed) - int(finite.size))
+    parsed: list[float] = []
+    total = invalid = 0
+    example = ""
+    for value in values:
+        total += 1
+        number = numeric_value(value)
+        if number is not None:
+            parsed.append(number)
+        elif not _absent(value):
+            invalid += 1
+            if not example:
+                example = repr(value[: EXAMPLE_CHARS + 1] if isinstance(value, str) else value)
+    finite = np.array(parsed, dtype=np.float64)
+    if len(example) > EXAMPLE_CHARS:
+        example = f"{example[:EXAMPLE_CHARS]}\u2026"
+    return NumericColumn(values=finite, nulls=total - int(finite.size), invalid=invalid, example=example)
+
+
+#: Longest example of a non-numeric value quoted in a message.
+EXAMPLE_CHARS = 60
+
+
+def _absent(value: object) -> bool:
+    """Missing rather than wrong: None, empty text, NaN and infinities."""
+    if value is None or value == "":
+        return True
+    if isinstance(value, float | np.floating):
+        return not math.isfinite(float(value))
+    if isinstance(value, str):
+        try:
+            float(value)  # "nan", "inf", "1e999": numbers, just not finite ones
+        except ValueError:
+            return False
+        return True
+    return False
 
 
 def categorical_from_values(values: Iterable[object]) -> CategoricalColumn:

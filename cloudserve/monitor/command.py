@@ -1,8 +1,9 @@
 """``cloudserve monitor``: drift reports and one-shot drift checks from the command line.
 
 ``report`` writes ``report.json`` and a self-contained ``report.html``; ``run`` judges
-one window now, prints a summary (or JSON), and exits 3 when anything drifted, 0 when
-nothing did, so a CI job or a scheduler can branch on it. Settings come from options,
+one window now, prints a summary (or JSON), and exits 3 when anything drifted, 4 when
+no feature could be judged at all (an empty window, or nothing in it parsed), 0 when
+the features it judged did not drift, so a CI job or a scheduler can branch on it. Settings come from options,
 or from a spec's ``monitoring.drift`` with ``--spec`` (options still win).
 
 Only click is imported at module level: the CLI lists this group on every start, and
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
 
 #: Exit status of ``run`` when drift is found (the CLI's shared "gate failed" code).
 EXIT_DRIFT = 3
+#: Exit status of ``run`` when no feature could be judged: "no drift" was not shown.
+EXIT_NOT_JUDGED = 4
+#: Longest error message printed (it may quote a value from the data).
+MAX_ERROR = 300
 METHOD_CHOICES = ["auto", "psi", "ks", "chi2", "js", "wasserstein"]
 
 
@@ -93,7 +98,7 @@ def report(out_dir: str, output: str, **window: Any) -> None:
 @click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.pass_context
 def run(ctx: click.Context, /, webhook: str | None, output: str, **window: Any) -> None:
-    """Judge one window now; exit 3 on drift, 0 otherwise."""
+    """Judge one window now; exit 3 on drift, 4 when nothing could be judged, 0 otherwise."""
     result, config = _evaluate(window)
     if output == "json":
         click.echo(json.dumps(result.to_dict()))
@@ -110,6 +115,8 @@ def run(ctx: click.Context, /, webhook: str | None, output: str, **window: Any) 
             click.echo(f"warning: drift alert not delivered: {exc}", err=True)
     if result.drifted:
         ctx.exit(EXIT_DRIFT)
+    if result.judged_nothing:
+        ctx.exit(EXIT_NOT_JUDGED)
 
 
 def _evaluate(window: dict[str, Any]) -> tuple[DriftResult, DriftConfig]:
@@ -117,6 +124,7 @@ def _evaluate(window: dict[str, Any]) -> tuple[DriftResult, DriftConfig]:
     from cloudserve.monitor.config import parse_duration
     from cloudserve.monitor.engine import DriftOptions, evaluate
     from cloudserve.monitor.readers import SourceError
+    from cloudserve.monitor.result import clip
 
     config = _config(window)
     current = window["current"]
@@ -148,7 +156,7 @@ def _evaluate(window: dict[str, Any]) -> tuple[DriftResult, DriftConfig]:
             since=since,
         )
     except (SourceError, ValueError, OSError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(clip(str(exc), MAX_ERROR)) from exc
     return result, config
 
 

@@ -191,8 +191,12 @@ def _bare(name: str, status: Status, message: str, kind: str = "") -> FeatureRes
     return FeatureResult(name=name, kind=kind, status=status, message=message)
 
 
-def _no_data(name: str, kind: str, rows: int, base: FeatureResult) -> FeatureResult:
+def _no_data(
+    name: str, kind: str, rows: int, base: FeatureResult, invalid: int = 0, example: str = ""
+) -> FeatureResult:
     message = "no rows in the current window" if rows == 0 else f"all {rows} current values are missing"
+    if rows and invalid:
+        message = f"none of {rows} current values is a number ({invalid} not numeric, e.g. {example})"
     return FeatureResult(
         name=name,
         kind=kind,
@@ -210,7 +214,7 @@ def _numeric(
     base = _counts_part(name, "numeric", baseline.count, baseline.nulls, data.rows, data.nulls)
     current = sort_values(data.values)
     if current.size == 0:
-        return _no_data(name, "numeric", data.rows, base)
+        return _no_data(name, "numeric", data.rows, base, data.invalid, data.example)
     sketch = baseline.sketch
     n = min(baseline.count, int(current.size))
     decider, _ = choose_method("numeric", n, options.method)

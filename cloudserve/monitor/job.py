@@ -61,6 +61,8 @@ def run_once(
         version=version,
         since=moment - window if window is not None else None,
     )
+    if result.judged_nothing:
+        log.warning("drift run judged no feature: %s", result.reason)
     report_dir = None
     if reports is not None:
         report_dir = Path(reports) / moment.strftime("%Y%m%dT%H%M%SZ")

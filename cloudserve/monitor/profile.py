@@ -129,8 +129,29 @@ class BaselineProfile:
 
     @classmethod
     def load(cls, path: str | Path) -> BaselineProfile:
-        """Read a stored profile; raises ValueError when the file is not one."""
-        with np.load(Path(path), allow_pickle=False) as stored:
+        """Read a stored profile; raises ValueError, naming the file, when it is not one.
+
+        Data only: the file must be a zip of ``.npy`` arrays (``np.load`` with
+        ``allow_pickle=False``, so an object array is refused, not unpickled), each
+        member no larger than ``MAX_MEMBER_BYTES`` unpacked, plus a JSON header.
+        """
+        where = Path(path)
+        try:
+            _check_archive(where)
+            return cls._load(where)
+        except ValueError as exc:
+            message = str(exc)
+            if str(where) in message:
+                raise
+            raise ValueError(f"{where}: not a cloudserve drift profile: {message}") from exc
+        except (KeyError, TypeError, AttributeError, IndexError, RecursionError, EOFError) as exc:
+            raise ValueError(f"{where}: not a cloudserve drift profile: {type(exc).__name__}: {exc}") from exc
+        except zipfile.BadZipFile as exc:
+            raise ValueError(f"{where}: not a cloudserve drift profile: {exc}") from exc
+
+    @classmethod
+    def _load(cls, path: Path) -> BaselineProfile:
+        with np.load(path, allow_pickle=False) as stored:
             header = json.loads(stored["header"].tobytes().decode())
             if header.get("format") != FORMAT or header.get("version") != FORMAT_VERSION:
                 raise ValueError(f"{path}: not a cloudserve drift profile (version {FORMAT_VERSION})")
@@ -169,6 +190,27 @@ class BaselineProfile:
         the model's input order does not change because fewer columns are watched.
         """
         return list(self.column_order or self.columns)
+
+
+#: Largest array a stored profile may unpack to (a 20,000-point sketch is 160 KB).
+MAX_MEMBER_BYTES = 256 * 1024 * 1024
+
+
+def _check_archive(path: Path) -> None:
+    """Refuse anything but a plain zip of bounded ``.npy`` members before numpy opens it."""
+    with path.open("rb") as handle:
+        magic = handle.read(4)
+    if magic != b"PK\x03\x04" or not zipfile.is_zipfile(path):  # numpy decides by the magic
+        raise ValueError(f"{path}: not a cloudserve drift profile (not an .npz archive)")
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.infolist():
+            if not member.filename.endswith(".npy"):
+                raise ValueError(f"{path}: not a cloudserve drift profile (member {member.filename[:80]!r})")
+            if member.file_size > MAX_MEMBER_BYTES:
+                raise ValueError(
+                    f"{path}: not a cloudserve drift profile ({member.filename[:80]!r} unpacks to "
+                    f"{member.file_size} bytes, over {MAX_MEMBER_BYTES})"
+                )
 
 
 def _numeric_header(name: str, column: NumericProfile) -> dict[str, Any]:

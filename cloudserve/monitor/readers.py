@@ -10,15 +10,18 @@ to the standard library and Parquet raises an error that says what to install.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import json
 import threading
+import zlib
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, cast
 
 import numpy as np
 
@@ -39,6 +42,15 @@ CSV_SUFFIXES = (".csv", ".csv.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 #: Values looked at first when deciding whether a numeric column is really discrete.
 DISTINCT_PROBE = 10_000
+#: Longest capture line read (SageMaker's 6 MB request limit, base64-encoded, fits);
+#: longer lines are skipped unread, so memory stays bounded whatever a file holds.
+MAX_LINE_BYTES = 16 * 1024 * 1024
+#: Longest text value kept from a capture; longer ones count as missing ("too long").
+MAX_VALUE_CHARS = 4096
+#: Most distinct columns collected from capture instances; further names are counted.
+MAX_CAPTURE_COLUMNS = 2048
+#: How much of an over-long line is read at a time while skipping it.
+SKIP_CHUNK = 1024 * 1024
 
 
 class SourceError(ValueError):
@@ -117,7 +129,10 @@ class ArrowTable:
         if parquet is not None:
             import pyarrow.parquet as pq
 
-            meta = pq.read_metadata(parquet)
+            try:
+                meta = pq.read_metadata(parquet)
+            except Exception as exc:  # ArrowInvalid and friends for files that are not Parquet
+                raise SourceError(f"{parquet}: not a readable Parquet file: {exc}") from exc
             self._names = list(meta.schema.to_arrow_schema().names)
             self._rows = int(meta.num_rows)
         else:
@@ -222,6 +237,32 @@ def _require_pyarrow(path: Path) -> None:
         import pyarrow.parquet  # noqa: F401
     except ImportError as exc:
         raise SourceError(f"{path}: reading Parquet needs pyarrow (pip install pyarrow)") from exc
+    data_only_arrow()
+
+
+def data_only_arrow() -> None:
+    """Make sure reading a Parquet schema cannot unpickle anything.
+
+    pyarrow before 14.0.1 registered ``arrow.py_extension_type``, whose deserialisation
+    unpickles bytes stored in the file's schema (CVE-2023-47248); 14.0.1 stopped
+    auto-loading it and 21 removed it. The other extension types pyarrow knows (its
+    canonical ones, pandas' period and interval) rebuild from JSON or plain parameters.
+    Unregistering the pickling type, as ``pyarrow_hotfix`` does, covers old installs;
+    an unknown extension type then reads as its storage type, which is data.
+    """
+    import pyarrow as pa
+
+    major, minor, patch = (_int(part) for part in [*pa.__version__.split("."), "0", "0"][:3])
+    if (major, minor, patch) >= (14, 0, 1):
+        return
+    # Not registered (already unregistered, or this build never had it) is fine too.
+    with contextlib.suppress(KeyError, ValueError, pa.ArrowKeyError):
+        pa.unregister_extension_type("arrow.py_extension_type")
+
+
+def _int(text: str) -> int:
+    digits = "".join(c for c in text if c.isdigit()) if text[:1].isdigit() else ""
+    return int(digits[:6] or 0)
 
 
 def read_csv(path: Path) -> Table:
@@ -237,6 +278,13 @@ def read_csv(path: Path) -> Table:
 
 
 def _read_csv_stdlib(path: Path) -> RecordsTable:
+    try:
+        return _parse_csv_stdlib(path)
+    except (csv.Error, UnicodeDecodeError, EOFError, zlib.error) as exc:  # 128 KiB field limit
+        raise SourceError(f"{path}: {exc}") from exc
+
+
+def _parse_csv_stdlib(path: Path) -> RecordsTable:
     with _open_text(path) as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
@@ -272,52 +320,105 @@ def read_capture(
 ) -> RecordsTable:
     """Collect the request instances of capture records into columns.
 
-    Lines that are not JSON objects, or lack a readable request, are skipped and
-    counted; a window is only ever as good as what it could read, and the count says so.
+    Capture logs are data from the outside world, read as data only: JSON (never
+    pickle), one line of at most ``MAX_LINE_BYTES`` at a time. Lines that are not JSON
+    objects, are too long or too deeply nested, or lack a readable request, are skipped
+    and counted by reason; a window is only ever as good as what it could read, and the
+    result's notes say so.
     """
     data: dict[str, list[object]] = {}
     rows = 0
-    skipped = 0
-    for record in _records(capture_files(path)):
-        if record is None or not _selected(record, version, since):
-            skipped += record is None
+    reasons: Counter[str] = Counter()
+    dropped: Counter[str] = Counter()
+    for record in _records(capture_files(path), reasons):
+        if not _selected(record, version, since):
             continue
         instances = _instances(record)
         if instances is None:
-            skipped += 1
+            reasons["no readable request"] += 1
             continue
         for instance in instances:
             named = _named(instance, columns)
             if named is None:
-                skipped += 1
+                reasons["instance neither an object nor a list"] += 1
                 continue
             for key, value in named.items():
                 column = data.get(key)
                 if column is None:
+                    if len(data) >= MAX_CAPTURE_COLUMNS:
+                        dropped["names beyond the first 2048 columns"] += 1
+                        continue
                     column = data[key] = [None] * rows
+                if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
+                    dropped[f"values over {MAX_VALUE_CHARS} characters"] += 1
+                    value = None
                 column.append(value)
             rows += 1
             for values in data.values():
                 if len(values) < rows:
                     values.append(None)
-    notes = [f"{skipped} unreadable capture records or instances skipped"] if skipped else []
+    skipped = sum(reasons.values())
+    notes = []
+    if skipped:
+        why = ", ".join(f"{count} {reason}" for reason, count in reasons.most_common())
+        notes.append(f"{skipped} unreadable capture records or instances skipped ({why})")
+    notes.extend(f"{count} {reason} ignored" for reason, count in dropped.most_common())
     return RecordsTable(data=data, row_count=rows, skipped=skipped, notes=notes)
 
 
-def _records(files: Iterable[Path]) -> Iterator[dict[str, Any] | None]:
+def _records(files: Iterable[Path], reasons: Counter[str]) -> Iterator[dict[str, Any]]:
+    """The JSON-object lines of ``files``; every other line is counted in ``reasons``."""
     for file in files:
-        with _open_text(file) as handle:
-            for line in handle:
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    yield None
-                    continue
-                if isinstance(record, dict) and "captureData" in record:
-                    record = from_sagemaker(record, file)
-                yield record if isinstance(record, dict) else None
+        try:
+            with _open_binary(file) as handle:
+                yield from _file_records(file, handle, reasons)
+        except (OSError, EOFError, zlib.error) as exc:  # a truncated or corrupt .gz, mostly
+            raise SourceError(f"{file}: cannot read capture file: {exc}") from exc
+
+
+def _file_records(file: Path, handle: IO[bytes], reasons: Counter[str]) -> Iterator[dict[str, Any]]:
+    while True:
+        raw = handle.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            while raw and not raw.endswith(b"\n"):  # skip the rest without holding it
+                raw = handle.readline(SKIP_CHUNK)
+            reasons[f"lines over {MAX_LINE_BYTES // (1024 * 1024)} MiB"] += 1
+            continue
+        if not raw.strip():
+            continue
+        try:
+            record = _loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            reasons["lines not UTF-8"] += 1
+            continue
+        except RecursionError:
+            reasons["lines nested too deeply"] += 1
+            continue
+        except ValueError:  # JSONDecodeError, and integers of more than 4300 digits
+            reasons["lines not JSON"] += 1
+            continue
+        if isinstance(record, dict) and "captureData" in record:
+            record = from_sagemaker(record, file)
+            if record is None:
+                reasons["SageMaker lines without readable input"] += 1
+                continue
+        if isinstance(record, dict):
+            yield record
+        else:
+            reasons["lines not a JSON object"] += 1
+
+
+def _loads(text: str) -> Any:
+    """JSON as data only; NaN and Infinity are accepted (and later count as missing)."""
+    return json.loads(text)
+
+
+def _open_binary(path: Path) -> IO[bytes]:
+    if path.name.endswith(".gz"):
+        return cast(IO[bytes], gzip.open(path, "rb"))
+    return path.open("rb")
 
 
 def from_sagemaker(record: Mapping[str, Any], file: Path) -> dict[str, Any] | None:
@@ -364,12 +465,12 @@ def _decode_capture(payload: Mapping[str, Any]) -> Any:
             return None
         kind = str(payload.get("observedContentType", "")).lower()
         encoding = "CSV" if "csv" in kind else "JSON"
-    if encoding == "CSV":
-        rows = [row for row in csv.reader(data.splitlines()) if row]
-        return [[_csv_value(v) for v in row] for row in rows]
     try:
-        return json.loads(data)
-    except json.JSONDecodeError:
+        if encoding == "CSV":
+            rows = [row for row in csv.reader(data.splitlines()) if row]
+            return [[_csv_value(v) for v in row] for row in rows]
+        return _loads(data)
+    except (ValueError, RecursionError, csv.Error):
         return None
 
 
@@ -399,8 +500,11 @@ def parse_timestamp(value: object) -> datetime | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        seconds = float(value) / 1000.0 if value > 1e11 else float(value)
-        return datetime.fromtimestamp(seconds, tz=UTC)
+        try:
+            seconds = float(value) / 1000.0 if value > 1e11 else float(value)
+            return datetime.fromtimestamp(seconds, tz=UTC)
+        except (OverflowError, OSError, ValueError):  # 1e300, NaN, years past 9999
+            return None
     if isinstance(value, str):
         try:
             stamp = datetime.fromisoformat(value)
@@ -433,4 +537,9 @@ def _named(instance: object, columns: Sequence[str] | None) -> dict[str, object]
 
 def _scalar(value: object) -> object:
     """Nested values (lists, objects) are not features this engine can compare."""
-    return value if not isinstance(value, list | dict) else json.dumps(value, sort_keys=True)
+    if not isinstance(value, list | dict):
+        return value
+    try:
+        return json.dumps(value, sort_keys=True)
+    except (RecursionError, ValueError, TypeError):
+        return None

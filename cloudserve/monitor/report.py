@@ -26,6 +26,7 @@ STATUS_COLORS = {
     "not_in_baseline": "#6b7280",
     "unsupported": "#6b7280",
 }
+LISTED_NOT_JUDGED = 50
 CHART_WIDTH, CHART_HEIGHT = 640, 190
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_BOTTOM, MARGIN_TOP = 44, 34, 46, 10
 
@@ -37,7 +38,7 @@ h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 28px 0 8p
 .verdict { padding: 10px 14px; border-radius: 6px; font-weight: 600; margin: 14px 0; }
 .verdict.drift { background: #fee2e2; color: #991b1b; }
 .verdict.ok { background: #dcfce7; color: #166534; }
-.verdict.empty_window { background: #fef9c3; color: #854d0e; }
+.verdict.empty_window, .verdict.not_judged { background: #fef9c3; color: #854d0e; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid #e5e7eb; }
 th { background: #f9fafb; font-weight: 600; }
@@ -69,6 +70,11 @@ def render_html(result: DriftResult) -> str:
     """The whole page as one string."""
     verdict = result.summary_lines()[0]
     notes = "".join(f"<li>{escape(n)}</li>" for n in result.notes)
+    if result.not_judged:
+        unjudged = ", ".join(result.not_judged[:LISTED_NOT_JUDGED])
+        if len(result.not_judged) > LISTED_NOT_JUDGED:
+            unjudged += f" and {len(result.not_judged) - LISTED_NOT_JUDGED} more"
+        notes = f"<li>not judged: {escape(unjudged)}</li>{notes}"
     sections = "".join(_feature_section(f) for f in result.features)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">

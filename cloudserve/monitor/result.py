@@ -2,7 +2,12 @@
 
 Results are plain dataclasses with a JSON form (``to_dict``) that is the contract for
 machines: ``cloudserve monitor run --output json`` prints it and ``report.json`` holds
-it. Features are ordered worst first -- drifted by how far past their threshold, then
+it. A feature is *judged* when its status is ``ok`` or ``drift``; a window in which no
+feature could be judged (no rows, nothing parseable) has status ``empty_window`` or
+``not_judged``, never ``ok``, and says why. Text that comes from the data (feature
+names, categories, notes) is cut to ``MAX_TEXT`` characters with a count of the rest,
+so a hostile capture cannot make a report or a CI log echo megabytes.
+Features are ordered worst first -- drifted by how far past their threshold, then
 features that could not be judged, then the rest -- since that is the order a person
 reading a report or a CI log should see them in.
 """
@@ -22,6 +27,15 @@ Status = Literal[
     "not_in_baseline",  # in the window (or asked for) but not in the baseline
     "unsupported",  # a type the engine does not compare (dates, nested values)
 ]
+#: The feature statuses that are a verdict; every other one means "could not judge".
+JUDGED: frozenset[str] = frozenset({"ok", "drift"})
+WindowStatus = Literal["ok", "drift", "empty_window", "not_judged"]
+#: Longest text taken from the data (names, categories) shown whole in a result.
+MAX_TEXT = 200
+#: Longest message or note (which may quote a name or a value) shown whole.
+MAX_MESSAGE = 500
+#: Not-judged features named in the window's ``reason``; the rest are counted.
+REASON_FEATURES = 5
 STATUS_ORDER: dict[str, int] = {
     "drift": 0,
     "missing": 1,
@@ -82,7 +96,7 @@ class FeatureResult:
 class DriftResult:
     """The window's verdict: drifted when any judged feature drifted."""
 
-    status: Literal["ok", "drift", "empty_window"]
+    status: WindowStatus
     drifted: bool
     drifted_features: list[str]
     method: str
@@ -94,6 +108,12 @@ class DriftResult:
     counts: dict[str, int]
     notes: list[str]
     generated_at: str
+    #: Features with a verdict (status ``ok`` or ``drift``).
+    judged: int = 0
+    #: Names of the features that could not be judged, worst first.
+    not_judged: list[str] = field(default_factory=list)
+    #: Why nothing (or not everything) could be judged; empty when everything was.
+    reason: str = ""
 
     @classmethod
     def build(
@@ -109,15 +129,21 @@ class DriftResult:
         generated_at: str,
     ) -> DriftResult:
         """Order features worst first and derive the window's verdict from them."""
+        features = [_bounded(f) for f in features]
+        notes = [clip(n, MAX_MESSAGE) for n in notes]
         ordered = sorted(features, key=lambda f: (STATUS_ORDER[f.status], -f.severity(), f.name))
         drifted = [f.name for f in ordered if f.drifted]
         counts: dict[str, int] = {}
         for feature in ordered:
             counts[feature.status] = counts.get(feature.status, 0) + 1
-        status: Literal["ok", "drift", "empty_window"] = "drift" if drifted else "ok"
+        unjudged = [f for f in ordered if f.status not in JUDGED]
+        judged = len(ordered) - len(unjudged)
+        status: WindowStatus = "drift" if drifted else "ok"
         if current_rows == 0:
             status = "empty_window"
             notes = [*notes, "the current window has no rows"]
+        elif judged == 0:
+            status = "not_judged"
         return cls(
             status=status,
             drifted=bool(drifted),
@@ -131,7 +157,15 @@ class DriftResult:
             counts=counts,
             notes=notes,
             generated_at=generated_at,
+            judged=judged,
+            not_judged=[f.name for f in unjudged],
+            reason=_reason(unjudged, notes, current_rows, total=len(ordered)),
         )
+
+    @property
+    def judged_nothing(self) -> bool:
+        """Whether no feature got a verdict (an empty or unreadable window, or no features)."""
+        return self.judged == 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form; NaN and infinities become null so any JSON parser accepts it."""
@@ -141,18 +175,62 @@ class DriftResult:
 
     def summary_lines(self) -> list[str]:
         """A few lines for a terminal or a CI log."""
-        verdict = {
-            "drift": f"DRIFT in {len(self.drifted_features)} of {len(self.features)} features",
-            "ok": f"no drift in {len(self.features)} features",
-            "empty_window": "empty window: no rows to judge",
-        }[self.status]
+        total = len(self.features)
+        unjudged = len(self.not_judged)
+        if self.judged_nothing:
+            verdict = f"could judge 0 of {total} features (why: {self.reason})"
+            if self.status == "empty_window":
+                verdict = f"empty window: {verdict}"
+            else:
+                verdict = f"NOT JUDGED: {verdict}"
+        elif self.drifted:
+            verdict = f"DRIFT in {len(self.drifted_features)} of {self.judged} judged features"
+        else:
+            verdict = f"no drift: judged {self.judged} features"
+        if unjudged and not self.judged_nothing:
+            verdict += f"; {unjudged} of {total} not judged"
         lines = [f"{verdict} ({self.current_rows} rows vs baseline of {self.baseline_rows})"]
         for feature in self.features:
             if feature.status == "ok":
                 continue
-            lines.append(f"  {feature.name}: {describe(feature)}")
+            prefix = "" if feature.status in JUDGED else "not judged, "
+            lines.append(f"  {feature.name}: {prefix}{describe(feature)}")
         lines.extend(f"  note: {note}" for note in self.notes)
         return lines
+
+
+def clip(text: str, limit: int = MAX_TEXT) -> str:
+    """``text`` on one line, cut to ``limit`` characters with a count of what was cut."""
+    flat = text if "\n" not in text and "\r" not in text else " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    return f"{flat[:limit]}\u2026 (+{len(flat) - limit} chars)"
+
+
+def _bounded(feature: FeatureResult) -> FeatureResult:
+    """The feature with every text from the data cut to size (names, categories, labels)."""
+    feature.name = clip(feature.name)
+    feature.message = clip(feature.message, MAX_MESSAGE)
+    feature.new_categories = [clip(c) for c in feature.new_categories]
+    if feature.histogram is not None:
+        feature.histogram.labels = [clip(label) for label in feature.histogram.labels]
+    return feature
+
+
+def _reason(unjudged: list[FeatureResult], notes: list[str], rows: int, *, total: int) -> str:
+    """Why features went unjudged: the window as a whole first, then feature by feature."""
+    parts: list[str] = []
+    if total == 0:
+        parts.append("the baseline has no comparable features")
+    elif rows == 0:
+        parts.append("no rows in the current window")
+    if rows > 0 or total == 0:
+        shown = unjudged[:REASON_FEATURES]
+        parts.extend(f"{f.name}: {f.message or f.status}" for f in shown)
+        if len(unjudged) > len(shown):
+            parts.append(f"{len(unjudged) - len(shown)} more not judged")
+    parts.extend(n for n in notes if n != "the current window has no rows")
+    return clip("; ".join(parts), 4 * MAX_MESSAGE) if unjudged or total == 0 else ""
 
 
 def describe(feature: FeatureResult) -> str:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from cloudserve.monitor.command import EXIT_DRIFT, monitor
+from cloudserve.monitor.command import EXIT_DRIFT, EXIT_NOT_JUDGED, monitor
 from cloudserve.testing.webhook import webhook_receiver
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -87,8 +87,10 @@ def test_run_options_narrow_and_override(files: dict[str, Path]) -> None:
     common = ["run", "--baseline", str(files["baseline"]), "--current", str(files["shifted"])]
     assert invoke(*common, "--feature-threshold", "income=50").exit_code == 0
     assert invoke(*common, "--features", "age,plan").exit_code == 0
-    assert invoke(*common, "--version", "candidate", "-o", "json").exit_code == 0  # empty window
-    assert invoke(*common, "--window", "1m").exit_code == 0  # records are 5 minutes old
+    empty = invoke(*common, "--version", "candidate", "-o", "json")
+    assert empty.exit_code == EXIT_NOT_JUDGED  # an empty window judges nothing: not "no drift"
+    assert json.loads(empty.output)["status"] == "empty_window"
+    assert invoke(*common, "--window", "1m").exit_code == EXIT_NOT_JUDGED  # records are 5 minutes old
     assert invoke(*common, "--window", "1h").exit_code == EXIT_DRIFT
     assert invoke(*common, "--method", "psi").exit_code == EXIT_DRIFT
 
