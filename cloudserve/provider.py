@@ -145,21 +145,30 @@ class VersionMetrics:
     """Neutral metrics for one version over a window."""
 
     requests: float
-    errors: float
+    errors: float  # server errors: 5xx answers
     latency_p50_ms: float | None = None
     latency_p99_ms: float | None = None
+    client_errors: float = 0.0  # 4xx answers: requests refused as malformed
 
     @property
     def error_rate(self) -> float | None:
         return self.errors / self.requests if self.requests else None
 
+    @property
+    def client_error_rate(self) -> float | None:
+        return self.client_errors / self.requests if self.requests else None
+
     def value(self, metric: str) -> float | None:
         if metric == "error_rate":
             return self.error_rate
+        if metric == "client_error_rate":
+            return self.client_error_rate
         if metric == "requests":
             return self.requests
         if metric == "errors":
             return self.errors
+        if metric == "client_errors":
+            return self.client_errors
         if metric == "latency_p50_ms":
             return self.latency_p50_ms
         if metric == "latency_p99_ms":

@@ -200,6 +200,15 @@ class LocalProvider(Provider):
     ) -> EndpointState:
         versions = translate.version_states(doc, running=live is not None)
         failed = {n: v.failure_reason for n, v in versions.items() if v.status == Status.FAILED}
+        traffic = translate.full_traffic(versions, doc.get("traffic"))
+        serving = any(
+            pct > 0 and versions[n].status == Status.READY for n, pct in traffic.items() if n in versions
+        )
+        if live is not None and not serving:  # up, but every request would be a 503
+            failed = {
+                "endpoint": f"no loaded version receives traffic (traffic: {_nonzero(traffic)})",
+                **failed,
+            }
         capture = doc.get("capture")
         details: dict[str, Any] = {"state_dir": str(state.path), "log": str(state.log)}
         if live is not None:
@@ -208,9 +217,9 @@ class LocalProvider(Provider):
             details["drift_reports"] = str(state.path / "drift")
         return EndpointState(
             name=name,
-            status=Status.READY if live is not None else Status.STOPPED,
+            status=Status.STOPPED if live is None else Status.READY if serving else Status.FAILED,
             versions=versions,
-            traffic=translate.full_traffic(versions, doc.get("traffic")),
+            traffic=traffic,
             mirror={k: int(v) for k, v in (doc.get("mirror") or {}).items() if v},
             tags={str(k): str(v) for k, v in (doc.get("tags") or {}).items()},
             capture_percent=int(capture["sample_percent"]) if isinstance(capture, dict) else None,
@@ -367,6 +376,7 @@ class LocalProvider(Provider):
             out[version] = VersionMetrics(
                 requests=float(m.get("requests") or 0),
                 errors=float(m.get("errors") or 0),
+                client_errors=float(m.get("client_errors") or 0),
                 latency_p50_ms=m.get("latency_p50_ms"),
                 latency_p99_ms=m.get("latency_p99_ms"),
             )
@@ -434,3 +444,7 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _nonzero(split: dict[str, int]) -> dict[str, int]:
+    return {k: v for k, v in split.items() if v}

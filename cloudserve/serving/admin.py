@@ -85,7 +85,7 @@ class Admin:
             await respond_error(send, 401, "missing or wrong X-Cloudserve-Token")
             return
         method, path = scope["method"], scope["path"][len(PREFIX) :]
-        body = await read_body(receive) if method in ("PUT", "PATCH", "POST") else b""
+        body = await read_body(receive, scope) if method in ("PUT", "PATCH", "POST") else b""
         if path.startswith("versions/"):
             name = path[len("versions/") :]
             if not _NAME.match(name):
@@ -177,11 +177,18 @@ class Admin:
     def _mutate(self, route: tuple[str, str], body: bytes) -> Any:
         endpoint = self.endpoint
         if route == ("PUT", "traffic"):
-            data = _json_object(body)
-            endpoint.set_traffic(_split(data.get("traffic")), _split(data.get("mirror")))
+            data = _json_object(body, required=("traffic",), allowed=("traffic", "mirror"))
+            traffic = _split(data["traffic"])
+            if not traffic:
+                raise InputError('traffic must name at least one version, e.g. {"traffic": {"a": 100}}')
+            endpoint.set_traffic(traffic, _split(data.get("mirror")))
             return {"traffic": endpoint.traffic, "mirror": endpoint.mirror}
         if route == ("PATCH", "tags"):
-            for key, value in _json_object(body).items():
+            patch = _json_object(body)
+            for key, value in patch.items():
+                if value is not None and not isinstance(value, str | int | float | bool):
+                    raise InputError(f"tag {key!r} must be a string or null, not {type(value).__name__}")
+            for key, value in patch.items():
                 if value is None:
                     endpoint.tags.pop(key, None)
                 else:
@@ -207,10 +214,22 @@ def _json_value(body: bytes) -> Any:
         raise InputError(f"body is not valid JSON ({exc})") from None
 
 
-def _json_object(body: bytes) -> dict[str, Any]:
+def _json_object(
+    body: bytes, required: tuple[str, ...] = (), allowed: tuple[str, ...] | None = None
+) -> dict[str, Any]:
+    """A JSON object body; a missing required key or an unknown one is a 400 (InputError),
+    checked before anything changes."""
+    if not body.strip():
+        raise InputError("body is empty; a JSON object is required")
     data = _json_value(body)
     if not isinstance(data, dict):
         raise InputError("body must be a JSON object")
+    missing = [key for key in required if key not in data]
+    if missing:
+        raise InputError(f"body lacks {', '.join(missing)}")
+    unknown = sorted(set(data) - set(allowed)) if allowed is not None else []
+    if unknown:
+        raise InputError(f"unknown field(s) {', '.join(unknown)}; expected {', '.join(allowed or ())}")
     return data
 
 
@@ -218,5 +237,5 @@ def _split(value: Any) -> dict[str, int]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise StateError(422, "traffic and mirror must be {version: percent} objects")
+        raise InputError("traffic and mirror must be {version: percent} objects")
     return dict(value)

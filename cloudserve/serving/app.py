@@ -53,20 +53,30 @@ def configure_frameworks() -> None:
         sklearn.set_config(skip_parameter_validation=True)
 
 
-async def read_body(receive: Receive) -> bytes:
+def too_large() -> StateError:
+    return StateError(413, f"request body over {MAX_BODY} bytes (SageMaker's 6 MB payload limit)")
+
+
+async def read_body(receive: Receive, scope: Scope | None = None) -> bytes:
+    """The whole body, refused with 413 once it passes MAX_BODY: up front when the
+    declared content-length says so, else as soon as the chunks read add up past it."""
+    if scope is not None:
+        for key, value in scope["headers"]:
+            if key == b"content-length" and value.isdigit() and int(value) > MAX_BODY:
+                raise too_large()
     message = await receive()
     body: bytes = message.get("body", b"")
-    if not message.get("more_body"):
-        return body
     chunks, size = [body], len(body)
-    while message.get("more_body"):
+    while True:
+        if size > MAX_BODY:
+            raise too_large()
+        if not message.get("more_body"):
+            break
         message = await receive()
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > MAX_BODY:
-            raise InputError(f"request body over {MAX_BODY} bytes")
         chunks.append(chunk)
-    return b"".join(chunks)
+    return body if len(chunks) == 1 else b"".join(chunks)
 
 
 async def respond(
@@ -183,7 +193,7 @@ class ServingApp:
 
     async def predict(self, scope: Scope, receive: Receive, send: Send) -> None:
         content_type, accept, forced = _headers(scope)
-        body = await read_body(receive)
+        body = await read_body(receive, scope)
         instances = codec.parse(body, content_type)
         version = self.endpoint.pick(forced)
         answered_by = [(b"x-cloudserve-version", version.name.encode())]
@@ -213,7 +223,9 @@ class ServingApp:
         try:
             predictions = await version.batcher(self.pool).submit(instances)
         except InputError:
-            version.observe(time.perf_counter() - start, True)
+            # The caller's mistake, not the version's: counted apart from errors, so
+            # malformed traffic cannot fail a healthy canary's error_rate gate.
+            version.observe(time.perf_counter() - start, False, client_error=True)
             raise
         except Exception as exc:
             version.observe(time.perf_counter() - start, True)

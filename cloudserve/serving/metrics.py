@@ -2,8 +2,9 @@
 
 Prometheus counters are cumulative, which is what scrapers want but not what a rollout
 gate asks ("error rate over the last 5 minutes"). So each version also keeps per-second
-buckets for up to an hour: request and error counts plus a log-spaced latency histogram
-(10% wide buckets, percentiles reported at the bucket's geometric middle, so within ~5%).
+buckets for up to an hour: request, server-error (5xx) and client-error (4xx) counts plus
+a log-spaced latency histogram (10% wide buckets, percentiles reported at the bucket's
+geometric middle, so within ~5%).
 Recording is a few list operations on the event loop thread; nothing is locked because
 only that thread writes.
 """
@@ -25,12 +26,13 @@ _N = len(BOUNDS_MS) + 1
 
 
 class _Second:
-    __slots__ = ("counts", "errors", "requests", "second")
+    __slots__ = ("client_errors", "counts", "errors", "requests", "second")
 
     def __init__(self, second: int) -> None:
         self.second = second
         self.requests = 0
         self.errors = 0
+        self.client_errors = 0
         self.counts = [0] * _N
 
 
@@ -41,7 +43,9 @@ class WindowedStats:
         self._horizon = horizon_s
         self._seconds: deque[_Second] = deque()
 
-    def record(self, latency_ms: float, error: bool, now: float | None = None) -> None:
+    def record(
+        self, latency_ms: float, error: bool, now: float | None = None, client_error: bool = False
+    ) -> None:
         second = int(time.time() if now is None else now)
         seconds = self._seconds
         if not seconds or seconds[-1].second != second:
@@ -52,12 +56,14 @@ class WindowedStats:
         bucket.requests += 1
         if error:
             bucket.errors += 1
+        elif client_error:
+            bucket.client_errors += 1
         bucket.counts[bisect.bisect_left(BOUNDS_MS, latency_ms)] += 1
 
     def summary(self, window_s: float, now: float | None = None) -> dict[str, Any]:
         current = int(time.time() if now is None else now)
         first = current - min(math.ceil(window_s), self._horizon) + 1
-        requests = errors = 0
+        requests = errors = client_errors = 0
         counts = [0] * _N
         for bucket in reversed(self._seconds):
             if bucket.second < first:
@@ -66,10 +72,12 @@ class WindowedStats:
                 continue
             requests += bucket.requests
             errors += bucket.errors
+            client_errors += bucket.client_errors
             counts = [a + b for a, b in zip(counts, bucket.counts, strict=True)]
         return {
             "requests": requests,
             "errors": errors,
+            "client_errors": client_errors,
             "latency_p50_ms": _percentile(counts, requests, 0.50),
             "latency_p99_ms": _percentile(counts, requests, 0.99),
         }
@@ -110,7 +118,13 @@ class PrometheusMetrics:
         )
         self.errors = Counter(
             "cloudserve_errors",
-            "Failed prediction requests per version.",
+            "Prediction requests per version the server failed (5xx answers).",
+            ["version"],
+            registry=self.registry,
+        )
+        self.client_errors = Counter(
+            "cloudserve_client_errors",
+            "Prediction requests per version refused as malformed (4xx answers).",
             ["version"],
             registry=self.registry,
         )
@@ -155,17 +169,21 @@ class PrometheusMetrics:
 class VersionStats:
     """Everything recorded for one version, with the label children bound once."""
 
-    __slots__ = ("_errors", "_latency", "_requests", "window")
+    __slots__ = ("_client_errors", "_errors", "_latency", "_requests", "window")
 
     def __init__(self, prom: PrometheusMetrics, version: str) -> None:
         self.window = WindowedStats()
         self._requests = prom.requests.labels(version=version)
         self._errors = prom.errors.labels(version=version)
+        self._client_errors = prom.client_errors.labels(version=version)
         self._latency = prom.latency.labels(version=version)
 
-    def record(self, seconds: float, error: bool) -> None:
+    def record(self, seconds: float, error: bool, client_error: bool = False) -> None:
+        """``error``: the server failed (5xx); ``client_error``: the request was refused (4xx)."""
         self._requests.inc()
         if error:
             self._errors.inc()
+        elif client_error:
+            self._client_errors.inc()
         self._latency.observe(seconds)
-        self.window.record(seconds * 1000.0, error)
+        self.window.record(seconds * 1000.0, error, client_error=client_error)

@@ -49,8 +49,8 @@ class Version:
     def ready(self) -> bool:
         return self.model is not None
 
-    def observe(self, seconds: float, error: bool) -> None:
-        self.stats.record(seconds, error)
+    def observe(self, seconds: float, error: bool, client_error: bool = False) -> None:
+        self.stats.record(seconds, error, client_error)
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,18 @@ from cloudserve.spec.quantities import Cpu, Duration, MemoryMiB
 
 API_VERSION = "cloudserve/v1"
 TARGETS = ("local", "sagemaker", "vertex", "azureml")
-# The metrics every target reports; rollout gates read these.
-NEUTRAL_METRICS = ("requests", "errors", "error_rate", "latency_p50_ms", "latency_p99_ms")
+# The metrics every target reports; rollout gates read these. errors are server errors
+# (5xx answers); client errors (4xx, requests the model refused as malformed) are counted
+# apart, so malformed traffic cannot fail a healthy canary unless a gate asks for them.
+NEUTRAL_METRICS = (
+    "requests",
+    "errors",
+    "error_rate",
+    "client_errors",
+    "client_error_rate",
+    "latency_p50_ms",
+    "latency_p99_ms",
+)
 MAX_LABELS = 64
 
 # Letters, digits and hyphens, starting with a letter: the intersection of what every
@@ -238,7 +248,14 @@ class Compute(StrictModel):
 
 
 class Gate(StrictModel):
-    metric: str | None = Field(default=None, description="Neutral metric, e.g. error_rate, latency_p99_ms.")
+    metric: str | None = Field(
+        default=None,
+        description=(
+            "Neutral metric: requests; errors / error_rate (server errors, 5xx answers); "
+            "client_errors / client_error_rate (4xx: requests refused as malformed, counted apart "
+            "so malformed traffic cannot fail a healthy canary); latency_p50_ms, latency_p99_ms."
+        ),
+    )
     max: float | None = Field(default=None, ge=0, allow_inf_nan=False, description="Absolute upper bound.")
     min: float | None = Field(default=None, ge=0, allow_inf_nan=False, description="Absolute lower bound.")
     max_over_stable: float | None = Field(

@@ -248,3 +248,32 @@ def test_mirror_of_a_failing_version_never_reaches_callers_and_is_measured(
     ]
     assert any(r["version"] == "stable" and not r["shadow"] for r in records)
     assert all(r["shadow"] for r in records if r["version"] == "faulty")
+
+
+def test_a_running_server_that_cannot_serve_is_not_ready(
+    local_provider: LocalProvider, tmp_path: Path
+) -> None:
+    """Up and answering admin calls, but no loaded version has traffic: every request
+    would be a 503, so status must not say ready (issue 14 item 6)."""
+    import types
+
+    from cloudserve.local.state import StateDir
+
+    live: Any = types.SimpleNamespace(info=types.SimpleNamespace(pid=1, host="127.0.0.1", port=1))
+    doc = {
+        "versions": {
+            "a": {
+                "config_hash": "1",
+                "status": "failed",
+                "error": "model.skops is not a readable skops file",
+            },
+            "b": {"config_hash": "2", "status": "ready"},
+        },
+        "traffic": {"a": 100, "b": 0},
+    }
+    state = local_provider._endpoint_state("x", StateDir(tmp_path), doc, live)
+    assert state.status is Status.FAILED
+    assert state.failure_reason is not None and "no loaded version receives traffic" in state.failure_reason
+    assert "not a readable skops" in state.failure_reason
+    doc["traffic"] = {"a": 0, "b": 100}
+    assert local_provider._endpoint_state("x", StateDir(tmp_path), doc, live).status is Status.READY

@@ -397,10 +397,12 @@ class AzureOperations:
 
 
 def _neutral_metrics(result: Any, versions: list[str]) -> dict[str, VersionMetrics]:
-    """RequestsPerMinute per minute summed over the window = requests; 5xx = errors;
+    """RequestsPerMinute per minute summed over the window = requests; 5xx = errors, 4xx =
+    client_errors;
     latency percentiles: the worst minute in the window (a gate should see the spike)."""
     requests = dict.fromkeys(versions, 0.0)
     errors = dict.fromkeys(versions, 0.0)
+    client_errors = dict.fromkeys(versions, 0.0)
     latency: dict[str, dict[str, float]] = {v: {} for v in versions}
     for metric in result.value:
         for series in metric.timeseries or []:
@@ -413,6 +415,8 @@ def _neutral_metrics(result: Any, versions: list[str]) -> dict[str, VersionMetri
                 requests[version] += sum(values)
                 if dims.get("statusCodeClass") == "5xx":
                     errors[version] += sum(values)
+                elif dims.get("statusCodeClass") == "4xx":
+                    client_errors[version] += sum(values)
             elif values:
                 key = metric.name.value
                 latency[version][key] = max([*values, latency[version].get(key, 0.0)])
@@ -420,6 +424,7 @@ def _neutral_metrics(result: Any, versions: list[str]) -> dict[str, VersionMetri
         v: VersionMetrics(
             requests=requests[v],
             errors=errors[v],
+            client_errors=client_errors[v],
             latency_p50_ms=latency[v].get("RequestLatency_P50"),
             latency_p99_ms=latency[v].get("RequestLatency_P99"),
         )

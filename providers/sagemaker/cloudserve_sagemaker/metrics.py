@@ -2,8 +2,10 @@
 
 One GetMetricData call answers every version: Invocations, Invocation4XXErrors and
 Invocation5XXErrors (Sum) and ModelLatency p50/p99. SageMaker reports ModelLatency in
-microseconds; neutral latency is milliseconds. Both 4xx and 5xx count as errors: a
-canary that rejects requests its predecessor accepted is failing too.
+microseconds; neutral latency is milliseconds. Neutral errors are Invocation5XXErrors
+(the model or container failed); Invocation4XXErrors are client_errors, counted apart so
+that malformed traffic cannot fail a healthy canary (a gate on client_error_rate catches
+a canary that rejects what its predecessor accepted).
 """
 
 from __future__ import annotations
@@ -97,7 +99,8 @@ def _version_metrics(values: dict[str, list[float]], index: int) -> VersionMetri
 
     return VersionMetrics(
         requests=total("inv"),
-        errors=total("e4") + total("e5"),
+        errors=total("e5"),
+        client_errors=total("e4"),
         latency_p50_ms=worst_ms("p50"),
         latency_p99_ms=worst_ms("p99"),
     )

@@ -33,10 +33,13 @@ MAX_WAIT = 3600
 TIMEOUT_MIN, TIMEOUT_MAX = 600, 28800
 PROVISIONING_ALLOWANCE = 1800  # the new fleet must start before the first step
 MAX_ALARMS = 10
-# neutral metric -> (CloudWatch metric, statistic, scale to CloudWatch units); None: errors
+# neutral metric -> (CloudWatch metric, statistic, scale to CloudWatch units); None: a count
+# or rate over Invocations (errors are 5XX, client errors 4XX: cloudserve/spec/models.py)
 _GATE_METRICS: dict[str, tuple[str, str, float] | None] = {
     "error_rate": None,
     "errors": None,
+    "client_error_rate": None,
+    "client_errors": None,
     "latency_p50_ms": ("ModelLatency", "p50", 1000.0),  # SageMaker reports microseconds
     "latency_p99_ms": ("ModelLatency", "p99", 1000.0),
 }
@@ -201,8 +204,12 @@ def alarm_request(
     mapped = _GATE_METRICS[gate.metric]
     threshold = float(gate.max)
     if mapped is None:
-        queries += [stat("e4", "Invocation4XXErrors", "Sum"), stat("e5", "Invocation5XXErrors", "Sum")]
-        value = "(e4 + e5) / inv" if gate.metric == "error_rate" else "e4 + e5"
+        client = gate.metric.startswith("client_")
+        if client:
+            queries.append(stat("e", "Invocation4XXErrors", "Sum"))
+        else:
+            queries.append(stat("e", "Invocation5XXErrors", "Sum"))
+        value = "e / inv" if gate.metric.endswith("_rate") else "e"
     else:
         metric, statistic, scale = mapped
         queries.append(stat("m", metric, statistic))

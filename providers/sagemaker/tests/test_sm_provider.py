@@ -227,8 +227,9 @@ def test_metrics_read_per_variant_cloudwatch(
     )
     emulator.put_variant_metrics("churn", "stable", invocations=1000, latencies_ms=[5.0] * 10)
     metrics = provider.metrics("churn", ["stable", "candidate"], 300)
-    assert metrics["candidate"].requests == 200 and metrics["candidate"].errors == 12
-    assert metrics["candidate"].error_rate == pytest.approx(0.06)
+    assert metrics["candidate"].requests == 200 and metrics["candidate"].errors == 10
+    assert metrics["candidate"].client_errors == 2 and metrics["candidate"].client_error_rate == 0.01
+    assert metrics["candidate"].error_rate == pytest.approx(0.05)
     assert metrics["candidate"].latency_p50_ms == pytest.approx(50.5)
     assert metrics["candidate"].latency_p99_ms == pytest.approx(99.01)
     assert metrics["stable"].errors == 0 and metrics["stable"].latency_p99_ms == pytest.approx(5.0)
