@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cloudserve import tags as T
-from cloudserve.errors import Conflict, RolloutFailed
+from cloudserve.errors import Conflict, RolloutFailed, bounded
 from cloudserve.provider import DesiredEndpoint, Provider, VersionMetrics
 from cloudserve.rollout.gates import (
     CallableGate,
@@ -140,7 +140,10 @@ class RolloutController:
             result.steps.append(step)
             if index == len(splits) - 1:
                 break
-            outcome = self._bake_and_judge(record, step)
+            try:
+                outcome = self._bake_and_judge(record, step)
+            except Exception as exc:  # retries are spent, or a bug: do not strand the canary
+                return self._give_up(record, result, step, exc)
             if outcome is not None:
                 return self._stop(record, result, outcome, step)
         self._write_tags(clear_record_tags())
@@ -236,6 +239,27 @@ class RolloutController:
             result.state = "paused"
             return result
         self.rollback(record, result.reason)
+        result.state = "rolledback"
+        return result
+
+    def _give_up(
+        self, record: RolloutRecord, result: RolloutResult, step: StepResult, exc: Exception
+    ) -> RolloutResult:
+        """An error the rollout cannot get past, met while traffic is split: traffic back on
+        the previous split and the record says why, so nothing is left "running" for every
+        later apply to trip over. If even the rollback fails, the record stays running (a
+        resume or abort can finish it) and the first error is raised, naming both."""
+        why = bounded(f"{type(exc).__name__}: {exc}", limit=300)
+        result.failed_step = step.step
+        result.reason = f"step {step.step} ({_fmt(step.traffic)}): could not judge the gates: {why}"
+        try:
+            self.rollback(record, result.reason)
+        except Exception as second:
+            raise RolloutFailed(
+                f"{result.reason}; rolling back failed too: {bounded(str(second), limit=300)}",
+                hint="traffic may still be split; run `cloudserve rollout abort` once the target answers",
+                details={"rollout": result.to_dict()},
+            ) from exc
         result.state = "rolledback"
         return result
 

@@ -6,8 +6,10 @@ is never treated as a pass.
 
 from __future__ import annotations
 
+import base64
 import enum
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ from typing import Any
 
 from cloudserve.provider import VersionMetrics
 from cloudserve.spec.models import Gate
+from cloudserve.spec.secrets import redact_url
 
 
 class Verdict(enum.StrEnum):
@@ -81,6 +84,7 @@ def combine(metrics: list[VersionMetrics]) -> VersionMetrics:
     return VersionMetrics(
         requests=sum(m.requests for m in metrics),
         errors=sum(m.errors for m in metrics),
+        client_errors=sum(m.client_errors for m in metrics),
         latency_p50_ms=max(p50) if p50 else None,
         latency_p99_ms=max(p99) if p99 else None,
     )
@@ -145,16 +149,30 @@ def evaluate_metric_gate(
 
 
 def evaluate_http_gate(url: str, timeout: float = 10.0) -> GateResult:
-    label = f"http {url}"
+    label = f"http {redact_url(url)}"  # the label reaches progress lines, errors and tags
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(_request(url), timeout=timeout) as response:
             code = response.status
     except urllib.error.HTTPError as exc:
         code = exc.code
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        return GateResult(label, Verdict.FAIL, detail=f"request failed: {exc}")
+        return GateResult(label, Verdict.FAIL, detail=f"request failed: {exc}".replace(url, redact_url(url)))
     verdict = Verdict.PASS if 200 <= code < 300 else Verdict.FAIL
     return GateResult(label, verdict, float(code), detail=f"HTTP {code}")
+
+
+def _request(url: str) -> urllib.request.Request:
+    """urllib does not take user:password@ in a URL: send it as HTTP basic auth instead."""
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return urllib.request.Request(url)
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    plain = urllib.parse.urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    user, _, password = userinfo.partition(":")
+    token = base64.b64encode(
+        f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password)}".encode()
+    ).decode()
+    return urllib.request.Request(plain, headers={"Authorization": f"Basic {token}"})
 
 
 def evaluate_callable(gate: CallableGate, context: GateContext) -> GateResult:

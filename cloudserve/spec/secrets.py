@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from cloudserve.errors import SpecProblem
 from cloudserve.spec.yamlpos import Path, SourceDoc, format_path
@@ -57,6 +57,27 @@ def _url_secret(value: str) -> str | None:
         if SECRET_PARAM_RE.search(name):
             return f"a URL with a secret-looking fragment parameter {name!r}"
     return None
+
+
+def redact_url(url: str) -> str:
+    """``url`` fit to show or record: user:password@ becomes ***@ and the values of
+    secret-looking query and fragment parameters become ***. A URL can legitimately carry a
+    secret when it came from a ${ENV} reference; it is still never printed or tagged."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rsplit("@", 1)[1]
+
+    def clean(section: str) -> str:
+        pairs = parse_qsl(section, keep_blank_values=True)
+        if not any(SECRET_PARAM_RE.search(name) for name, _ in pairs):
+            return section
+        return "&".join(f"{n}={'***' if SECRET_PARAM_RE.search(n) else v}" for n, v in pairs)
+
+    return urlunsplit((parts.scheme, netloc, parts.path, clean(parts.query), clean(parts.fragment)))
 
 
 CREDENTIAL_CHAINS = (

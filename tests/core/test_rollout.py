@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import http.server
 import threading
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 from cloudserve import tags as T
-from cloudserve.errors import Conflict, RolloutFailed
+from cloudserve.errors import Conflict, ProviderError, RolloutFailed
 from cloudserve.executor import apply
 from cloudserve.provider import VersionMetrics
 from cloudserve.rollout import control
@@ -254,12 +255,16 @@ def test_python_gate(
     assert cloud.endpoints["churn"].traffic["stable"] == 100
 
 
+AUTH_SEEN: list[str | None] = []
+
+
 @pytest.fixture
 def check_server() -> Iterator[tuple[str, list[int]]]:
     codes = [200]
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            AUTH_SEEN.append(self.headers.get("Authorization"))
             self.send_response(codes[0])
             self.end_headers()
 
@@ -446,3 +451,62 @@ class TestFakeRolloutConformance(RolloutConformance):
             cloud.metrics[(name, version)] = VersionMetrics(requests, errors, latency_ms, latency_ms)
 
         return feed
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [ProviderError("metrics: 400 the metric filter is invalid"), KeyError("latency_p95_ms")],
+    ids=["provider-error", "bug"],
+)
+def test_an_unrecoverable_error_mid_rollout_puts_traffic_back_and_says_why(
+    deployed: dict[str, Any],
+    provider: FakeProvider,
+    cloud: FakeCloud,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    failure: Exception,
+) -> None:
+    """Issue 14 item 3: traffic split 10/90 and the gates cannot be read: the canary is not
+    stranded "running"; traffic returns to stable and the record names the error."""
+
+    def broken_metrics(*args: Any, **kwargs: Any) -> Any:
+        raise failure
+
+    monkeypatch.setattr(provider, "metrics", broken_metrics)
+    with pytest.raises(RolloutFailed) as info:
+        run(promote_spec(deployed), provider, clock)
+    assert "could not judge the gates" in str(info.value) and type(failure).__name__ in str(info.value)
+    assert cloud.endpoints["churn"].traffic == {"stable": 100, "candidate": 0}
+    record = RolloutRecord.from_tags(cloud.endpoints["churn"].tags)
+    assert record is not None and record.state == "rolledback"
+    assert "could not judge the gates" in record.reason
+    monkeypatch.undo()
+    with pytest.raises(RolloutFailed, match="was rolled back"):  # not retried blindly either
+        run(promote_spec(deployed), provider, clock)
+
+
+def test_a_gate_url_with_secrets_is_never_shown_or_recorded(
+    deployed: dict[str, Any],
+    provider: FakeProvider,
+    cloud: FakeCloud,
+    clock: Clock,
+    check_server: tuple[str, list[int]],
+) -> None:
+    """A URL from a ${ENV} reference may carry credentials (the spec itself may not, see
+    test_hostile_specs): progress lines, the error and the rollout record show it redacted."""
+    url, codes = check_server
+    host = url.split("://", 1)[1]
+    secret_url = f"http://gateuser:pa55word-xyz@{host}?token=tok-xyz&step=1"
+    spec = promote_spec(deployed)
+    spec["spec"]["rollout"]["gates"] = [{"http": url}]
+    deployment = load_one(spec)
+    assert deployment.spec.rollout is not None
+    deployment.spec.rollout.gates[0].http = secret_url  # as if read from ${GATE_URL}
+    codes[0] = 503
+    lines: list[str] = []
+    with pytest.raises(RolloutFailed) as info:
+        apply(deployment, provider, sleep=clock.sleep, clock=clock, poll_interval=30, progress=lines.append)
+    shown = "\n".join([str(info.value), *lines, *cloud.endpoints["churn"].tags.values()])
+    assert "HTTP 503" in shown and "***@" in shown and "token=***" in shown and "step=1" in shown
+    assert "pa55word-xyz" not in shown and "tok-xyz" not in shown and "gateuser" not in shown
+    assert AUTH_SEEN[-1] == "Basic " + base64.b64encode(b"gateuser:pa55word-xyz").decode()
