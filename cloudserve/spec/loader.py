@@ -144,7 +144,7 @@ def _file_documents(path: FsPath) -> Iterable[SourceDoc]:
             raise _invalid(
                 [
                     SpecProblem(
-                        f"the file is {size} bytes; specs are limited to {MAX_FILE_BYTES} bytes (4 MiB)",
+                        f"the file is {size} bytes; specs are limited to {MAX_FILE_BYTES} bytes (1 MiB)",
                         file=str(path),
                         line=1,
                         hint="split the deployments over several files in a directory",

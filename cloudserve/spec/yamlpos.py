@@ -51,9 +51,15 @@ def _pos(node: yaml.Node) -> Position:
 # Limits no real spec reaches; they keep a hostile file (an alias "billion laughs", a
 # self-referencing anchor, a huge or deeply nested document) from costing more than a
 # fraction of a second and a few MB before it is refused.
-MAX_FILE_BYTES = 4 * 1024 * 1024
+# Limits no real spec reaches (the largest example is ~3 KB; 100 deployments of 64 labels
+# each stay under 1 MiB), sized so that validate stays under a second and 200 MB on any
+# input (benchmarks/validate_limits.py: the worst shapes at each limit, timed).
+MAX_FILE_BYTES = 1024 * 1024
 MAX_DOCUMENTS = 100
-MAX_NODES = 100_000  # values built, counting every expansion of an alias
+MAX_NODES = 20_000  # values built, counting every expansion of an alias
+# Keys and values as written: counted on the parser's events before any node is composed,
+# since composing is the slow part (~6 us a node; 1 MiB of tiny flow maps is ~300k nodes).
+MAX_WRITTEN_NODES = 2 * MAX_NODES
 MAX_DEPTH = 64
 MAX_COLLECTION_ITEMS = 10_000
 
@@ -199,6 +205,28 @@ def format_path(path: Path) -> str:
     return text
 
 
+_NODE_EVENTS = (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent, yaml.AliasEvent)
+
+
+def _count_written_nodes(text: str, file: str) -> None:
+    from cloudserve.errors import InvalidSpec
+
+    count = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, _NODE_EVENTS):
+            count += 1
+            if count > MAX_WRITTEN_NODES:
+                problem = SpecProblem(
+                    f"the file holds more than {MAX_WRITTEN_NODES} keys and values "
+                    f"(limit {MAX_WRITTEN_NODES})",
+                    file=file,
+                    line=event.start_mark.line + 1,
+                    column=event.start_mark.column + 1,
+                    hint="no real spec is this large; split the deployments over several files",
+                )
+                raise InvalidSpec(problem.render(), problems=[problem])
+
+
 def parse_documents(text: str, file: str) -> list[SourceDoc]:
     """Every document in a YAML stream, each with its positions. Raises InvalidSpec with
     the file, line and column of a syntax error."""
@@ -208,13 +236,14 @@ def parse_documents(text: str, file: str) -> list[SourceDoc]:
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_FILE_BYTES:
         problem = SpecProblem(
-            f"the file is {size} bytes; specs are limited to {MAX_FILE_BYTES} bytes (4 MiB)",
+            f"the file is {size} bytes; specs are limited to {MAX_FILE_BYTES} bytes (1 MiB)",
             file=file,
             line=1,
             hint="split the deployments over several files in a directory",
         )
         raise InvalidSpec(problem.render(), problems=[problem])
     try:
+        _count_written_nodes(text, file)
         for count, node in enumerate(yaml.compose_all(text, Loader=_Loader), start=1):
             if count > MAX_DOCUMENTS:
                 problem = SpecProblem(
