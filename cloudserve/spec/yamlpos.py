@@ -220,8 +220,8 @@ def _count_written_nodes(text: str, file: str) -> None:
                     f"the file holds more than {MAX_WRITTEN_NODES} keys and values "
                     f"(limit {MAX_WRITTEN_NODES})",
                     file=file,
-                    line=event.start_mark.line + 1,
-                    column=event.start_mark.column + 1,
+                    line=event.start_mark.line + 1 if event.start_mark else None,
+                    column=event.start_mark.column + 1 if event.start_mark else None,
                     hint="no real spec is this large; split the deployments over several files",
                 )
                 raise InvalidSpec(problem.render(), problems=[problem])
