@@ -12,11 +12,14 @@ import importlib
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from cloudserve.errors import CloudServeError, InvalidInput, bounded, one_line
+
+if TYPE_CHECKING:
+    from cloudserve.spec.models import Deployment
 
 # name -> (module:attribute, one-line help shown by --help without importing the module)
 LAZY_COMMANDS = {
@@ -92,23 +95,72 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @target_option
 @output_option
 def validate(spec: str, env: str | None, target: str | None, output: str) -> None:
-    """Check spec files without contacting any target."""
-    from cloudserve.spec.loader import load
+    """Check spec files without contacting any target.
 
-    deployments = load(spec, env=env, target=target)
+    Every environment overlay in the files is checked too, unless --env names one. With
+    --target, that target's offline rules run as well (what `plan --offline` would refuse,
+    missing extras included), so a green validate in CI means plan will accept the spec."""
+    from cloudserve.spec.loader import load, load_every_environment
+
+    if env is not None:
+        checked: list[tuple[str | None, Deployment]] = [(env, d) for d in load(spec, env=env, target=target)]
+    else:
+        checked = load_every_environment(spec, target=target)
+    if target is not None:
+        _target_rules(checked)
+    by_name: dict[str, list[str]] = {}
+    for overlay, d in checked:
+        by_name.setdefault(d.name, [])
+        if overlay is not None:
+            by_name[d.name].append(overlay)
+    deployments = [d for overlay, d in checked if overlay is None or env is not None]
     if output == "json":
         _echo_json(
             {
                 "valid": True,
-                "deployments": [{"name": d.name, "target": d.target} for d in deployments],
+                "target_rules": target is not None,
+                "deployments": [
+                    {"name": d.name, "target": d.target, "environments": by_name[d.name]} for d in deployments
+                ],
             }
         )
-    else:
-        for d in deployments:
-            click.echo(
-                f"{click.style('ok', fg='green')}  {d.name} (target {d.target}, "
-                f"versions: {', '.join(d.spec.versions)})"
-            )
+        return
+    for d in deployments:
+        envs = by_name[d.name]
+        also = f"; environments: {', '.join(envs)}" if envs and env is None else ""
+        rules = f"; {d.target} offline rules" if target is not None else ""
+        click.echo(
+            f"{click.style('ok', fg='green')}  {d.name} (target {d.target}, "
+            f"versions: {', '.join(d.spec.versions)}{also}{rules})"
+        )
+
+
+def _target_rules(checked: list[tuple[str | None, Deployment]]) -> None:
+    """Run the target's offline plan for each checked deployment; every refusal becomes a
+    located problem of one InvalidSpec (a missing SDK extra included, with its install)."""
+    from cloudserve import api
+    from cloudserve.errors import CloudServeError, InvalidSpec, SpecProblem, render_problems
+
+    problems: list[SpecProblem] = []
+    seen: set[tuple[object, ...]] = set()  # an overlay repeating the base's problem adds nothing
+    for overlay, deployment in checked:
+        try:
+            api.plan(deployment, offline=True)
+            continue
+        except InvalidSpec as exc:
+            found = exc.problems or [SpecProblem(exc.message, file=deployment.source_file, hint=exc.hint)]
+        except CloudServeError as exc:
+            found = [SpecProblem(exc.message, file=deployment.source_file, hint=exc.hint)]
+        for p in found:
+            key = (deployment.name, p.file, p.line, p.field, p.message)
+            if key in seen:
+                continue
+            seen.add(key)
+            if overlay:
+                p.message = f"with environment {overlay}: {p.message}"
+            problems.append(p)
+    if problems:
+        raise InvalidSpec(render_problems(problems), problems=problems)
 
 
 @cli.command()

@@ -84,6 +84,34 @@ def load(
     return deployments
 
 
+def load_every_environment(
+    source: SpecSource | Iterable[SpecSource],
+    *,
+    target: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> list[tuple[str | None, Deployment]]:
+    """Every deployment as written (env None) and under each environment overlay its file
+    defines, for `validate`: an overlay CI never names is still checked. A problem in an
+    overlay says which environment it is in; the lines point into the overlay."""
+    environ = os.environ if environ is None else environ
+    out: list[tuple[str | None, Deployment]] = [
+        (None, d) for d in load(source, target=target, environ=environ)
+    ]
+    problems: list[SpecProblem] = []
+    for doc in _documents(source):
+        envs = doc.data.get("environments") if isinstance(doc.data, dict) else None
+        for name in envs if isinstance(envs, dict) else ():
+            try:
+                out.append((str(name), _load_doc(doc, env=str(name), target=target, environ=environ)))
+            except InvalidSpec as exc:
+                for p in exc.problems or [SpecProblem(exc.message, file=doc.file)]:
+                    p.message = f"with environment {name}: {p.message}"
+                    problems.append(p)
+    if problems:
+        raise _invalid(problems)
+    return out
+
+
 def load_one(source: SpecSource, **kwargs: Any) -> Deployment:
     deployments = load(source, **kwargs)
     if len(deployments) > 1:

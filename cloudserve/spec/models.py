@@ -524,5 +524,10 @@ class Deployment(StrictModel):
         return self.metadata.name
 
     @property
+    def source_file(self) -> str | None:
+        """The file this deployment was loaded from (None for one built in Python)."""
+        return self._source_file
+
+    @property
     def target(self) -> str:
         return self.spec.target or "local"

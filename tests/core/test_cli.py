@@ -35,7 +35,45 @@ def test_validate_ok_and_json(spec_file: Path, capsys: pytest.CaptureFixture[str
     code, out, _ = run(["validate", str(spec_file)], capsys)
     assert code == 0 and "churn" in out
     code, out, _ = run(["validate", str(spec_file), "-o", "json"], capsys)
-    assert json.loads(out) == {"valid": True, "deployments": [{"name": "churn", "target": "local"}]}
+    assert json.loads(out) == {
+        "valid": True,
+        "target_rules": False,
+        "deployments": [{"name": "churn", "target": "local", "environments": ["prod"]}],
+    }
+
+
+def test_validate_checks_every_overlay_unless_one_is_named(
+    spec_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 18 item 2: a broken prod overlay fails CI's plain validate, at its own line."""
+    spec_file.write_text(spec_file.read_text().replace("replicas: {min: 2}", "replicas: {min: -2}"))
+    code, _, err = run(["validate", str(spec_file)], capsys)
+    assert code == 2 and "with environment prod" in err
+    line = spec_file.read_text().splitlines().index("        replicas: {min: -2}") + 1
+    assert f"churn.yaml:{line}:" in err
+    spec_file.write_text(
+        spec_file.read_text().replace("prod:", "prod:\n    metadata: {labels: {tier: gold}}\n  staging:")
+    )
+    assert run(["validate", str(spec_file), "--env", "prod"], capsys)[0] == 0  # prod now valid
+    code, _, err = run(["validate", str(spec_file), "--env", "staging"], capsys)
+    assert code == 2 and "replicas" in err
+
+
+def test_validate_with_target_runs_the_targets_offline_rules(
+    spec_file: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What plan --offline refuses, validate --target refuses too; without --target the
+    target is never loaded (validate stays fast and offline)."""
+    refused = ["targets.fake.key is required: the fake target needs it"]
+    monkeypatch.setattr(FakeProvider, "validate", lambda self, desired: list(refused))
+    assert run(["validate", str(spec_file)], capsys)[0] == 0
+    code, _, err = run(["validate", str(spec_file), "--target", "local"], capsys)
+    assert code == 2 and err.count("targets.fake.key is required") == 1  # prod repeats it: once
+    code, out, _ = run(["plan", str(spec_file), "--target", "local", "--offline"], capsys)
+    assert code != 0
+    refused.clear()
+    code, out, _ = run(["validate", str(spec_file), "--target", "local", "-o", "json"], capsys)
+    assert code == 0 and json.loads(out)["target_rules"] is True
 
 
 def test_validate_error_exit_2(spec_file: Path, capsys: pytest.CaptureFixture[str]) -> None:

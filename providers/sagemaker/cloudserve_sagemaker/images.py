@@ -8,10 +8,12 @@ each answer is cached. A version with its own ``image`` never needs it.
 
 from __future__ import annotations
 
+import importlib.util
 from functools import cache
 from typing import Any
 
 from cloudserve.errors import InvalidSpec, TargetNotInstalled
+from cloudserve.provider import DesiredEndpoint
 
 # Every model runs in one prebuilt image: cloudserve's runtime (code/requirements.txt)
 # installs its own scikit-learn, XGBoost and the rest, so what the image must supply is a
@@ -34,6 +36,23 @@ def _image_uris() -> Any:
                 "image to a serving image URI",
             ) from exc
     return image_uris
+
+
+def missing_sdk_problems(desired: DesiredEndpoint) -> list[str]:
+    """Plan-time: versions that need the prebuilt image lookup when the SDK is absent, so
+    `plan --offline` and `validate --target sagemaker` say so instead of apply failing."""
+    if importlib.util.find_spec("sagemaker") is not None:
+        return []
+    needing = [name for name, v in desired.versions.items() if not v.spec.image]
+    if desired.monitoring_hash:
+        needing.append("(the drift job)")
+    if not needing:
+        return []
+    return [
+        f"spec.versions: {', '.join(needing)} run in SageMaker's prebuilt scikit-learn image, "
+        "whose URI is looked up with the sagemaker SDK, which is not installed: "
+        "pip install 'cloudserve-sagemaker[images]', or set each version's image"
+    ]
 
 
 @cache

@@ -41,6 +41,7 @@ from cloudserve_sagemaker.client import AwsClients
 from cloudserve_sagemaker.declared import OPERATIONS, declared_capabilities, priced_note
 from cloudserve_sagemaker.deploy import Deployer
 from cloudserve_sagemaker.drift import DriftMonitor, describe_mode, drift_problems, plan_calls
+from cloudserve_sagemaker.images import missing_sdk_problems
 from cloudserve_sagemaker.live import (
     LiveEndpoint,
     capture_key,
@@ -81,6 +82,7 @@ class SageMakerProvider(Provider):
             *validate_desired(desired, self.settings),
             *framework_pin_problems(desired.deployment),
             *drift_problems(desired, self.settings),
+            *missing_sdk_problems(desired),
         ]
 
     def resolve_instance_type(self, deployment: Deployment) -> str | None:

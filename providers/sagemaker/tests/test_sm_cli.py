@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from cloudserve_sagemaker.testing import SageMakerEmulator
 
-from cloudserve.cli import cli
+from cloudserve.cli import cli, main
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "sagemaker"
 
@@ -57,3 +57,32 @@ def test_apply_plan_invoke_destroy_the_example(example: Path, monkeypatch: pytes
         assert destroyed.exit_code == 0, destroyed.output
         assert "churn" not in aws.backend.endpoints
         assert not aws.backend.endpoint_configs and not aws.backend._models
+
+
+def _main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    with pytest.raises(SystemExit) as info:
+        main(args)
+        raise SystemExit(0)
+    out, err = capsys.readouterr()
+    return int(info.value.code or 0), out + err
+
+
+def test_validate_with_target_sagemaker_refuses_what_plan_would(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 18 item 2: `validate --target sagemaker` was green for a spec plan --offline
+    rejects (no role_arn, no bucket for a local model). Now both refuse, calling no API."""
+    (tmp_path / "model.skops").write_bytes(b"x")
+    spec = tmp_path / "d.yaml"
+    spec.write_text(
+        "apiVersion: cloudserve/v1\nkind: Deployment\nmetadata: {name: churn}\n"
+        "spec:\n  versions:\n    stable: {model: {uri: ./model.skops}}\n  traffic: {stable: 100}\n"
+        "targets:\n  sagemaker: {region: us-east-1}\n"
+    )
+    assert _main(["validate", str(spec)], capsys)[0] == 0
+    code, output = _main(["validate", str(spec), "--target", "sagemaker"], capsys)
+    assert code == 2
+    assert "targets.sagemaker.role_arn is required" in output
+    assert "targets.sagemaker.bucket is required" in output
+    code, output = _main(["plan", str(spec), "--target", "sagemaker", "--offline"], capsys)
+    assert code == 2 and "targets.sagemaker.role_arn is required" in output

@@ -154,3 +154,25 @@ def test_a_pin_older_than_the_runtime_fails_plan(make_spec) -> None:  # type: ig
     spec = spec.model_copy(update={"spec": spec.spec.model_copy(update={"versions": {"stable": old}})})
     problems = provider.validate(build_desired(spec, provider))
     assert any(p.startswith("spec.versions.stable.model.framework_version: '1.2'") for p in problems)
+
+
+def test_plan_says_when_the_image_lookup_sdk_is_missing(make_spec, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Issue 18 item 2: a version without image needs the [images] extra; plan --offline
+    (and validate --target sagemaker) say so with the install command, not apply."""
+    import importlib.util
+
+    from cloudserve_sagemaker import images
+
+    settings = SageMakerSettings(region="us-east-1", role_arn="arn:aws:iam::123456789012:role/x", bucket="b")
+    provider = SageMakerProvider(settings, offline=True)
+    spec = make_spec("churn", versions={"stable": "a"}, traffic={"stable": 100})
+    real = importlib.util.find_spec
+    assert provider.validate(build_desired(spec, provider)) == []
+    monkeypatch.setattr(
+        images.importlib.util, "find_spec", lambda name, *a: None if name == "sagemaker" else real(name, *a)
+    )
+    (problem,) = provider.validate(build_desired(spec, provider))
+    assert "stable" in problem and "pip install 'cloudserve-sagemaker[images]'" in problem
+    spec.spec.versions["stable"].image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/own:1"
+    spec.spec.versions["stable"].model = None
+    assert provider.validate(build_desired(spec, provider)) == []
