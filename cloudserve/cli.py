@@ -218,7 +218,15 @@ def apply(
             progress = _progress_printer()
         result = api.apply(deployment, timeout=timeout, progress=progress, poll_interval=poll)
         results.append(result)
-        if output == "text":
+        paused = result.rollout is not None and result.rollout.state == "paused"
+        if output == "text" and paused:
+            step = result.rollout.steps[-1] if result.rollout.steps else None
+            where = f" at step {step.step} ({_split_text(step.traffic)})" if step else ""
+            click.echo(
+                click.style(f"{deployment.name}: rollout paused{where} by request", fg="yellow")
+                + "; run `cloudserve rollout resume`, `promote` or `abort`"
+            )
+        elif output == "text":
             click.echo(
                 click.style(
                     f"applied {deployment.name}: {len(result.applied)} change(s) in {result.seconds:.1f}s",
@@ -229,6 +237,10 @@ def apply(
             )
     if output == "json":
         _echo_json(results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results])
+
+
+def _split_text(split: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}%" for k, v in sorted(split.items()) if v) or "none"
 
 
 def _progress_printer() -> Any:

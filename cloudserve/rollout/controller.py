@@ -157,6 +157,11 @@ class RolloutController:
         window = max(bake, MIN_WINDOW)
         started = self.clock()
         deadline_inconclusive = started + bake + max(bake, MIN_WINDOW) * 2
+        if bake < MIN_WINDOW and any(g.metric and not g.window for g in self.spec.gates):
+            self.progress(
+                f"  baking {bake:g}s; metric gates read the last {MIN_WINDOW:g}s, the shortest "
+                "window the targets' metrics resolve (they arrive per minute)"
+            )
         while True:
             request = self._control_request()
             if request:
@@ -168,11 +173,11 @@ class RolloutController:
             results = self.evaluate(step.traffic, window, record)
             step.gates = results
             failed = next((g for g in results if g.verdict is Verdict.FAIL), None)
-            if failed is not None:
-                return failed
             pending = next((g for g in results if g.verdict is Verdict.INCONCLUSIVE), None)
-            if pending is None:
-                return None
+            if failed is not None or pending is None:  # decided: each gate's verdict, once
+                for r in results:
+                    self.progress("  " + r.describe())
+                return failed
             if self.clock() >= deadline_inconclusive:
                 return GateResult(
                     pending.gate,
@@ -223,8 +228,6 @@ class RolloutController:
                 window,
             )
             results += [evaluate_callable(g, context) for g in self.python_gates]
-        for r in results:
-            self.progress("  " + r.describe())
         return results
 
     def _stop(

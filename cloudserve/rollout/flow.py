@@ -42,11 +42,19 @@ def check_record(plan: Plan, record: RolloutRecord | None) -> RolloutRecord | No
             hint="run `cloudserve rollout resume`, `promote` or `abort`",
         )
     if record.state in ("rolledback", "aborted") and same:
+        # The record keeps the same spec from being retried blindly; the hint says what
+        # each way forward does, since `rollout abort` on a finished rollout clears it.
+        hint = (
+            "fix the new version and change the spec; or, to retry this same spec, clear the "
+            "record with `cloudserve rollout abort`"
+            if record.state == "rolledback"
+            else "it was aborted on request; to apply this same spec again, clear the record "
+            "with `cloudserve rollout abort` (it clears a finished rollout), or change the spec"
+        )
         raise RolloutFailed(
             f"{where} of this spec was {'rolled back' if record.state == 'rolledback' else 'aborted'}: "
             f"{record.reason}",
-            hint="fix the new version and change the spec, "
-            "or run `cloudserve rollout abort` to clear the record",
+            hint=hint,
             details={"rollout": record.to_dict()},
         )
     if record.state in ("running", "promote", "abort") and same:
@@ -103,6 +111,8 @@ def run_with_rollout(
             new = [a.subject for a in before if a.key == "create_version"]
             result = controller.start(previous, new)
         traffic = [a for a in plan.actions if a.key == "set_traffic"]
+        if result.state == "paused" and result.failure is None:
+            return done, result  # paused by a person: not a failure; traffic waits at the step
         if result.state not in ("done", "promoted"):
             raise rollout_failed(result)
         done += traffic + execute(after)

@@ -209,18 +209,20 @@ AutoscaleMetric = Literal["requests_per_replica", "cpu_utilization", "gpu_utiliz
 class Autoscale(StrictModel):
     metric: AutoscaleMetric = "requests_per_replica"
     target: float = Field(gt=0, description="Target value per replica (requests/min, or percent).")
-    scale_in_cooldown: Duration = Field(default=300.0)
-    scale_out_cooldown: Duration = Field(default=60.0)
+    scale_in_cooldown: Duration = Field(default=300.0, json_schema_extra={"default": "5m"})
+    scale_out_cooldown: Duration = Field(default=60.0, json_schema_extra={"default": "1m"})
 
 
 class Serverless(StrictModel):
-    memory: MemoryMiB = Field(default=2048.0, description="Memory per invocation environment.")
+    memory: MemoryMiB = Field(
+        default=2048.0, description="Memory per invocation environment.", json_schema_extra={"default": "2Gi"}
+    )
     max_concurrency: int = Field(default=5, ge=1, le=200)
 
 
 class Compute(StrictModel):
-    cpu: Cpu = Field(default=1.0)
-    memory: MemoryMiB = Field(default=2048.0)
+    cpu: Cpu = Field(default=1.0, json_schema_extra={"default": 1})
+    memory: MemoryMiB = Field(default=2048.0, json_schema_extra={"default": "2Gi"})
     accelerator: Accelerator | None = None
     replicas: Replicas = Field(default_factory=Replicas)
     autoscale: Autoscale | None = None
@@ -296,11 +298,19 @@ class Rollout(StrictModel):
     strategy: Literal["all_at_once", "canary", "linear"] = "all_at_once"
     steps: list[Percent] | None = Field(default=None, description="Canary steps, rising, ending at 100.")
     increment: Percent | None = Field(default=None, description="Linear step size in percent.")
-    bake: Duration = Field(default=0.0, description="Time at each step before gates are read.")
+    bake: Duration = Field(
+        default=0.0,
+        description="Time at each step before gates are read.",
+        json_schema_extra={"default": "0s"},
+    )
     gates: list[Gate] = Field(default_factory=list)
     on_failure: Literal["rollback", "pause"] = "rollback"
     keep_failed_version: bool = Field(default=False, description="Keep the failed version deployed at 0%.")
-    lease: Duration = Field(default=900.0, description="How long a rollout's lock lasts without renewal.")
+    lease: Duration = Field(
+        default=900.0,
+        description="How long a rollout's lock lasts without renewal.",
+        json_schema_extra={"default": "15m"},
+    )
 
     @field_validator("lease")
     @classmethod

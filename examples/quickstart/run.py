@@ -53,8 +53,22 @@ def main(argv: list[str]) -> int:
     cloudserve("invoke", spec, "--data", body)
     show_split()
     cloudserve("status", spec)
-    print("\nThe endpoint keeps running. Stop it with: scripts/quickstart --down")
+    venv_bin = Path(sys.executable).parent
+    print(
+        "\nThe endpoint keeps running. Next, with the CLI this installed:\n"
+        f"  source {_shown(venv_bin / 'activate')}      # puts cloudserve on your PATH\n"
+        f"  cloudserve status {spec}\n"
+        f"  cloudserve invoke {spec} -d '{{\"instances\": [[5.1, 3.5, 1.4, 0.2]]}}'\n"
+        f"  cloudserve plan {spec}\n"
+        "Stop it with: scripts/quickstart --down",
+        flush=True,
+    )
     return 0
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when it is under it."""
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
 
 
 if __name__ == "__main__":

@@ -510,3 +510,76 @@ def test_a_gate_url_with_secrets_is_never_shown_or_recorded(
     assert "HTTP 503" in shown and "***@" in shown and "token=***" in shown and "step=1" in shown
     assert "pa55word-xyz" not in shown and "tok-xyz" not in shown and "gateuser" not in shown
     assert AUTH_SEEN[-1] == "Basic " + base64.b64encode(b"gateuser:pa55word-xyz").decode()
+
+
+def test_a_pause_by_request_is_not_an_error_and_each_poll_prints_once(
+    deployed: dict[str, Any],
+    provider: FakeProvider,
+    cloud: FakeCloud,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 18 item 4: someone pauses mid-bake: apply returns the paused rollout instead
+    of raising RolloutFailed, traffic waits at the step, and the next apply says how to go on."""
+    cloud.metrics[("churn", "candidate")] = HEALTHY
+    cloud.metrics[("churn", "stable")] = HEALTHY
+    spec = promote_spec(deployed)
+    naps = 0
+    real_sleep = clock.sleep
+
+    def sleep_then_pause(seconds: float) -> None:
+        nonlocal naps
+        naps += 1
+        if naps == 3:  # mid-bake at step 1
+            control.request(load_one(spec), provider, "pause")
+        real_sleep(seconds)
+
+    monkeypatch.setattr(clock, "sleep", sleep_then_pause)
+    lines: list[str] = []
+    result = apply(
+        load_one(spec), provider, sleep=clock.sleep, clock=clock, poll_interval=30, progress=lines.append
+    )
+    assert result.rollout.state == "paused" and result.rollout.failure is None
+    assert cloud.endpoints["churn"].traffic == {"stable": 90, "candidate": 10}
+    with pytest.raises(Conflict, match="paused at step 1") as info:
+        run(spec, provider, clock)
+    assert "rollout resume" in (info.value.hint or "")
+
+
+def test_gate_verdicts_print_once_per_decision(
+    deployed: dict[str, Any], provider: FakeProvider, cloud: FakeCloud, clock: Clock
+) -> None:
+    """While data is missing one "waiting for data" line per poll; once decided, each gate's
+    verdict once (it printed both before, so every poll showed twice). A bake shorter than
+    the metrics window says which window the gates read."""
+    cloud.metrics[("churn", "candidate")] = HEALTHY
+    cloud.metrics[("churn", "stable")] = HEALTHY
+    spec = promote_spec(deployed)
+    spec["spec"]["rollout"]["bake"] = "10s"
+    lines: list[str] = []
+    result = apply(
+        load_one(spec), provider, sleep=clock.sleep, clock=clock, poll_interval=30, progress=lines.append
+    )
+    assert result.rollout.state == "done"
+    verdicts = [line for line in lines if "gate error_rate <= 0.01: pass" in line]
+    assert len(verdicts) == 2  # steps 1 and 2, once each
+    assert sum("metric gates read the last 60s" in line for line in lines) == 2
+
+
+def test_each_poll_waiting_for_data_prints_one_line(
+    deployed: dict[str, Any], provider: FakeProvider, cloud: FakeCloud, clock: Clock
+) -> None:
+    cloud.metrics[("churn", "candidate")] = VersionMetrics(0, 0)
+    cloud.metrics[("churn", "stable")] = HEALTHY
+    lines: list[str] = []
+    with pytest.raises(RolloutFailed, match="still inconclusive"):
+        apply(
+            load_one(promote_spec(deployed)),
+            provider,
+            sleep=clock.sleep,
+            clock=clock,
+            poll_interval=30,
+            progress=lines.append,
+        )
+    polls = [line for line in lines if "inconclusive" in line and not line.startswith("rolled back")]
+    assert polls and all(line.lstrip().startswith("waiting for data:") for line in polls)
