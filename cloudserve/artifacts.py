@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from pathlib import Path
@@ -47,7 +48,9 @@ def artifact_digest(uri: str, base_dir: Path | None = None) -> str:
 
 
 def resolve_local(uri: str, base_dir: Path | None = None) -> Path:
-    path = Path(uri.removeprefix("file://")).expanduser()
+    path = Path(uri.removeprefix("file://"))
+    with contextlib.suppress(RuntimeError):  # ~name of an unknown user: a plain relative path
+        path = path.expanduser()
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
     return path.resolve()

@@ -55,6 +55,8 @@ def render_plan(plan: Plan) -> str:
         lines.append(click.style("  features: ", dim=True) + "; ".join(used))
     if plan.rollout_reason and plan.actions:
         lines.append(click.style("  rollout: ", dim=True) + f"{plan.rollout_mode} ({plan.rollout_reason})")
+    if plan.rollout_blocked:
+        lines.append(click.style(f"  ! {bounded(plan.rollout_blocked)}", fg="yellow"))
     if not plan.actions:
         lines.append(click.style("No changes. The target matches the spec.", fg="green"))
         return "\n".join(lines)

@@ -102,6 +102,7 @@ class Plan:
     used_features: list[str] = field(default_factory=list)
     rollout_mode: str = "none"  # none | client | native
     rollout_reason: str = ""
+    rollout_blocked: str = ""  # why apply will refuse this spec's rollout (a person decides)
 
     @property
     def has_changes(self) -> bool:
@@ -119,7 +120,11 @@ class Plan:
             "traffic": self.desired.traffic,
             "mirror": self.desired.mirror,
             "features_used": self.used_features,
-            "rollout": {"mode": self.rollout_mode, "reason": self.rollout_reason},
+            "rollout": {
+                "mode": self.rollout_mode,
+                "reason": self.rollout_reason,
+                "blocked": self.rollout_blocked or None,
+            },
             "capabilities": {
                 k: {"support": c.support.value, "reason": c.reason} for k, c in self.capabilities.items()
             },
@@ -231,9 +236,32 @@ def make_plan(deployment: Deployment, provider: Provider, *, offline: bool = Fal
             action.version_notes = {v: version_note(provider, d) for v, d in desired.versions.items()}
     used = [f.value for f in used_features(deployment)]
     mode, why = rollout_mode(deployment, provider, desired, observed, actions)
-    return Plan(
+    plan = Plan(
         deployment.name, provider.name, desired, observed, actions, capabilities, offline, used, mode, why
     )
+    plan.rollout_blocked = rollout_blocked(desired, observed) if actions else ""
+    return plan
+
+
+def rollout_blocked(desired: DesiredEndpoint, observed: EndpointState | None) -> str:
+    """In words, why apply would stop at this spec's earlier rollout (rollout.flow decides it
+    the same way from the same record), so plan does not promise what apply refuses."""
+    from cloudserve.rollout.record import RolloutRecord
+
+    record = RolloutRecord.from_tags(observed.tags) if observed is not None else None
+    if record is None or not desired.spec_hash.startswith(record.spec_hash):
+        return ""
+    words = {"rolledback": "was rolled back", "aborted": "was aborted", "paused": "is paused"}
+    if record.state not in words:
+        return ""
+    reason = f": {record.reason}" if record.reason else ""
+    then = (
+        "run `cloudserve rollout resume`, `promote` or `abort`"
+        if record.state == "paused"
+        else "change the spec, or clear the record with `cloudserve rollout abort` to retry it"
+    )
+    where = f"at step {record.step + 1}{reason}"
+    return f"this spec's rollout {words[record.state]} {where}; apply stops there ({then})"
 
 
 TRUSTED_CODE_NOTE = (
@@ -393,9 +421,8 @@ def _settings_changes(desired: DesiredEndpoint, observed: EndpointState) -> list
         changes.append(Change("capture.sample_percent", observed.capture_percent, want_capture))
     if observed.monitoring_hash != desired.monitoring_hash:
         changes.append(Change("monitoring", observed.monitoring_hash, desired.monitoring_hash))
-    internal = {T.SPEC_HASH, T.ROLLOUT, T.LEASE}
-    want_tags = {k: v for k, v in desired.tags.items() if k not in internal}
-    have_tags = {k: v for k, v in observed.tags.items() if k not in internal}
+    want_tags = {k: v for k, v in desired.tags.items() if not T.is_internal(k)}
+    have_tags = {k: v for k, v in observed.tags.items() if not T.is_internal(k)}
     if want_tags != have_tags:
         changes.append(Change("tags", have_tags, want_tags))
     return changes

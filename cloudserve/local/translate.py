@@ -16,9 +16,7 @@ from cloudserve.provider import DesiredEndpoint, DesiredVersion, Status, Version
 
 # Tags the core writes on a running endpoint (rollout record, lease) outside the spec:
 # an update_endpoint from the spec must not erase them.
-from cloudserve.tags import LEASE, ROLLOUT
-
-KEEP_TAGS = frozenset({ROLLOUT, LEASE})
+from cloudserve.tags import is_rollout_bookkeeping
 
 
 def base_dir(desired: DesiredEndpoint) -> Path:
@@ -152,7 +150,7 @@ def full_traffic(versions: dict[str, Any], traffic: Any) -> dict[str, int]:
 def tag_patch(current: dict[str, str], desired: dict[str, str]) -> dict[str, str | None]:
     """Set the spec's tags, drop ones the spec no longer has, keep rollout bookkeeping."""
     patch: dict[str, str | None] = {
-        key: None for key in current if key not in desired and key not in KEEP_TAGS
+        key: None for key in current if key not in desired and not is_rollout_bookkeeping(key)
     }
     patch.update({k: v for k, v in desired.items() if current.get(k) != v})
     return patch

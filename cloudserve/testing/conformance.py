@@ -45,7 +45,6 @@ SAMPLE_INSTANCES: list[list[float]] = [
     [5.9, 3.0, 4.2, 1.5],
 ]
 _NAMES = itertools.count(1)
-_IGNORED_TAGS = {T.SPEC_HASH, T.ROLLOUT, T.LEASE}
 
 
 def wait(op: Operation, polls: int = 10_000) -> None:
@@ -123,7 +122,7 @@ class ProviderConformance:
         assert observed.owned
         assert observed.tags[T.DEPLOYMENT] == name
         for key, value in desired.tags.items():
-            if key not in _IGNORED_TAGS:
+            if not T.is_internal(key):
                 assert observed.tags.get(key) == value, key
 
     def test_split_traffic(self, provider: Provider, make_spec: MakeSpec, name: str) -> None:

@@ -169,7 +169,7 @@ class FakeProvider(Provider):
         capture = desired.deployment.spec.capture
         state.capture_percent = capture.sample_percent if capture else None
         state.monitoring_hash = desired.monitoring_hash
-        internal = {k: v for k, v in state.tags.items() if k in (T.ROLLOUT, T.LEASE)}
+        internal = {k: v for k, v in state.tags.items() if T.is_rollout_bookkeeping(k)}
         state.tags = {**desired.tags, **internal}
         return self._op(f"update endpoint {desired.name}")
 

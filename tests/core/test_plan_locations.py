@@ -46,3 +46,12 @@ def test_target_problems_are_located_by_their_leading_field(tmp_path: Path) -> N
     prose = target_problem(deployment, target, "capture needs a bucket: set one")  # type: ignore[arg-type]
     assert prose.line is None and prose.field == "(target sagemaker)"
     assert prose.message == "capture needs a bucket: set one"
+
+
+def test_a_tilde_user_that_does_not_exist_is_a_missing_path_not_a_crash(tmp_path: Path) -> None:
+    """Found by test_mutated_yaml_text: ``~nosuchuser/m.skops`` made Path.expanduser raise."""
+    from cloudserve.artifacts import resolve_local
+
+    assert (
+        resolve_local("~no-such-user-x/m.skops", tmp_path) == (tmp_path / "~no-such-user-x/m.skops").resolve()
+    )

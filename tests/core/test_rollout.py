@@ -583,3 +583,26 @@ def test_each_poll_waiting_for_data_prints_one_line(
         )
     polls = [line for line in lines if "inconclusive" in line and not line.startswith("rolled back")]
     assert polls and all(line.lstrip().startswith("waiting for data:") for line in polls)
+
+
+def test_plan_after_a_rollback_speaks_in_words_not_tag_values(
+    deployed: dict[str, Any], provider: FakeProvider, cloud: FakeCloud, clock: Clock
+) -> None:
+    """Issue 18 item 4: the rollout record's chunked tags (-steps, -from, -why, ...) were
+    shown as an 'update settings' tag diff in base32; plan now ignores them and says why
+    apply will stop at the rolled-back spec."""
+    from cloudserve.output import render_plan
+    from cloudserve.planner import make_plan
+
+    cloud.metrics[("churn", "candidate")] = BROKEN
+    cloud.metrics[("churn", "stable")] = HEALTHY
+    with pytest.raises(RolloutFailed):
+        run(promote_spec(deployed), provider, clock)
+    assert any(k.startswith(T.ROLLOUT + "-why") for k in cloud.endpoints["churn"].tags)
+    again = make_plan(load_one(promote_spec(deployed)), provider)
+    assert [a.key for a in again.actions] == ["set_traffic"]
+    text = render_plan(again)
+    assert "was rolled back at step 1" in text and "error_rate" in text and T.ROLLOUT not in text
+    assert again.to_dict()["rollout"]["blocked"]  # type: ignore[index]
+    old = make_plan(load_one(deployed), provider)
+    assert old.actions == [] and old.rollout_blocked == ""

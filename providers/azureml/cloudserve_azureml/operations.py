@@ -206,7 +206,7 @@ class AzureOperations:
         def tags() -> Any:
             endpoint = self.c.ml.online_endpoints.get(desired.name)
             endpoint.tags = {
-                **{k: v for k, v in (endpoint.tags or {}).items() if k in (T.ROLLOUT, T.LEASE)},
+                **{k: v for k, v in (endpoint.tags or {}).items() if T.is_rollout_bookkeeping(k)},
                 **desired.tags,
             }
             return self.c.ml.online_endpoints.begin_create_or_update(endpoint)
