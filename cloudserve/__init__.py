@@ -20,6 +20,9 @@ _API = {
     "destroy": "cloudserve.api",
     "metrics": "cloudserve.api",
     "Deployment": "cloudserve.spec.models",
+    "CloudServeError": "cloudserve.errors",
+    "InvalidSpec": "cloudserve.errors",
+    "RolloutFailed": "cloudserve.errors",
 }
 
 if TYPE_CHECKING:
@@ -31,6 +34,9 @@ if TYPE_CHECKING:
     from cloudserve.api import plan as plan
     from cloudserve.api import status as status
     from cloudserve.api import validate as validate
+    from cloudserve.errors import CloudServeError as CloudServeError
+    from cloudserve.errors import InvalidSpec as InvalidSpec
+    from cloudserve.errors import RolloutFailed as RolloutFailed
     from cloudserve.spec.models import Deployment as Deployment
 
 
@@ -44,3 +50,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = sorted(_API)
+
+
+def __dir__() -> list[str]:
+    """The verbs and types, for dir() and tab completion (they load lazily)."""
+    return [*__all__, "__version__"]

@@ -264,6 +264,11 @@ class DeploymentFailed(ProviderError):
     """A resource reached a terminal failed state; the message is the cloud's reason."""
 
 
+class InvalidSpecValue(InvalidSpec, ValueError):
+    """A spec model built in Python with a wrong value. Also a ValueError, so a model made
+    inside a validator still fails as that field's validation error."""
+
+
 class TargetNotInstalled(CloudServeError):
     exit_code = 2
 

@@ -39,6 +39,12 @@ class ApplyResult:
     def changed(self) -> bool:
         return bool(self.applied)
 
+    def __repr__(self) -> str:
+        what = "; ".join(a.describe() for a in self.applied) or "no changes"
+        rollout = f", rollout {self.rollout.state}" if self.rollout is not None else ""
+        where = f"{self.plan.deployment} on {self.plan.target}"
+        return f"<ApplyResult {where}: {what}{rollout} in {self.seconds:.1f}s>"
+
     def to_dict(self) -> dict[str, Any]:
         out = {
             "deployment": self.plan.deployment,

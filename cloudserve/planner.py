@@ -108,6 +108,10 @@ class Plan:
     def has_changes(self) -> bool:
         return bool(self.actions)
 
+    def __repr__(self) -> str:  # the dataclass repr dumps the whole desired state (~3 kB)
+        what = "; ".join(a.describe() for a in self.actions) or "no changes"
+        return f"<Plan {self.deployment} on {self.target}: {what}>"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "format_version": PLAN_FORMAT_VERSION,

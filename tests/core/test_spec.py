@@ -163,3 +163,27 @@ def test_gate_needs_bound(spec: dict[str, Any]) -> None:
 def test_label_rules(spec: dict[str, Any]) -> None:
     spec["metadata"]["labels"] = {"Team": "x"}
     assert "label key 'Team'" in _errors(spec)
+
+
+def test_python_api_is_pleasant_in_a_notebook() -> None:
+    """Issue 18 item 6: dir() lists the verbs and types; a wrong key in a model built in
+    Python is InvalidSpec with the loader's message and did-you-mean; reprs are short."""
+    import cloudserve
+    from cloudserve.errors import InvalidSpec
+    from cloudserve.spec.models import ModelSpec
+    from cloudserve.testing.fake import FakeProvider
+
+    verbs = {"plan", "apply", "status", "invoke", "destroy", "Deployment", "InvalidSpec"}
+    assert verbs <= set(dir(cloudserve))
+    with pytest.raises(InvalidSpec, match="unknown key 'trafic'") as info:
+        cloudserve.Deployment(
+            metadata={"name": "x"}, spec={"versions": {"a": {"model": {"uri": "s3://b/m"}}}, "trafic": {}}
+        )
+    assert info.value.problems[0].hint == "did you mean 'traffic'?"
+    assert isinstance(info.value, ValueError)  # still fails as a field error inside validators
+    with pytest.raises(InvalidSpec, match="trust_pickle"):
+        ModelSpec(uri="model.joblib")
+    spec = {"metadata": {"name": "x"}, "spec": {"versions": {"a": {"model": {"uri": "s3://b/m"}}}}}
+    plan = cloudserve.plan(spec, provider=FakeProvider())
+    assert repr(plan) == "<Plan x on fake: create endpoint x>"
+    assert repr(cloudserve.apply(spec, provider=FakeProvider())).startswith("<ApplyResult x on fake: create")
