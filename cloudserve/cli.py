@@ -9,6 +9,7 @@ Subcommands are imported on first use so that `cloudserve validate` stays fast.
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import os
 import sys
@@ -56,7 +57,19 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
-spec_argument = click.argument("spec", default="cloudserve.yaml", type=click.Path(dir_okay=True))
+SPEC_HELP = "SPEC is a spec file or a directory of them (default: cloudserve.yaml)."
+
+
+def spec_argument(f: Any) -> Any:
+    """The positional spec every verb takes; click arguments carry no help, so the
+    default is named in the command's own help text."""
+    doc = inspect.cleandoc(f.__doc__ or "")
+    f.__doc__ = f"{doc}\n\n{SPEC_HELP}" if doc else SPEC_HELP
+    return click.argument(
+        "spec", default="cloudserve.yaml", metavar="[SPEC]", type=click.Path(dir_okay=True)
+    )(f)
+
+
 env_option = click.option("--env", "env", help="Apply this environment overlay from the spec.")
 target_option = click.option(
     "--target",
@@ -327,7 +340,7 @@ def invoke(
 @target_option
 @output_option
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--timeout", default=3600.0, show_default=True)
+@click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait for the target.")
 def destroy(spec: str, env: str | None, target: str | None, output: str, yes: bool, timeout: float) -> None:
     """Delete the endpoint and everything cloudserve created for it."""
     from cloudserve import api

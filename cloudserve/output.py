@@ -22,6 +22,11 @@ def dumps(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=False, default=str)
 
 
+def format_value(value: Any) -> str:
+    """The one rendering of maps and lists in text output: {stable: 90, candidate: 10}."""
+    return _fmt(value)
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {v}" for k, v in value.items()) + "}"

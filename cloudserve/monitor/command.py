@@ -77,7 +77,14 @@ def monitor() -> None:
 @monitor.command("report")
 @_window_options
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
-@click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json for machines.",
+)
 def report(out_dir: str, output: str, **window: Any) -> None:
     """Write report.json and a self-contained report.html for one window."""
     from cloudserve.monitor.report import write_report
@@ -95,7 +102,14 @@ def report(out_dir: str, output: str, **window: Any) -> None:
 @monitor.command("run")
 @_window_options
 @click.option("--webhook", help="POST a summary here when drift is found.")
-@click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json for machines.",
+)
 @click.pass_context
 def run(ctx: click.Context, /, webhook: str | None, output: str, **window: Any) -> None:
     """Judge one window now; exit 3 on drift, 4 when nothing could be judged, 0 otherwise."""

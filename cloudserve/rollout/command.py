@@ -33,7 +33,9 @@ def status_cmd(spec: str, env: str | None, target: str | None, output: str) -> N
     if output == "json":
         _echo_json(data)
         return
-    click.echo(f"deployment {data['deployment']}: traffic {data['traffic']}")
+    from cloudserve.output import format_value
+
+    click.echo(f"deployment {data['deployment']}: traffic {format_value(data['traffic'])}")
     if data["rollout"] is None:
         click.echo("no rollout in progress")
     else:
@@ -45,7 +47,6 @@ def status_cmd(spec: str, env: str | None, target: str | None, output: str) -> N
 
 
 def _request(action: str):  # type: ignore[no-untyped-def]
-    @spec_argument
     @env_option
     @target_option
     @output_option
@@ -63,7 +64,7 @@ def _request(action: str):  # type: ignore[no-untyped-def]
         "abort": "Return traffic to the split before the rollout.",
         "pause": "Hold traffic where it is until resume, promote or abort.",
     }[action]
-    return rollout.command(action)(command)
+    return rollout.command(action)(spec_argument(command))  # after __doc__: it adds SPEC's help
 
 
 _request("promote")

@@ -67,8 +67,10 @@ def request(deployment: Deployment, provider: Provider, action: str) -> dict[str
     controller.acquire({})
     try:
         if action == "abort":
+            from cloudserve.output import format_value
+
             controller.rollback(record, "aborted by request", state="aborted")
-            return {"deployment": name, "done": f"aborted; traffic back to {record.previous}"}
+            return {"deployment": name, "done": f"aborted; traffic back to {format_value(record.previous)}"}
         controller._set_traffic(record.target)
         provider.write_tags(name, clear_record_tags())
         return {"deployment": name, "done": f"promoted; traffic {record.target}"}

@@ -36,7 +36,12 @@ FORMATS = ["joblib", "skops", "pickle", "xgboost", "mlflow", "handler"]
     show_default=True,
     help="Processes sharing the port (e.g. one per core on a large instance).",
 )
-@click.option("--log-level", default="warning", show_default=True)
+@click.option(
+    "--log-level",
+    default="warning",
+    show_default=True,
+    help="uvicorn log level (debug, info, warning, error).",
+)
 def serve(
     model_dir: Path | None,
     host: str | None,

@@ -456,7 +456,12 @@ class DeploymentSpec(StrictModel):
                 )
         total = sum(self.traffic.values())
         if total != 100:
-            raise ValueError(f"@traffic: must sum to 100; it sums to {total}: {self.traffic}")
+            raise ValueError(
+                f"@traffic: must sum to 100; it sums to {total}: "
+                + "{"
+                + ", ".join(f"{k}: {v}" for k, v in self.traffic.items())
+                + "}"
+            )
         both = [v for v in self.mirror if self.traffic.get(v, 0) > 0]
         if both:
             raise ValueError(

@@ -170,3 +170,31 @@ def test_lazy_commands_resolve() -> None:
         module, attr = target.split(":")
         command = getattr(importlib.import_module(module), attr)
         assert isinstance(command, click.Command), name
+
+
+def test_every_verb_names_the_spec_default_and_every_option_has_help() -> None:
+    """Issue 18 item 3 (part): `[SPEC]` says it defaults to cloudserve.yaml, and no option
+    is bare in --help."""
+    import click
+
+    from cloudserve.cli import cli
+
+    ctx = click.Context(cli)
+    seen = 0
+
+    def walk(group: click.Group, prefix: str = "") -> None:
+        nonlocal seen
+        for name in group.list_commands(ctx):
+            cmd = group.get_command(ctx, name)
+            assert cmd is not None
+            if isinstance(cmd, click.Group):
+                walk(cmd, prefix + name + " ")
+                continue
+            seen += 1
+            if any(isinstance(p, click.Argument) and p.name == "spec" for p in cmd.params):
+                assert "default: cloudserve.yaml" in (cmd.help or ""), prefix + name
+            bare = [p.name for p in cmd.params if isinstance(p, click.Option) and not p.help]
+            assert not bare, (prefix + name, bare)
+
+    walk(cli)
+    assert seen >= 15
