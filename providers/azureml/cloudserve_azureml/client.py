@@ -25,8 +25,13 @@ def set_credential_factory(factory: Callable[[], Any] | None) -> None:
 def default_credential() -> Any:
     if _credential_factory is not None:
         return _credential_factory()
+    import logging
+
     from azure.identity import DefaultAzureCredential
 
+    # azure-identity logs the whole chain's failure (a dozen lines) as a WARNING before it
+    # raises the same text; the raised error is what cloudserve reports, in one line.
+    logging.getLogger("azure.identity").setLevel(logging.ERROR)
     return DefaultAzureCredential()
 
 

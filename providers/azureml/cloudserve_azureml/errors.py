@@ -54,6 +54,23 @@ def _code_and_message(exc: Any) -> tuple[str | None, str]:
     return code, str(message).strip()
 
 
+AUTH_HINT = (
+    "sign in with `az login`, or set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET "
+    "(a service principal), or run where a managed identity is assigned"
+)
+_TRIED = re.compile(r"^\s+(\w+Credential):", re.MULTILINE)
+
+
+def credential_summary(text: str) -> str:
+    """DefaultAzureCredential's failure (one line per credential, with links) as one line
+    naming the chain it tried; any other authentication error's first line."""
+    tried = _TRIED.findall(text)
+    if "DefaultAzureCredential failed" in text and tried:
+        names = ", ".join(t.removesuffix("Credential") for t in tried)
+        return f"no Azure credential is set up here (DefaultAzureCredential tried: {names})"
+    return text.strip().splitlines()[0] if text.strip() else "authentication failed"
+
+
 def translate(exc: BaseException, what: str = "") -> E.CloudServeError:
     """The neutral error for an Azure SDK exception (already-neutral errors pass through)."""
     if isinstance(exc, E.CloudServeError):
@@ -67,7 +84,7 @@ def translate(exc: BaseException, what: str = "") -> E.CloudServeError:
     ):
         return E.Unavailable(f"{prefix}could not reach Azure: {exc}", **kw)
     if isinstance(exc, az.ClientAuthenticationError):
-        return E.AuthError(f"{prefix}{exc}", hint="sign in (az login) or set AZURE_* credentials", **kw)
+        return E.AuthError(f"{prefix}{credential_summary(str(exc))}", hint=AUTH_HINT, **kw)
     if isinstance(exc, az.HttpResponseError):
         response = getattr(exc, "response", None)
         status = getattr(exc, "status_code", None) or getattr(response, "status_code", None)

@@ -122,3 +122,38 @@ def test_tag_budget_is_50(provider: AzureMLProvider, azure: AzureMLEmulator, mak
         azure, "PUT", "/onlineEndpoints/churn", {"location": "eastus", "tags": tags, "properties": {}}
     )
     assert reply.status_code == 400
+
+
+# What azure-identity 1.2x raises when no credential is set up (captured from a run here).
+_NO_CREDENTIAL = """DefaultAzureCredential failed to retrieve a token from the included credentials.
+Attempted credentials:
+\tEnvironmentCredential: EnvironmentCredential authentication unavailable. Environment variables are not set.
+Visit https://aka.ms/azsdk/python/identity/environmentcredential/troubleshoot to troubleshoot this issue.
+\tManagedIdentityCredential: ManagedIdentityCredential authentication unavailable.
+\tAzureCliCredential: Azure CLI not found on path
+\tBrokerCredential: InteractiveBrowserBrokerCredential unavailable.
+To mitigate this issue, please refer to the troubleshooting guidelines here at https://aka.ms/azsdk/python/identity/defaultazurecredential/troubleshoot."""
+
+
+def test_a_missing_credential_is_one_line_naming_the_chain() -> None:
+    """Issue 18 item 7: 27 lines of SDK text (logged once, then raised again) became one
+    line with the chain tried and how to fix it; the SDK's own warning is silenced."""
+    import logging
+
+    from azure.core.exceptions import ClientAuthenticationError
+    from cloudserve_azureml.client import default_credential
+    from cloudserve_azureml.errors import translate
+
+    from cloudserve.errors import AuthError
+
+    error = translate(ClientAuthenticationError(_NO_CREDENTIAL), "read endpoint churn")
+    assert isinstance(error, AuthError) and "\n" not in error.message
+    assert error.message == (
+        "read endpoint churn: no Azure credential is set up here "
+        "(DefaultAzureCredential tried: Environment, ManagedIdentity, AzureCli, Broker)"
+    )
+    assert error.hint is not None and "az login" in error.hint and "AZURE_CLIENT_ID" in error.hint
+    other = translate(ClientAuthenticationError("token expired\nmore detail"), "x")
+    assert other.message == "x: token expired"
+    default_credential()  # builds the chain; no token is asked for
+    assert logging.getLogger("azure.identity").level == logging.ERROR
