@@ -367,8 +367,9 @@ def destroy(spec: str, env: str | None, target: str | None, output: str, yes: bo
 
 
 @cli.command()
-def schema() -> None:
-    """Print the JSON Schema of the spec."""
+@output_option
+def schema(output: str) -> None:
+    """Print the JSON Schema of the spec (JSON whichever -o; accepted like on every verb)."""
     from cloudserve.spec.schema import schema_json
 
     click.echo(schema_json(), nl=False)
@@ -391,8 +392,13 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     except click.ClickException as exc:
         exc.message = bounded(exc.message)  # type: ignore[misc]  # click echoes the bad value
-        exc.show()
-        sys.exit(2 if isinstance(exc, click.UsageError) else 1)
+        code = 2 if isinstance(exc, click.UsageError) else 1
+        if json_out:  # asked for JSON: a usage error is JSON too, on stdout like the others
+            kind = "UsageError" if code == 2 else type(exc).__name__
+            _echo_json({"error": kind, "message": exc.message, "hint": "see --help"})
+        else:
+            exc.show()
+        sys.exit(code)
     except CloudServeError as exc:
         if debug:
             raise

@@ -198,3 +198,17 @@ def test_every_verb_names_the_spec_default_and_every_option_has_help() -> None:
 
     walk(cli)
     assert seen >= 15
+
+
+def test_usage_errors_are_json_when_json_is_asked_and_schema_takes_output(
+    spec_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 18 item 3 (part): `-o json` holds for usage errors too; `schema -o json` works."""
+    code, out, _ = run(["invoke", str(spec_file), "-o", "json", "--bogus"], capsys)
+    assert code == 2 and json.loads(out) == {
+        "error": "UsageError",
+        "message": "No such option '--bogus'.",
+        "hint": "see --help",
+    }
+    code, out, _ = run(["schema", "-o", "json"], capsys)
+    assert code == 0 and json.loads(out)["title"]
