@@ -36,8 +36,13 @@ METHOD_CHOICES = ["auto", "psi", "ks", "chi2", "js", "wasserstein"]
 def _window_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by ``report`` and ``run``: what to compare and how to judge it."""
     options = [
+        # The spec is positional, as on every other verb; --spec stays as an alias.
+        click.argument("spec_arg", required=False, metavar="[SPEC]", type=click.Path(exists=True)),
         click.option(
-            "--spec", "spec", type=click.Path(exists=True), help="Read monitoring.drift from this spec."
+            "--spec",
+            "spec",
+            type=click.Path(exists=True),
+            help="Same as the positional SPEC (kept for existing scripts).",
         ),
         click.option("--env", "env", help="Environment overlay of --spec."),
         click.option("--baseline", help="Training data (CSV/Parquet) or a stored profile (.npz)."),
@@ -86,7 +91,9 @@ def monitor() -> None:
     help="json for machines.",
 )
 def report(out_dir: str, output: str, **window: Any) -> None:
-    """Write report.json and a self-contained report.html for one window."""
+    """Write report.json and a self-contained report.html for one window.
+
+    SPEC (optional) is a spec file whose monitoring.drift settings are read."""
     from cloudserve.monitor.report import write_report
 
     result, _ = _evaluate(window)
@@ -112,7 +119,9 @@ def report(out_dir: str, output: str, **window: Any) -> None:
 )
 @click.pass_context
 def run(ctx: click.Context, /, webhook: str | None, output: str, **window: Any) -> None:
-    """Judge one window now; exit 3 on drift, 4 when nothing could be judged, 0 otherwise."""
+    """Judge one window now; exit 3 on drift, 4 when nothing could be judged, 0 otherwise.
+
+    SPEC (optional) is a spec file whose monitoring.drift settings are read."""
     result, config = _evaluate(window)
     if output == "json":
         click.echo(json.dumps(result.to_dict()))
@@ -140,6 +149,10 @@ def _evaluate(window: dict[str, Any]) -> tuple[DriftResult, DriftConfig]:
     from cloudserve.monitor.readers import SourceError
     from cloudserve.monitor.result import clip
 
+    positional = window.pop("spec_arg", None)
+    if positional and window["spec"] and positional != window["spec"]:
+        raise click.UsageError("give the spec once: as SPEC or as --spec, not both")
+    window["spec"] = positional or window["spec"]
     config = _config(window)
     current = window["current"]
     if not current and window["spec"]:

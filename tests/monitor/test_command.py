@@ -123,6 +123,13 @@ def test_spec_supplies_baseline_thresholds_and_window(files: dict[str, Path], tm
         "run", "--spec", str(spec), "--current", str(files["shifted"]), "--feature-threshold", "income=0.1"
     )
     assert overridden.exit_code == EXIT_DRIFT
+    # The spec is positional like on every other verb (issue 18 item 3); --spec stays an alias.
+    positional = invoke(
+        "run", str(spec), "--current", str(files["shifted"]), "--feature-threshold", "income=0.1"
+    )
+    assert positional.exit_code == EXIT_DRIFT
+    both = CliRunner().invoke(monitor, ["run", str(spec), "--spec", str(files["baseline"])])
+    assert both.exit_code == 2 and "give the spec once" in both.output
 
 
 @pytest.fixture
