@@ -220,7 +220,7 @@ def apply(
 ) -> None:
     """Make the target match the spec (idempotent)."""
     from cloudserve import api
-    from cloudserve.output import render_plan
+    from cloudserve.output import format_value, render_plan
 
     results = []
     for deployment in api.load(spec, env=env, target=target):
@@ -234,7 +234,8 @@ def apply(
         paused = result.rollout is not None and result.rollout.state == "paused"
         if output == "text" and paused:
             step = result.rollout.steps[-1] if result.rollout.steps else None
-            where = f" at step {step.step} ({_split_text(step.traffic)})" if step else ""
+            moved = {k: v for k, v in step.traffic.items() if v} if step else {}
+            where = f" at step {step.step} ({format_value(moved)})" if step else ""
             click.echo(
                 click.style(f"{deployment.name}: rollout paused{where} by request", fg="yellow")
                 + "; run `cloudserve rollout resume`, `promote` or `abort`"
@@ -250,10 +251,6 @@ def apply(
             )
     if output == "json":
         _echo_json(results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results])
-
-
-def _split_text(split: dict[str, int]) -> str:
-    return ", ".join(f"{k} {v}%" for k, v in sorted(split.items()) if v) or "none"
 
 
 def _progress_printer() -> Any:

@@ -205,10 +205,8 @@ class LocalProvider(Provider):
             pct > 0 and versions[n].status == Status.READY for n, pct in traffic.items() if n in versions
         )
         if live is not None and not serving:  # up, but every request would be a 503
-            failed = {
-                "endpoint": f"no loaded version receives traffic (traffic: {_nonzero(traffic)})",
-                **failed,
-            }
+            split = {n: p for n, p in traffic.items() if p}
+            failed = {"endpoint": f"no loaded version receives traffic (traffic: {split})", **failed}
         capture = doc.get("capture")
         details: dict[str, Any] = {"state_dir": str(state.path), "log": str(state.log)}
         if live is not None:
@@ -444,7 +442,3 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _nonzero(split: dict[str, int]) -> dict[str, int]:
-    return {k: v for k, v in split.items() if v}

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from cloudserve.cli import output_option
+
 if TYPE_CHECKING:
     from cloudserve.monitor.config import DriftConfig
     from cloudserve.monitor.result import DriftResult
@@ -82,14 +84,7 @@ def monitor() -> None:
 @monitor.command("report")
 @_window_options
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
-@click.option(
-    "--output",
-    "-o",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="json for machines.",
-)
+@output_option
 def report(out_dir: str, output: str, **window: Any) -> None:
     """Write report.json and a self-contained report.html for one window.
 
@@ -109,14 +104,7 @@ def report(out_dir: str, output: str, **window: Any) -> None:
 @monitor.command("run")
 @_window_options
 @click.option("--webhook", help="POST a summary here when drift is found.")
-@click.option(
-    "--output",
-    "-o",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="json for machines.",
-)
+@output_option
 @click.pass_context
 def run(ctx: click.Context, /, webhook: str | None, output: str, **window: Any) -> None:
     """Judge one window now; exit 3 on drift, 4 when nothing could be judged, 0 otherwise.

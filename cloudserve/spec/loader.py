@@ -41,7 +41,13 @@ def load(
     ``CLOUDSERVE_TARGET``, then ``target`` (each overriding the one before).
     """
     environ = os.environ if environ is None else environ
-    docs = list(_documents(source))
+    return _load_docs(list(_documents(source)), _describe(source), env=env, target=target, environ=environ)
+
+
+def _load_docs(
+    docs: list[SourceDoc], where: str, *, env: str | None, target: str | None, environ: Mapping[str, str]
+) -> list[Deployment]:
+    """The deployments in parsed documents; every problem of every document at once."""
     problems: list[SpecProblem] = []
     deployments: list[Deployment] = []
     loaded: list[SourceDoc] = []  # the document each deployment came from
@@ -76,7 +82,7 @@ def load(
             [
                 SpecProblem(
                     "no deployment found",
-                    file=_describe(source),
+                    file=where,
                     hint="a spec file needs apiVersion, kind, metadata and spec",
                 )
             ]
@@ -94,11 +100,11 @@ def load_every_environment(
     defines, for `validate`: an overlay CI never names is still checked. A problem in an
     overlay says which environment it is in; the lines point into the overlay."""
     environ = os.environ if environ is None else environ
-    out: list[tuple[str | None, Deployment]] = [
-        (None, d) for d in load(source, target=target, environ=environ)
-    ]
+    docs = list(_documents(source))  # parsed once, for the base and every overlay
+    base = _load_docs(docs, _describe(source), env=None, target=target, environ=environ)
+    out: list[tuple[str | None, Deployment]] = [(None, d) for d in base]
     problems: list[SpecProblem] = []
-    for doc in _documents(source):
+    for doc in docs:
         envs = doc.data.get("environments") if isinstance(doc.data, dict) else None
         for name in envs if isinstance(envs, dict) else ():
             try:
