@@ -213,21 +213,39 @@ def plan(
 @target_option
 @output_option
 @click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait for the target.")
-@click.option("--yes", "-y", is_flag=True, help="Do not print the plan first.")
+@click.option(
+    "--yes",
+    "-y",
+    "--auto-approve",
+    "yes",
+    is_flag=True,
+    help="Apply without asking. Only a terminal is asked; off a terminal (CI) apply never asks.",
+)
 @click.option("--poll", default=15.0, show_default=True, help="Seconds between rollout gate checks.")
 def apply(
     spec: str, env: str | None, target: str | None, output: str, timeout: float, yes: bool, poll: float
 ) -> None:
-    """Make the target match the spec (idempotent)."""
+    """Make the target match the spec (idempotent).
+
+    Shows the plan first; on a terminal it asks before changing anything, as
+    `terraform apply` does, unless --yes/--auto-approve.
+    """
     from cloudserve import api
     from cloudserve.output import format_value, render_plan
 
+    deployments = api.load(spec, env=env, target=target)
+    ask = not yes and _on_terminal()
+    if output == "text" or ask:
+        plans = [api.plan(d) for d in deployments]
+        # In JSON mode the plan shown before the question goes to stderr: stdout stays JSON.
+        click.echo("\n\n".join(render_plan(p) for p in plans), err=output != "text")
+        if ask and any(p.has_changes for p in plans) and not click.confirm("Apply these changes?", err=True):
+            click.echo("apply cancelled: nothing changed", err=True)
+            sys.exit(1)
     results = []
-    for deployment in api.load(spec, env=env, target=target):
+    for deployment in deployments:
         progress = None
         if output == "text":
-            if not yes:
-                click.echo(render_plan(api.plan(deployment)))
             progress = _progress_printer()
         result = api.apply(deployment, timeout=timeout, progress=progress, poll_interval=poll)
         results.append(result)
@@ -251,6 +269,11 @@ def apply(
             )
     if output == "json":
         _echo_json(results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results])
+
+
+def _on_terminal() -> bool:
+    """Whether a person can answer a question: standard input is a terminal."""
+    return sys.stdin.isatty()
 
 
 def _progress_printer() -> Any:
@@ -336,7 +359,14 @@ def invoke(
 @env_option
 @target_option
 @output_option
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--yes",
+    "-y",
+    "--auto-approve",
+    "yes",
+    is_flag=True,
+    help="Destroy without asking (required off a terminal, e.g. in CI).",
+)
 @click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait for the target.")
 def destroy(spec: str, env: str | None, target: str | None, output: str, yes: bool, timeout: float) -> None:
     """Delete the endpoint and everything cloudserve created for it."""
@@ -345,7 +375,7 @@ def destroy(spec: str, env: str | None, target: str | None, output: str, yes: bo
     results = []
     for deployment in api.load(spec, env=env, target=target):
         if not yes:
-            if not sys.stdin.isatty():
+            if not _on_terminal():
                 raise click.UsageError("destroy needs --yes when not run from a terminal")
             click.confirm(
                 f"Delete {deployment.name} on {deployment.target} and everything cloudserve created for it?",

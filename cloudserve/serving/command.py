@@ -84,11 +84,21 @@ def serve(
 @click.command("package")
 @click.argument("model", type=click.Path(exists=True, path_type=Path), required=False)
 @click.option(
+    "--context-dir",
+    "context_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Directory to write the build context to (must be empty or absent). Required.",
+)
+# -o is the output format on every other verb; the folder option used to be -o here.
+@click.option(
     "--output",
     "-o",
+    "old_output",
     type=click.Path(path_type=Path),
-    required=True,
-    help="Directory to write the build context to (must be empty or absent).",
+    default=None,
+    hidden=True,
+    help="Deprecated spelling of --context-dir.",
 )
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Model format.")
 @click.option("--trust-pickle", is_flag=True, default=False, help="Allow pickle files (runs their code).")
@@ -103,7 +113,8 @@ def serve(
 )
 def package(
     model: Path | None,
-    output: Path,
+    context_dir: Path | None,
+    old_output: Path | None,
     fmt: str | None,
     trust_pickle: bool,
     handler: str | None,
@@ -116,6 +127,7 @@ def package(
     from cloudserve.serving.loaders import LoaderError
     from cloudserve.serving.package import write_context, write_runtime_context
 
+    output = _context_dir(context_dir, old_output)
     if runtime_only:
         if model is not None or fmt or trust_pickle or handler or no_model:
             raise click.UsageError("--runtime-only takes no MODEL or model options")
@@ -142,6 +154,21 @@ def package(
         raise click.ClickException(str(exc)) from exc
     click.echo(f"wrote build context {output} ({len(files)} files); build it with:")
     click.echo(f"  docker build -t IMAGE {output}")
+
+
+def _context_dir(context_dir: Path | None, old_output: Path | None) -> Path:
+    """The folder to write to: --context-dir, or the deprecated -o/--output with a warning."""
+    if context_dir is not None and old_output is not None:
+        raise click.UsageError("give the folder once, with --context-dir")
+    if old_output is not None:
+        click.echo(
+            "warning: `package -o` is deprecated (-o is the output format elsewhere); use --context-dir",
+            err=True,
+        )
+        return old_output
+    if context_dir is None:
+        raise click.UsageError("Missing option '--context-dir': the directory to write the build context to")
+    return context_dir
 
 
 @click.group()

@@ -116,9 +116,11 @@ def test_serve_without_a_model_is_a_usage_error(monkeypatch: pytest.MonkeyPatch)
 
 def test_package_refuses_broken_model_and_nonempty_output(tmp_path: Path) -> None:
     (tmp_path / "m.joblib").write_bytes(b"broken")
-    untrusted = CliRunner().invoke(main, ["package", str(tmp_path / "m.joblib"), "-o", str(tmp_path / "ctx")])
+    untrusted = CliRunner().invoke(
+        main, ["package", str(tmp_path / "m.joblib"), "--context-dir", str(tmp_path / "ctx")]
+    )
     assert untrusted.exit_code == 1 and "trust_pickle" in untrusted.output
-    args = ["package", str(tmp_path / "m.joblib"), "--trust-pickle", "-o", str(tmp_path / "ctx")]
+    args = ["package", str(tmp_path / "m.joblib"), "--trust-pickle", "--context-dir", str(tmp_path / "ctx")]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 1 and "not a readable joblib" in result.output
     assert not (tmp_path / "ctx").exists()
@@ -128,7 +130,7 @@ def test_package_runtime_only_context(tmp_path: Path) -> None:
     """No model baked in or named: the image loads what the cloud hands it at start, and can
     fetch Vertex AI's gs:// AIP_STORAGE_URI (google-cloud-storage is in its requirements)."""
     context = tmp_path / "ctx"
-    result = CliRunner().invoke(main, ["package", "--runtime-only", "-o", str(context)])
+    result = CliRunner().invoke(main, ["package", "--runtime-only", "--context-dir", str(context)])
     assert result.exit_code == 0, result.output
     dockerfile = (context / "Dockerfile").read_text()
     assert "COPY model/" not in dockerfile and "CLOUDSERVE_MODEL_DIR" not in dockerfile
@@ -140,10 +142,10 @@ def test_package_runtime_only_context(tmp_path: Path) -> None:
     assert (context / "cloudserve-src" / "cloudserve" / "serving" / "cloud.py").is_file()
     assert not (context / "model").exists()
     refused = CliRunner().invoke(
-        main, ["package", "--runtime-only", str(tmp_path), "-o", str(tmp_path / "x")]
+        main, ["package", "--runtime-only", str(tmp_path), "--context-dir", str(tmp_path / "x")]
     )
     assert refused.exit_code == 2 and "no MODEL" in refused.output
-    missing = CliRunner().invoke(main, ["package", "-o", str(tmp_path / "y")])
+    missing = CliRunner().invoke(main, ["package", "--context-dir", str(tmp_path / "y")])
     assert missing.exit_code == 2 and "--runtime-only" in missing.output
 
 
@@ -158,7 +160,9 @@ def test_package_context_is_complete_and_its_entrypoint_serves(
     tmp_path: Path, models_dir: Path, logreg: Any, rows: list[Any]
 ) -> None:
     context = tmp_path / "ctx"
-    result = CliRunner().invoke(main, ["package", str(models_dir / "mlflow-skops"), "-o", str(context)])
+    result = CliRunner().invoke(
+        main, ["package", str(models_dir / "mlflow-skops"), "--context-dir", str(context)]
+    )
     assert result.exit_code == 0, result.output
     dockerfile = (context / "Dockerfile").read_text()
     # Every COPY source exists in the context.
@@ -293,3 +297,15 @@ def test_forked_workers_share_the_port_and_metrics(models_dir: Path, rows: list[
     finally:
         proc.terminate()
         assert proc.wait(30) == 0
+
+
+def test_package_folder_option_is_context_dir_and_old_o_still_works(tmp_path: Path) -> None:
+    """Issue 18 item 3: -o is the output format everywhere else, so the folder is --context-dir."""
+    old = CliRunner().invoke(main, ["package", "--runtime-only", "-o", str(tmp_path / "old")])
+    assert old.exit_code == 0 and (tmp_path / "old" / "Dockerfile").exists()
+    assert "deprecated" in old.output and "--context-dir" in old.output
+    both = ["package", "--runtime-only", "-o", str(tmp_path / "a"), "--context-dir", str(tmp_path / "b")]
+    assert CliRunner().invoke(main, both).exit_code == 2
+    missing = CliRunner().invoke(main, ["package", "--runtime-only"])
+    assert missing.exit_code == 2 and "--context-dir" in missing.output
+    assert "--context-dir" in CliRunner().invoke(main, ["package", "--help"]).output

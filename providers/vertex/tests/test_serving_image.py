@@ -28,7 +28,7 @@ def test_runtime_image_fetches_the_staged_model_and_serves_the_vertex_contract(
     import skops.io as sio
 
     context = tmp_path / "runtime"
-    packaged = CliRunner().invoke(main, ["package", "--runtime-only", "-o", str(context)])
+    packaged = CliRunner().invoke(main, ["package", "--runtime-only", "--context-dir", str(context)])
     assert packaged.exit_code == 0, packaged.output
     staged = "gs://cloudserve-test/cloudserve/artifacts/0123abcd"
     emulator.put_object(f"{staged}/model.skops", sio.dumps(models["b"]))
