@@ -52,7 +52,8 @@ def render_plan(plan: Plan) -> str:
         + (" (offline: planned from scratch)" if plan.offline else "")
     ]
     used = [
-        f"{k}: {c.support.value}" + (f" ({c.reason})" if c.reason and c.support.value != "native" else "")
+        f"{k}: {c.support.value}"
+        + (f" ({c.reason})" if c.reason and c.support.value not in ("native", "ignored") else "")
         for k, c in plan.capabilities.items()
         if k in plan.used_features
     ]
@@ -60,6 +61,7 @@ def render_plan(plan: Plan) -> str:
         lines.append(click.style("  features: ", dim=True) + "; ".join(used))
     if plan.rollout_reason and plan.actions:
         lines.append(click.style("  rollout: ", dim=True) + f"{plan.rollout_mode} ({plan.rollout_reason})")
+    lines.extend(click.style(f"  ! {ignored}", fg="yellow") for ignored in plan.ignored)
     if plan.rollout_blocked:
         lines.append(click.style(f"  ! {bounded(plan.rollout_blocked)}", fg="yellow"))
     if not plan.actions:

@@ -103,6 +103,7 @@ class Plan:
     rollout_mode: str = "none"  # none | client | native
     rollout_reason: str = ""
     rollout_blocked: str = ""  # why apply will refuse this spec's rollout (a person decides)
+    ignored: list[str] = field(default_factory=list)  # settings this target accepts but cannot apply
 
     @property
     def has_changes(self) -> bool:
@@ -129,6 +130,7 @@ class Plan:
                 "reason": self.rollout_reason,
                 "blocked": self.rollout_blocked or None,
             },
+            "ignored": self.ignored,
             "capabilities": {
                 k: {"support": c.support.value, "reason": c.reason} for k, c in self.capabilities.items()
             },
@@ -144,6 +146,8 @@ def used_features(deployment: Deployment) -> dict[Feature, str]:
         used[Feature.TRAFFIC_SPLIT] = "spec.traffic"
     if spec.mirror:
         used[Feature.MIRROR] = "spec.mirror"
+    if spec.compute.replicas.min > 1 or (spec.compute.replicas.max or 0) > 1:
+        used[Feature.REPLICAS] = "spec.compute.replicas"
     if spec.compute.autoscale:
         used[Feature.AUTOSCALE] = "spec.compute.autoscale"
     if spec.compute.serverless:
@@ -238,12 +242,18 @@ def make_plan(deployment: Deployment, provider: Provider, *, offline: bool = Fal
             action.note = version_note(provider, desired.versions[action.subject])
         elif action.key == "create_endpoint":
             action.version_notes = {v: version_note(provider, d) for v, d in desired.versions.items()}
-    used = [f.value for f in used_features(deployment)]
+    used_where = used_features(deployment)
+    used = [f.value for f in used_where]
     mode, why = rollout_mode(deployment, provider, desired, observed, actions)
     plan = Plan(
         deployment.name, provider.name, desired, observed, actions, capabilities, offline, used, mode, why
     )
     plan.rollout_blocked = rollout_blocked(desired, observed) if actions else ""
+    plan.ignored = [
+        f"{where} is not applied on {provider.name}: {capabilities[f.value].reason}"
+        for f, where in used_where.items()
+        if capabilities[f.value].support is Support.IGNORED
+    ]
     return plan
 
 

@@ -14,6 +14,7 @@ import abc
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel
@@ -28,11 +29,13 @@ class Support(enum.StrEnum):
     NATIVE = "native"
     EMULATED = "emulated"  # cloudserve's own controller does it on top of the target
     UNSUPPORTED = "unsupported"
+    IGNORED = "ignored"  # accepted so one spec serves every target, but has no effect here; plan says so
 
 
 class Feature(enum.StrEnum):
     TRAFFIC_SPLIT = "traffic_split"
     MIRROR = "mirror"
+    REPLICAS = "replicas"  # more than one replica (spec.compute.replicas above 1)
     AUTOSCALE = "autoscale"
     SERVERLESS = "serverless"
     ACCELERATOR = "accelerator"
@@ -236,6 +239,9 @@ class Provider(abc.ABC):
     def __init__(self, settings: Any, *, offline: bool = False) -> None:
         self.settings = settings
         self.offline = offline
+        # The folder of the spec file being served, when it came from a file (the API sets
+        # it). The local target scopes its machine-wide state by it; clouds ignore it.
+        self.project_dir: Path | None = None
 
     # --- what the target can do -------------------------------------------------------
     @abc.abstractmethod

@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from cloudserve.errors import DeploymentFailed, NotFound, ProviderError, Unavailable
+from cloudserve.errors import Conflict, DeploymentFailed, NotFound, ProviderError, Unavailable
 from cloudserve.local import translate
 from cloudserve.local.client import INVOKE_TIMEOUT, VERSION_HEADER, ServerClient
 from cloudserve.local.lock import DEFAULT_LOCK_TIMEOUT, deployment_lock
@@ -51,7 +51,18 @@ _CAPABILITIES = (
     Capability(Feature.TRAFFIC_SPLIT, Support.NATIVE, "weighted per request by the server"),
     Capability(Feature.MIRROR, Support.NATIVE, "the server copies the mirror share in the background"),
     Capability(Feature.CAPTURE, Support.NATIVE, "JSON Lines files in a local directory"),
-    Capability(Feature.AUTOSCALE, Support.UNSUPPORTED, "one process on this machine"),
+    # Ignored, not refused, so that the spec a team deploys to a cloud also runs here.
+    Capability(
+        Feature.REPLICAS,
+        Support.IGNORED,
+        "one server process on this machine serves every version (its traffic table, admin API "
+        "and gate metrics live in that process); replicas apply on the cloud targets",
+    ),
+    Capability(
+        Feature.AUTOSCALE,
+        Support.IGNORED,
+        "one server process on this machine; autoscaling applies on the cloud targets",
+    ),
     Capability(Feature.SERVERLESS, Support.UNSUPPORTED, "one long-running process on this machine"),
     Capability(Feature.ACCELERATOR, Support.UNSUPPORTED, "models run on this machine's CPU"),
     Capability(
@@ -242,6 +253,8 @@ class LocalProvider(Provider):
         token = state.token()
         state.write_json(state.endpoint, translate.endpoint_body(desired))
         state.write_json(state.provider, translate.provider_record(desired))
+        if self.project_dir is not None and state.owning_project() is None:
+            state.write_json(state.project, {"spec_dir": str(self.project_dir)})
         port = self.local.port if self.local.port is not None else 0
         pid = spawn(state, self.local.host, port, self.server_module)
         try:
@@ -269,7 +282,7 @@ class LocalProvider(Provider):
         if pid_alive(pid):
             stop(state, pid, None, grace=2.0)
         if not existed:
-            for path in (state.endpoint, state.provider, state.server, state.token_file):
+            for path in (state.endpoint, state.provider, state.project, state.server, state.token_file):
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
 
@@ -382,7 +395,21 @@ class LocalProvider(Provider):
 
     # --- helpers --------------------------------------------------------------------------
     def _state(self, name: str) -> StateDir:
-        return state_dir(self.root, name)
+        """The deployment's state directory, refused when another project's spec owns it:
+        the state root is per user, so two checkouts using one name would otherwise stop,
+        replace and destroy each other's servers."""
+        state = state_dir(self.root, name)
+        owner = state.owning_project()
+        mine = str(self.project_dir) if self.project_dir is not None else None
+        if owner is not None and mine is not None and owner != mine and state.path.exists():
+            raise Conflict(
+                f"local deployment {name!r} belongs to the spec in {owner} (its state is {state.path}), "
+                f"not to this one in {mine}",
+                hint=f"rename metadata.name here, give this project its own targets.local.state_dir, "
+                f"or manage it from {owner}",
+                target=self.name,
+            )
+        return state
 
     def _connect(self, state: StateDir) -> _Live | None:
         """The running server, verified: pid alive, admin API answers our token, same pid."""

@@ -28,6 +28,7 @@ LOG_DIR = "logs"
 LOG_FILE = "server.log"
 LOCK_FILE = "apply.lock"
 LOCK_OWNER_FILE = "apply.lock.owner"
+PROJECT_FILE = "project.json"  # {"spec_dir": ...}: the project whose deployment this is
 
 
 def state_root(configured: str | None) -> Path:
@@ -69,6 +70,16 @@ class StateDir:
     @property
     def lock_owner(self) -> Path:
         return self.path / LOCK_OWNER_FILE
+
+    @property
+    def project(self) -> Path:
+        return self.path / PROJECT_FILE
+
+    def owning_project(self) -> str | None:
+        """The spec folder that created this deployment; None if made from Python objects
+        (or by a cloudserve that did not record it)."""
+        owner = (self.read_json(self.project) or {}).get("spec_dir")
+        return str(owner) if owner else None
 
     def exists(self) -> bool:
         """A deployment exists once its desired state has been written."""

@@ -481,7 +481,10 @@ class LocalSettings(StrictModel):
     port: int | None = Field(default=None, ge=0, le=65535, description="Fixed port; a free one when omitted.")
     state_dir: str | None = Field(
         default=None,
-        description="Where endpoints record pid and port. Default ~/.cloudserve/local.",
+        description=(
+            "Where endpoints record pid and port. Default ~/.cloudserve/local; a deployment "
+            "there belongs to the spec folder that created it."
+        ),
     )
 
 

@@ -156,10 +156,36 @@ def test_missing_deployment_errors(local_provider: LocalProvider) -> None:
 def test_capabilities_declare_every_feature() -> None:
     caps = LocalProvider(LocalSettings()).capabilities()
     assert set(caps) == set(Feature)
-    assert caps[Feature.AUTOSCALE].support is Support.UNSUPPORTED
-    assert "one process" in caps[Feature.AUTOSCALE].reason
+    assert caps[Feature.AUTOSCALE].support is Support.IGNORED
+    assert caps[Feature.REPLICAS].support is Support.IGNORED
+    assert "one server process" in caps[Feature.AUTOSCALE].reason
     assert caps[Feature.TRAFFIC_SPLIT].support is Support.NATIVE
     assert caps[Feature.ROLLOUT].support is Support.EMULATED
+
+
+def test_replicas_and_autoscale_plan_with_a_note_so_one_spec_serves_local_and_cloud(
+    make_spec: MakeSpec,
+) -> None:
+    """Issue 18 item 5: accepted and said in plan, never silently ignored nor refused."""
+    from cloudserve import api
+    from cloudserve.output import render_plan
+
+    compute = {
+        "replicas": {"min": 2, "max": 4},
+        "autoscale": {"metric": "requests_per_replica", "target": 50},
+    }
+    plan = api.plan(make_spec("scaled", versions={"stable": "a"}, traffic={"stable": 100}, compute=compute))
+    assert plan.ignored == [
+        "spec.compute.replicas is not applied on local: one server process on this machine serves "
+        "every version (its traffic table, admin API and gate metrics live in that process); "
+        "replicas apply on the cloud targets",
+        "spec.compute.autoscale is not applied on local: one server process on this machine; "
+        "autoscaling applies on the cloud targets",
+    ]
+    assert plan.to_dict()["ignored"] == plan.ignored
+    assert "! spec.compute.replicas is not applied on local" in render_plan(plan)
+    single = api.plan(make_spec("single", versions={"stable": "a"}, traffic={"stable": 100}))
+    assert single.ignored == [] and "is not applied" not in render_plan(single)
 
 
 def test_validate_bind_address_and_models(make_spec: MakeSpec, state_root: Path, tmp_path: Path) -> None:

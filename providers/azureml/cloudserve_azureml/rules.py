@@ -43,6 +43,7 @@ CAPABILITIES: dict[Feature, Capability] = {
     Feature.MIRROR: Capability(
         Feature.MIRROR, Support.NATIVE, f"endpoint mirror_traffic, at most {MIRROR_MAX_TOTAL}% in total"
     ),
+    Feature.REPLICAS: Capability(Feature.REPLICAS, Support.NATIVE, "deployment instance_count"),
     Feature.AUTOSCALE: Capability(Feature.AUTOSCALE, Support.NATIVE, "Azure Monitor autoscale settings"),
     Feature.SERVERLESS: Capability(
         Feature.SERVERLESS,

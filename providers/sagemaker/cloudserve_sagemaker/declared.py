@@ -76,6 +76,7 @@ def declared_capabilities(native_monitoring: bool = False) -> Mapping[Feature, C
     return {
         Feature.TRAFFIC_SPLIT: c(Feature.TRAFFIC_SPLIT, Support.NATIVE, "production variant weights"),
         Feature.MIRROR: c(Feature.MIRROR, Support.NATIVE, "shadow variants; one live version and one shadow"),
+        Feature.REPLICAS: c(Feature.REPLICAS, Support.NATIVE, "production variant InitialInstanceCount"),
         Feature.AUTOSCALE: c(Feature.AUTOSCALE, Support.NATIVE, "Application Auto Scaling target tracking"),
         Feature.SERVERLESS: c(
             Feature.SERVERLESS, Support.NATIVE, "serverless inference (no GPU, no capture)"

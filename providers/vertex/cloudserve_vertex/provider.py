@@ -45,6 +45,7 @@ CAPABILITIES = {
         "a Vertex AI endpoint sends each request to exactly one deployed "
         "model chosen by trafficSplit; it cannot copy (shadow) requests to another",
     ),
+    Feature.REPLICAS: (Support.NATIVE, "dedicatedResources minReplicaCount"),
     Feature.AUTOSCALE: (Support.NATIVE, "dedicatedResources min/max replicas with autoscalingMetricSpecs"),
     Feature.SERVERLESS: (
         Support.UNSUPPORTED,
