@@ -22,6 +22,7 @@ from pathlib import Path
 import cloudserve
 from cloudserve.serving.cloud import SIDECAR
 from cloudserve.serving.loaders import load_model
+from cloudserve.serving.pins import FRAMEWORK_PACKAGES
 
 # Runtime distributions of the image: the core's and the `serve` extra's.
 RUNTIME = (
@@ -107,7 +108,7 @@ def write_context(
         _copy_model(model, output / "model")
         sidecar = {"format": loaded.format, "trust_pickle": trust_pickle, "handler": handler}
         (output / "model" / SIDECAR).write_text(json.dumps(sidecar, indent=2) + "\n")
-    (output / "requirements.txt").write_text(requirements(model))
+    (output / "requirements.txt").write_text(requirements(model, written=_written(model, loaded.format)))
     _copy_source(output / "cloudserve-src")
     (output / "Dockerfile").write_text(dockerfile(base_image, bake_model))
     return sorted(p for p in output.rglob("*") if p.is_file())
@@ -141,12 +142,27 @@ def dockerfile(base_image: str | None, bake_model: bool, model_env: bool = True)
     )
 
 
-def requirements(model: Path | None, extra: tuple[str, ...] = ()) -> str:
-    """Pinned runtime distributions, plus the model's own requirements.txt if it has one."""
+def _written(model: Path, fmt: str) -> dict[str, str]:
+    """{package: version} of the model's library as the artifact records it (written_with)."""
+    from cloudserve.serving.written_with import written_with
+    from cloudserve.spec.models import ModelSpec
+
+    framework = "xgboost" if fmt == "xgboost" else "sklearn"
+    version = written_with(model.resolve(), ModelSpec(uri=str(model), framework=framework))
+    return {FRAMEWORK_PACKAGES[framework]: version} if version else {}
+
+
+def requirements(
+    model: Path | None, extra: tuple[str, ...] = (), written: dict[str, str] | None = None
+) -> str:
+    """Pinned runtime distributions, plus the model's own requirements.txt if it has one.
+
+    ``written`` overrides a pin with the version that wrote the model (scikit-learn warns
+    when another version loads it), so a model saved elsewhere is served as it was saved."""
     lines = ["# pinned to the environment that packaged the model"]
     for name in (*RUNTIME, *extra):
         try:
-            lines.append(f"{name}=={metadata.version(name)}")
+            lines.append(f"{name}=={(written or {}).get(name) or metadata.version(name)}")
         except metadata.PackageNotFoundError:
             lines.append(name)
     if model is None:

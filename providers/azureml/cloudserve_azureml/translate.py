@@ -20,7 +20,8 @@ from cloudserve.artifacts import is_remote, resolve_local
 from cloudserve.desired import base_dir_of
 from cloudserve.provider import DesiredEndpoint, DesiredVersion, Scaling
 from cloudserve.serving.cloud import PLATFORM_ENV, VERSION_ENV
-from cloudserve.serving.pins import FRAMEWORK_PACKAGES
+from cloudserve.serving.pins import FRAMEWORK_PACKAGES, framework_pin
+from cloudserve.serving.written_with import written_with
 
 # Azure ML's prebuilt minimal inference images (Microsoft Learn, "prebuilt Docker images
 # for inference"); the framework is pinned on top through the environment's conda file.
@@ -112,8 +113,11 @@ def environment_entity(ent: Any, desired: DesiredEndpoint, version: DesiredVersi
     pins = ["cloudserve[serve]"]
     package = _FRAMEWORK_PACKAGES.get(spec.model.framework)
     if package:
+        # The version that wrote the model when it records one (scikit-learn warns on any
+        # other), else framework_version's series, else the newest.
         fv = spec.model.framework_version
-        pins.append(f"{package}=={fv}.*" if fv else package)
+        pin = framework_pin(spec.model, _written_with(desired, spec.model))
+        pins.append(pin or (f"{package}=={fv}.*" if fv else package))
     conda = {
         "name": "cloudserve",
         "channels": ["conda-forge"],
@@ -133,6 +137,13 @@ def environment_entity(ent: Any, desired: DesiredEndpoint, version: DesiredVersi
         conda_file=conda,
         description="cloudserve serving runtime on Azure ML's prebuilt inference image",
     )
+
+
+def _written_with(desired: DesiredEndpoint, model: Any) -> str | None:
+    """The library version a local artifact records; a remote one cannot be read at plan time."""
+    if is_remote(model.uri):
+        return None
+    return written_with(resolve_local(model.uri, base_dir_of(desired.deployment)), model)
 
 
 def scoring_code_dir() -> Path:

@@ -118,14 +118,15 @@ def runtime_digest() -> str:
     return h.hexdigest()[:16]
 
 
-def requirements_for(spec: ModelSpec) -> str:
+def requirements_for(spec: ModelSpec, source: Path | None = None) -> str:
     """``code/requirements.txt``: the runtime's third-party libraries pinned exactly to the
     versions of this environment, and the model's own library at the version it was saved
     with (unpickling in another scikit-learn can fail or mislead). cloudserve itself is not
     there: its source is in code/, so no container fetches it from an index."""
     from cloudserve.serving.package import requirements
+    from cloudserve.serving.written_with import written_with
 
-    pin = framework_pin(spec)
+    pin = framework_pin(spec, written_with(source, spec) if source is not None else None)
     package = pin.split("==", 1)[0].lower() if pin else None
     lines = [
         line
@@ -148,7 +149,7 @@ def content_key(prefix: str, source: Path, spec: ModelSpec) -> str:
     h = hashlib.sha256()
     h.update(digest_path(source).encode())
     h.update(json.dumps(manifest_for(spec, source), sort_keys=True).encode())
-    h.update(f"layout={LAYOUT_VERSION};runtime={runtime_digest()};{requirements_for(spec)}".encode())
+    h.update(f"layout={LAYOUT_VERSION};runtime={runtime_digest()};{requirements_for(spec, source)}".encode())
     return f"{prefix.strip('/')}/models/{h.hexdigest()[:32]}/model.tar.gz".lstrip("/")
 
 
@@ -183,7 +184,7 @@ def pack_model(source: Path, spec: ModelSpec) -> bytes:
                     _add_file(tar, rel, path)
         _add_bytes(tar, MANIFEST, json.dumps(manifest_for(spec, source), indent=1).encode())
         _add_bytes(tar, "code/inference.py", INFERENCE_SHIM.encode())
-        _add_bytes(tar, "code/requirements.txt", requirements_for(spec).encode())
+        _add_bytes(tar, "code/requirements.txt", requirements_for(spec, source).encode())
         for name, path in _runtime_files():
             _add_file(tar, name, path)
     return buffer.getvalue()

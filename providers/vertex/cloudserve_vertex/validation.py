@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cloudserve.errors import InvalidSpec
 from cloudserve.provider import DesiredEndpoint
+from cloudserve.serving.pins import written_with_problems
 from cloudserve_vertex import catalog, containers, translate
 
 
@@ -40,7 +41,10 @@ def problems(desired: DesiredEndpoint) -> list[str]:
         )
     for name, version in desired.versions.items():
         out += _version_problems(desired, name, version.spec)
-    return out
+    # A prebuilt container runs the scikit-learn / XGBoost series its name says (sklearn-cpu.1-5):
+    # a model written by another one is refused as on the other targets.
+    prebuilt = [n for n in desired.versions if containers.choose(deployment, n).kind == "prebuilt"]
+    return out + written_with_problems(deployment, prebuilt)
 
 
 def _version_problems(desired: DesiredEndpoint, name: str, spec: object) -> list[str]:
