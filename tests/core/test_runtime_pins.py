@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
-from cloudserve.serving.pins import RUNTIME_FLOORS, framework_pin_problems
-from cloudserve.spec.models import Deployment
+from cloudserve.serving.pins import RUNTIME_FLOORS, framework_pin, framework_pin_problems
+from cloudserve.spec.models import Deployment, ModelSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,3 +58,86 @@ def test_floors_match_the_serve_extra() -> None:
             declared[match[1]] = (int(match[2]), int(match[3]))
     for package, floor in RUNTIME_FLOORS.values():
         assert declared[package] == floor, package
+
+
+SPEC = """\
+apiVersion: cloudserve/v1
+kind: Deployment
+metadata:
+  name: pins
+spec:
+  target: sagemaker
+  versions:
+    stable:
+      model:
+        uri: ./model.skops
+        framework: sklearn
+        framework_version: "{version}"
+  traffic: {{stable: 100}}
+"""
+
+
+def _skops_spec(tmp_path: Path, version: str) -> Deployment:
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+
+    from cloudserve.spec.loader import load_one
+
+    if not (tmp_path / "model.skops").exists():
+        sio.dump(LogisticRegression().fit([[0.0], [1.0]], [0, 1]), tmp_path / "model.skops")
+    (tmp_path / "deployment.yaml").write_text(SPEC.format(version=version))
+    return load_one(tmp_path / "deployment.yaml")
+
+
+def test_a_model_written_by_another_scikit_learn_is_refused_at_its_line(tmp_path: Path) -> None:
+    """scikit-learn warns InconsistentVersionWarning on any other version: plan refuses it,
+    pointing at framework_version, with the version that would fit."""
+    import sklearn
+
+    from cloudserve.planner import target_problem
+
+    written = sklearn.__version__
+    series = ".".join(written.split(".")[:2])
+    deployment = _skops_spec(tmp_path, "1.5")
+    (message,) = framework_pin_problems(deployment)
+    assert message.startswith(
+        f"spec.versions.stable.model.framework_version: model.skops was written by scikit-learn "
+        f"{written}, but '1.5' runs scikit-learn 1.5.* in the container"
+    )
+    assert f'set framework_version: "{series}" (or leave it out to run {written})' in message
+    problem = target_problem(deployment, SimpleNamespace(name="sagemaker"), message)  # type: ignore[arg-type]
+    assert (problem.line, problem.field) == (12, "spec.versions.stable.model.framework_version")
+    assert problem.render().startswith(f"{tmp_path / 'deployment.yaml'}:12:")
+    # The series that holds the written version is accepted, and narrowed to it exactly.
+    fitting = _skops_spec(tmp_path, series)
+    assert framework_pin_problems(fitting) == []
+    model = fitting.spec.versions["stable"].model
+    assert model is not None
+    assert framework_pin(model, written) == f"scikit-learn=={written}"
+    assert framework_pin(model, None) == f"scikit-learn=={series}.*"
+
+
+def test_without_framework_version_the_container_gets_the_writer() -> None:
+    model = ModelSpec(uri="m", framework="sklearn")
+    assert framework_pin(model, "1.5.2") == "scikit-learn==1.5.2"
+    assert framework_pin(model, None) is None
+    assert framework_pin(ModelSpec(uri="m", framework="custom"), "1.5.2") is None
+
+
+def test_xgboost_refuses_only_an_older_library_than_wrote_the_model(tmp_path: Path) -> None:
+    import xgboost as xgb
+
+    booster = xgb.train({"max_depth": 1}, xgb.DMatrix([[0.0], [1.0]], label=[0, 1]), 1)
+    booster.save_model(tmp_path / "model.ubj")
+    major, minor = (int(p) for p in xgb.__version__.split(".")[:2])
+
+    def problems(version: str) -> list[str]:
+        deployment = _deployment(m={"framework": "xgboost", "framework_version": version})
+        deployment.spec.versions["m"].model.uri = str(tmp_path / "model.ubj")  # type: ignore[union-attr]
+        return framework_pin_problems(deployment)
+
+    older = f"{major}.{minor - 1}" if minor else f"{major - 1}.9"
+    (message,) = problems(older)
+    assert f"model.ubj was written by xgboost {xgb.__version__}, but '{older}'" in message
+    assert "XGBoost does not promise that an older version loads a newer model" in message
+    assert problems(f"{major}.{minor}") == [] and problems(f"{major + 1}.0") == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,10 @@ from cloudserve_azureml.provider import AzureMLProvider
 from cloudserve_azureml.testing import AzureMLEmulator
 
 from cloudserve.spec.models import Deployment
+
+# The scikit-learn series the fixtures' models are written with: plan refuses any other
+# (scikit-learn warns when another version loads an estimator).
+SERIES = ".".join(version("scikit-learn").split(".")[:2])
 
 
 @pytest.fixture(scope="session")
@@ -68,7 +73,7 @@ def make_spec(models: dict[str, Any], azure: AzureMLEmulator) -> MakeSpec:
                         "model": {
                             "uri": str(models[f"{key}_path"]),
                             "framework": "sklearn",
-                            "framework_version": "1.5",
+                            "framework_version": SERIES,
                         }
                     }
                     for v, key in versions.items()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from importlib.metadata import version
 from typing import Any
 
 import pytest
@@ -10,6 +11,10 @@ from cloudserve_sagemaker.provider import SageMakerProvider
 from cloudserve_sagemaker.testing import SageMakerEmulator
 
 from cloudserve.spec.models import Deployment, SageMakerSettings
+
+# The scikit-learn series the fixtures' models are written with: plan refuses any other
+# (scikit-learn warns when another version loads an estimator).
+SERIES = ".".join(version("scikit-learn").split(".")[:2])
 
 ROLE = "arn:aws:iam::123456789012:role/serving"
 BUCKET = "artifacts"
@@ -76,7 +81,7 @@ def make_spec(models: dict[str, Any]) -> MakeSpec:
                         "model": {
                             "uri": str(models[k + "_path"]),
                             "framework": "sklearn",
-                            "framework_version": "1.5",
+                            "framework_version": SERIES,
                         }
                     }
                     for v, k in versions.items()

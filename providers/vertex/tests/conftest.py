@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,25 +16,34 @@ from cloudserve.spec.models import Deployment
 PROJECT, NUMBER, BUCKET = "test-project", "123456789012", "cloudserve-test"
 
 
-@pytest.fixture(scope="session")
-def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Two different iris classifiers ("a", "b"), each in a folder as model.joblib."""
-    import joblib
-    from sklearn.datasets import load_iris
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.tree import DecisionTreeClassifier
+TRAIN_15 = """
+import sys, joblib
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+from sklearn.tree import DecisionTreeClassifier
+x, y = load_iris(return_X_y=True)
+joblib.dump(LogisticRegression(max_iter=500).fit(x, y), sys.argv[1] + "/a/model.joblib")
+joblib.dump(DecisionTreeClassifier(max_depth=2, random_state=0).fit(x, y), sys.argv[1] + "/b/model.joblib")
+"""
 
-    x, y = load_iris(return_X_y=True)
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory: pytest.TempPathFactory, sklearn_15_python: Path) -> dict[str, Any]:
+    """Two different iris classifiers ("a", "b"), each in a folder as model.joblib, written by
+    scikit-learn 1.5 as the specs' framework_version says (plan refuses any other writer)."""
+    import warnings
+
+    import joblib
+
     root = tmp_path_factory.mktemp("vertex-models")
-    fitted = {
-        "a": LogisticRegression(max_iter=500).fit(x, y),
-        "b": DecisionTreeClassifier(max_depth=2, random_state=0).fit(x, y),
-    }
-    out: dict[str, Any] = {}
-    for key, model in fitted.items():
+    for key in ("a", "b"):
         (root / key).mkdir()
-        joblib.dump(model, root / key / "model.joblib")
-        out[key] = model
+    subprocess.run([str(sklearn_15_python), "-c", TRAIN_15, str(root)], check=True)
+    out: dict[str, Any] = {}
+    for key in ("a", "b"):
+        with warnings.catch_warnings():  # expected predictions, from this environment's scikit-learn
+            warnings.simplefilter("ignore")
+            out[key] = joblib.load(root / key / "model.joblib")
         out[f"{key}_path"] = root / key
     return out
 

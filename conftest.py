@@ -1,0 +1,39 @@
+"""Fixtures every test tree shares: environments the suite needs beside the project's venv.
+
+scripts/test-envs.sh builds them (scripts/test sources it). A test that needs one and
+finds it missing fails under CI (``CI=true``), naming the command that builds it, so a
+missing set-up step cannot pass as a skip; elsewhere it is skipped with the same message.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SETUP = "bash scripts/test-envs.sh"
+
+
+def cache_dir() -> Path:
+    """Where scripts/test-envs.sh builds (``CLOUDSERVE_TEST_CACHE``, else the checkout's .cache/)."""
+    override = os.environ.get("CLOUDSERVE_TEST_CACHE")
+    return Path(override) if override else Path(__file__).resolve().parent / ".cache"
+
+
+def built(path: Path, what: str) -> Path:
+    """``path`` if set-up finished building it (its ``.ready-*`` stamp is there); otherwise
+    fail (CI) or skip, naming the set-up command."""
+    if any(path.glob(".ready-*")):
+        return path
+    message = f"{what} is not built ({path}); build it with: {SETUP} (scripts/test runs it)"
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def sklearn_15_python() -> Path:
+    """A Python with scikit-learn 1.5 and nothing of cloudserve's, to write models as 1.5 does."""
+    env = built(cache_dir() / "envs" / "sklearn-1.5", "the scikit-learn 1.5 environment")
+    return env / "bin" / "python"
