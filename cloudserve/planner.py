@@ -181,7 +181,8 @@ def check_capabilities(deployment: Deployment, provider: Provider) -> dict[str, 
 
 
 def missing_artifacts(deployment: Deployment) -> list[SpecProblem]:
-    """Local model paths that do not exist: found before any API call, on every target."""
+    """Local model and baseline paths that do not exist: found before any API call, on every
+    target (targets check only what their cloud adds, such as a remote baseline's scheme)."""
     problems = []
     for name, version in deployment.spec.versions.items():
         model = version.model
@@ -196,6 +197,19 @@ def missing_artifacts(deployment: Deployment) -> list[SpecProblem]:
                     f"model file or directory {path} does not exist",
                     hint="train or copy the model there first, or fix the path (relative paths "
                     "start at the spec file's folder)",
+                )
+            )
+    drift = deployment.spec.monitoring.drift
+    if drift is not None and not is_remote(drift.baseline):
+        path = resolve_local(drift.baseline, base_dir_of(deployment))
+        if not path.is_file():
+            problems.append(
+                located(
+                    deployment,
+                    "spec.monitoring.drift.baseline",
+                    f"baseline file {path} does not exist",
+                    hint="write the training data there (CSV or Parquet), or fix the path "
+                    "(relative paths start at the spec file's folder)",
                 )
             )
     return problems

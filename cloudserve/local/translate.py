@@ -159,7 +159,6 @@ def tag_patch(current: dict[str, str], desired: dict[str, str]) -> dict[str, str
 def version_problems(desired: DesiredEndpoint) -> list[str]:
     """Versions this machine cannot serve: container images, remote artifacts, missing files."""
     problems: list[str] = []
-    root = base_dir(desired)
     for name, version in desired.versions.items():
         model = version.spec.model
         if model is None:
@@ -173,8 +172,6 @@ def version_problems(desired: DesiredEndpoint) -> list[str]:
                 f"version {name!r}: the local target serves files on this machine; "
                 f"download {model.uri} and point uri at the local copy"
             )
-        elif not resolve_local(model.uri, root).exists():
-            problems.append(f"version {name!r}: model file {resolve_local(model.uri, root)} does not exist")
     capture = desired.deployment.spec.capture
     if capture is not None and capture.destination and is_remote(capture.destination):
         problems.append(
@@ -198,10 +195,6 @@ def monitoring_problems(desired: DesiredEndpoint) -> list[str]:
         problems.append(
             f"monitoring.drift.baseline {drift.baseline!r}: the local target reads the baseline "
             "from this machine; download it and point baseline at the local copy"
-        )
-    elif not resolve_local(drift.baseline, base_dir(desired)).is_file():
-        problems.append(
-            f"monitoring.drift.baseline: {resolve_local(drift.baseline, base_dir(desired))} does not exist"
         )
     interval = parse_duration(drift.schedule)
     if interval is None or interval.total_seconds() <= 0:

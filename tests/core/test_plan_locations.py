@@ -55,3 +55,20 @@ def test_a_tilde_user_that_does_not_exist_is_a_missing_path_not_a_crash(tmp_path
     assert (
         resolve_local("~no-such-user-x/m.skops", tmp_path) == (tmp_path / "~no-such-user-x/m.skops").resolve()
     )
+
+
+def test_a_missing_model_and_baseline_are_each_reported_once_located(tmp_path: Path) -> None:
+    """The core checks local paths for every target; a target repeating it showed it twice."""
+    import pytest
+
+    import cloudserve
+    from cloudserve.errors import InvalidSpec
+
+    spec = SPEC + "  capture: {sample_percent: 10}\n  monitoring:\n    drift: {baseline: ./train.csv}\n"
+    path = tmp_path / "deployment.yaml"
+    path.write_text(spec)
+    with pytest.raises(InvalidSpec) as caught:
+        cloudserve.plan(path)
+    fields = [(p.field, p.line) for p in caught.value.problems]
+    assert fields == [("spec.versions.stable.model.uri", 9), ("spec.monitoring.drift.baseline", 13)]
+    assert str(caught.value).count("does not exist") == 2

@@ -43,9 +43,6 @@ def drift_problems(desired: DesiredEndpoint, settings: SageMakerSettings) -> lis
             f"monitoring.drift.baseline {drift.baseline!r}: cloudserve profiles the baseline on this "
             "machine and stages the profile to S3; point baseline at a local CSV or Parquet file"
         )
-    elif not resolve_local(drift.baseline, base_dir_of(desired.deployment)).is_file():
-        where = resolve_local(drift.baseline, base_dir_of(desired.deployment))
-        problems.append(f"monitoring.drift.baseline: {where} does not exist")
     if settings.native_monitoring:
         if dr.monitor_cron(drift.schedule) is None:
             problems.append(

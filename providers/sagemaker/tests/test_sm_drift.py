@@ -289,7 +289,6 @@ def test_plan_time_problems(settings: SageMakerSettings, make_spec: MakeSpec, ba
     assert "Model Monitor" in problems(native=True, schedule="5h")[0]
     assert problems(native=True, schedule="6h") == []
     assert "capture" in problems(capture=False)[0]
-    assert "does not exist" in problems(baseline="nope.csv")[0]
     assert "256 characters" in problems(alert={"webhook": "https://h.example.com/" + "x" * 250})[0]
     assert "exceed SageMaker's 50" in problems(native=True, thresholds={f"f{i}": 0.1 for i in range(30)})[0]
 
