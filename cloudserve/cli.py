@@ -12,6 +12,7 @@ import importlib
 import inspect
 import json
 import os
+import re
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -276,11 +277,16 @@ def _on_terminal() -> bool:
     return sys.stdin.isatty()
 
 
+_PERIODIC = re.compile(r": waiting \(\d+s\)$")
+
+
 def _progress_printer() -> Any:
     tty = sys.stderr.isatty()
 
     def show(message: str) -> None:
-        if tty or not message.endswith(")"):  # on a pipe, skip the periodic waiting lines
+        # On a pipe, skip the executor's periodic "waiting (12s)" lines (every other line,
+        # such as the rollout's baking notice, is news).
+        if tty or not _PERIODIC.search(message):
             click.echo(click.style(f"  {message}", dim=True), err=True)
 
     return show

@@ -98,7 +98,7 @@ class RolloutRecord:
         out.update(chunk(T.ROLLOUT + "-from", encode_split(self.previous)))
         out.update(chunk(T.ROLLOUT + "-to", encode_split(self.target)))
         out.update(chunk(T.ROLLOUT + "-new", "_".join(self.new_versions) or None))
-        out.update(chunk(T.ROLLOUT + "-why", _b32(self.reason[:150]) or None))
+        out.update(chunk(T.ROLLOUT + "-why", _b32(_clip(self.reason, 150)) or None))
         return out
 
     @classmethod
@@ -159,6 +159,15 @@ def clear_record_tags() -> dict[str, str | None]:
     for suffix in ("-from", "-to", "-new", "-why"):
         out.update(chunk(T.ROLLOUT + suffix, None))
     return out
+
+
+def _clip(text: str, limit: int) -> str:
+    """``text`` within ``limit`` UTF-8 bytes (the tag budget counts bytes), marked "..." when
+    cut so a reader knows there is more."""
+    raw = text.encode()
+    if len(raw) <= limit:
+        return text
+    return raw[: limit - 3].decode(errors="ignore").rstrip() + "..."
 
 
 def _b32(text: str) -> str:

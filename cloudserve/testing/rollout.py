@@ -236,4 +236,4 @@ class RolloutConformance:
             record.target,
             record.new_versions,
         )
-        assert back.reason == record.reason[:150]
+        assert back.reason == record.reason[:147].rstrip() + "..."  # clipped to 150, marked

@@ -212,3 +212,16 @@ def test_usage_errors_are_json_when_json_is_asked_and_schema_takes_output(
     }
     code, out, _ = run(["schema", "-o", "json"], capsys)
     assert code == 0 and json.loads(out)["title"]
+
+
+def test_progress_on_a_pipe_drops_only_the_periodic_waiting_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    """A ")" at the end of a line once hid the rollout's baking notice in CI logs."""
+    from cloudserve.cli import _progress_printer
+
+    show = _progress_printer()  # capsys's stderr is not a terminal
+    show("step 1/2 (create endpoint churn): waiting (12s)")
+    show("  baking 10s; metric gates read the last 60s, the shortest window (per minute)")
+    show("step 1/2 (create endpoint churn): done")
+    err = capsys.readouterr().err
+    assert "waiting (12s)" not in err
+    assert "baking 10s" in err and "done" in err

@@ -396,7 +396,8 @@ def test_status_explains_a_rolled_back_rollout(
     with pytest.raises(RolloutFailed):
         run(promote_spec(deployed), provider, clock)
     text = click.unstyle(render_status(api.status(promote_spec(deployed), provider=provider)))
-    assert "rollout rolledback at step 1 of 3 (10% -> 50% -> 100%): {stable: 100} -> {candidate: 100}" in text
+    header = "rollout rolled back at step 1 of 3 (10% -> 50% -> 100%): {stable: 100} -> {candidate: 100}"
+    assert header in text
     assert "reason: step 1 (candidate 10%, stable 90%): gate error_rate <= 0.01: fail" in text
 
 
@@ -606,3 +607,20 @@ def test_plan_after_a_rollback_speaks_in_words_not_tag_values(
     assert again.to_dict()["rollout"]["blocked"]  # type: ignore[index]
     old = make_plan(load_one(deployed), provider)
     assert old.actions == [] and old.rollout_blocked == ""
+
+
+def test_a_long_reason_is_clipped_visibly_within_the_tag_budget() -> None:
+    import click
+
+    from cloudserve.output import render_rollout_record
+    from cloudserve.rollout.record import largest_record_tag_count
+
+    reason = "gate error_rate <= 0.01: fail — " + "é" * 200  # multi-byte: the budget counts bytes
+    record = RolloutRecord("rolledback", 0, (50, 100), "h" * 16, {"a": 100}, {"b": 100}, ("b",), reason)
+    tags = record.to_tags()
+    assert len(tags) <= largest_record_tag_count(("a", "b"))
+    back = RolloutRecord.from_tags({k: v for k, v in tags.items() if v is not None})
+    assert back is not None and back.reason.endswith("...") and reason.startswith(back.reason[:-3])
+    assert len(back.reason.encode()) <= 150
+    header = click.unstyle(render_rollout_record(back.to_dict())[0])
+    assert header.startswith("  rollout rolled back at step 1 of 2")
