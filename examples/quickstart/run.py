@@ -9,6 +9,7 @@ uses the Python API to show the 90/10 split on real requests.
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 from collections import Counter
@@ -21,7 +22,7 @@ ROWS = [[5.1, 3.5, 1.4, 0.2], [6.2, 2.9, 4.3, 1.3], [7.7, 3.0, 6.1, 2.3]]  # one
 
 def cloudserve(*args: str) -> None:
     command = [sys.executable, "-m", "cloudserve", *args]
-    print(f"\n$ cloudserve {' '.join(args)}", flush=True)
+    print(f"\n$ cloudserve {shlex.join(args)}", flush=True)  # quoted: pastes into a shell
     subprocess.run(command, check=True)
 
 
