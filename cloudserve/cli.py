@@ -42,8 +42,10 @@ class LazyGroup(click.Group):
             try:
                 return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
             except ImportError as exc:
+                from cloudserve.install import install_hint
+
                 raise click.ClickException(
-                    f"'{cmd_name}' needs the serving extras: pip install 'cloudserve[serve]' ({exc})"
+                    f"'{cmd_name}' needs the serving extras: {install_hint('cloudserve[serve]')} ({exc})"
                 ) from exc
         return super().get_command(ctx, cmd_name)
 

@@ -12,6 +12,7 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from cloudserve.errors import CloudServeError, TargetNotInstalled
+from cloudserve.install import install_hint
 from cloudserve.provider import INTERFACE_VERSION, Provider
 
 GROUP = "cloudserve.providers"
@@ -46,7 +47,7 @@ def provider_class(target: str) -> type[Provider]:
             package = KNOWN_TARGETS[target]
             raise TargetNotInstalled(
                 f"target {target!r} is not installed",
-                hint=f"pip install {package!r}",
+                hint=install_hint(package),
             )
         close = difflib.get_close_matches(target, [*eps, *KNOWN_TARGETS], n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
@@ -60,7 +61,7 @@ def provider_class(target: str) -> type[Provider]:
         dist = eps[target].dist
         package = KNOWN_TARGETS.get(target, dist.name if dist else target)
         raise TargetNotInstalled(
-            f"target {target!r} failed to import: {exc}", hint=f"reinstall it: pip install {package!r}"
+            f"target {target!r} failed to import: {exc}", hint=f"reinstall it: {install_hint(package)}"
         ) from exc
     _check(target, cls)
     return cls  # type: ignore[no-any-return]

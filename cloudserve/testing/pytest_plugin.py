@@ -25,6 +25,8 @@ from typing import Any
 
 import pytest
 
+from cloudserve.install import install_hint
+
 EMULATORS = "cloudserve.emulators"
 WARNING_FILTERS = "cloudserve.warning_filters"
 
@@ -63,7 +65,7 @@ def _emulator_class(target: str) -> Any:
         have = ", ".join(sorted(points)) or "none"
         raise pytest.UsageError(
             f"no emulator for target {target!r} (installed: {have}); "
-            f"install it with: pip install 'cloudserve-{target}[testing]'"
+            f"install it with: {install_hint(f'cloudserve-{target}[testing]')}"
         )
     return points[target].load()
 

@@ -61,7 +61,10 @@ def test_rejects_bad_providers(entry_points: dict[str, EntryPoint], attr: str, m
 def test_known_but_missing_names_package(entry_points: dict[str, EntryPoint]) -> None:
     with pytest.raises(TargetNotInstalled) as info:
         registry.provider_class("vertex")
-    assert info.value.hint == "pip install 'cloudserve-vertex'"
+    assert (
+        info.value.hint
+        == "pip install 'cloudserve-vertex' (from a clone of cloudserve: pip install './providers/vertex')"
+    )
 
 
 def test_unknown_lists_installed(entry_points: dict[str, EntryPoint]) -> None:

@@ -13,6 +13,7 @@ from functools import cache
 from typing import Any
 
 from cloudserve.errors import InvalidSpec, TargetNotInstalled
+from cloudserve.install import install_hint
 from cloudserve.provider import DesiredEndpoint
 
 # Every model runs in one prebuilt image: cloudserve's runtime (code/requirements.txt)
@@ -32,7 +33,7 @@ def _image_uris() -> Any:
         except ImportError as exc:
             raise TargetNotInstalled(
                 "finding the SageMaker framework container image needs the sagemaker SDK",
-                hint="pip install 'cloudserve-sagemaker[images]', or set the version's "
+                hint=f"{install_hint('cloudserve-sagemaker[images]')}, or set the version's "
                 "image to a serving image URI",
             ) from exc
     return image_uris
@@ -51,7 +52,7 @@ def missing_sdk_problems(desired: DesiredEndpoint) -> list[str]:
     return [
         f"spec.versions: {', '.join(needing)} run in SageMaker's prebuilt scikit-learn image, "
         "whose URI is looked up with the sagemaker SDK, which is not installed: "
-        "pip install 'cloudserve-sagemaker[images]', or set each version's image"
+        f"{install_hint('cloudserve-sagemaker[images]')}, or set each version's image"
     ]
 
 
