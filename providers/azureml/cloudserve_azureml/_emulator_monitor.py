@@ -29,6 +29,16 @@ _LATENCY = {
     "RequestLatency_P99": 99,
 }
 METRIC_NAMES = ("RequestsPerMinute", *_LATENCY)
+# Each metric's dimensions, from the same supported-metrics table. Metrics List validates a
+# $filter's dimensions against every requested metric unless validatedimensions=false ("When
+# set to true, an error is returned for invalid filter parameters. Defaults to true.",
+# Metrics - List, REST API, Microsoft.Insights 2023-10-01). The error's wording follows what
+# Azure Monitor is reported to answer; its exact text is not documented, its 400 is.
+_DIMENSIONS = {
+    "RequestsPerMinute": {"deployment", "statusCode", "statusCodeClass", "modelStatusCode"},
+    **{name: {"deployment"} for name in _LATENCY},
+}
+_FILTER_DIMENSION = re.compile(r"(\w+)\s+eq\s+'", re.IGNORECASE)
 
 
 # Azure Monitor autoscale ScaleAction.cooldown: "the amount of time to wait since the last
@@ -130,6 +140,22 @@ def _interval_seconds(text: str) -> float:
     return int(h or 0) * 3600 + int(mi or 0) * 60 + float(s or 0) or 60.0
 
 
+def _check_filter_dimensions(names: list[str], q: dict[str, list[str]]) -> None:
+    if (q.get("validatedimensions") or ["true"])[0].lower() == "false":
+        return
+    asked = set(_FILTER_DIMENSION.findall((q.get("$filter") or [""])[0]))
+    for name in names:
+        missing = sorted(d for d in asked if d.lower() not in {x.lower() for x in _DIMENSIONS[name]})
+        if missing:
+            raise EmulatedError(
+                400,
+                "BadRequest",
+                f"Metric: {name} does not support requested dimension combination: "
+                f"{', '.join(sorted(asked))}, supported ones are: {', '.join(sorted(_DIMENSIONS[name]))}, "
+                "please check metadata api for more information.",
+            )
+
+
 def metrics(r: ArmRouter, path: str, q: dict[str, list[str]], b: Any, m: re.Match[str]) -> Reply:
     resource = m["resource"]
     ep_match = re.search(r"/onlineEndpoints/([^/]+)$", resource, re.IGNORECASE)
@@ -140,6 +166,7 @@ def metrics(r: ArmRouter, path: str, q: dict[str, list[str]], b: Any, m: re.Matc
     unknown = [n for n in names if n not in METRIC_NAMES]
     if unknown:
         raise EmulatedError(400, "BadRequest", f"Failed to find metric configuration for {unknown[0]!r}.")
+    _check_filter_dimensions(names, q)
     span = (q.get("timespan") or [""])[0]
     end = datetime.now(UTC)
     start = end - timedelta(hours=1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from cloudserve import tags as T
@@ -385,18 +386,25 @@ class AzureOperations:
         end = (datetime.now(UTC) + timedelta(seconds=1)).replace(microsecond=0)
         start = end - timedelta(seconds=max(window_seconds, 60))
         span = f"{start.strftime('%Y-%m-%dT%H:%M:%SZ')}/{end.strftime('%Y-%m-%dT%H:%M:%SZ')}"
-        result = self.c.monitor.metrics.list(
-            endpoint.id,
-            timespan=span,
-            interval="PT1M",
-            metricnames="RequestsPerMinute,RequestLatency_P50,RequestLatency_P99",
+        # Two reads: Azure Monitor validates a filter's dimensions against every metric asked
+        # for, and the latency metrics have only `deployment` (supported metrics for
+        # Microsoft.MachineLearningServices/workspaces/onlineEndpoints), so one read filtered
+        # by statusCodeClass would be refused with a 400.
+        read = partial(self.c.monitor.metrics.list, endpoint.id, timespan=span, interval="PT1M")
+        counts = read(
+            metricnames="RequestsPerMinute",
             aggregation="Average",
             filter="deployment eq '*' and statusCodeClass eq '*'",
         )
-        return _neutral_metrics(result, versions)
+        latency = read(
+            metricnames="RequestLatency_P50,RequestLatency_P99",
+            aggregation="Average",
+            filter="deployment eq '*'",
+        )
+        return _neutral_metrics([*counts.value, *latency.value], versions)
 
 
-def _neutral_metrics(result: Any, versions: list[str]) -> dict[str, VersionMetrics]:
+def _neutral_metrics(result: list[Any], versions: list[str]) -> dict[str, VersionMetrics]:
     """RequestsPerMinute per minute summed over the window = requests; 5xx = errors, 4xx =
     client_errors;
     latency percentiles: the worst minute in the window (a gate should see the spike)."""
@@ -404,7 +412,7 @@ def _neutral_metrics(result: Any, versions: list[str]) -> dict[str, VersionMetri
     errors = dict.fromkeys(versions, 0.0)
     client_errors = dict.fromkeys(versions, 0.0)
     latency: dict[str, dict[str, float]] = {v: {} for v in versions}
-    for metric in result.value:
+    for metric in result:
         for series in metric.timeseries or []:
             dims = {m.name.value: m.value for m in series.metadatavalues or []}
             version = dims.get("deployment")

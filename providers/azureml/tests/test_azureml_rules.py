@@ -157,3 +157,34 @@ def test_a_missing_credential_is_one_line_naming_the_chain() -> None:
     assert other.message == "x: token expired"
     default_credential()  # builds the chain; no token is asked for
     assert logging.getLogger("azure.identity").level == logging.ERROR
+
+
+def test_metric_reads_filter_only_by_each_metrics_own_dimensions(
+    provider: AzureMLProvider, azure: AzureMLEmulator, make_spec: MakeSpec
+) -> None:
+    """Azure Monitor validates $filter dimensions against every metric in the call; the
+    latency metrics have only `deployment`, so the gate's read is split in two."""
+    apply_spec(provider, make_spec("churn", versions={"stable": "a"}, traffic={"stable": 100}))
+    azure.record_requests("churn", "stable", 20, status=503, latency_ms=700)
+    azure.record_requests("churn", "stable", 80, status=200, latency_ms=30)
+    got = provider.metrics("churn", ["stable"], 300)["stable"]
+    assert (got.requests, got.errors, got.latency_p99_ms) == (100, 20, 700)
+
+    endpoint = f"{azure.state.workspace_path}/onlineEndpoints/churn"
+
+    def read(names: str, filter_: str, **extra: str) -> requests.Response:
+        return requests.get(
+            f"https://management.azure.com{endpoint}/providers/Microsoft.Insights/metrics",
+            params={"api-version": "2023-10-01", "metricnames": names, "$filter": filter_, **extra},
+            headers={"Authorization": "Bearer t"},
+            timeout=5,
+        )
+
+    combined = read("RequestsPerMinute,RequestLatency_P99", "deployment eq '*' and statusCodeClass eq '*'")
+    assert combined.status_code == 400, combined.text
+    assert "RequestLatency_P99 does not support requested dimension combination" in combined.text
+    assert read("RequestsPerMinute", "deployment eq '*' and statusCodeClass eq '*'").status_code == 200
+    lenient = read(
+        "RequestLatency_P99", "deployment eq '*' and statusCodeClass eq '*'", validatedimensions="false"
+    )
+    assert lenient.status_code == 200
