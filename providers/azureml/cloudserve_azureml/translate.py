@@ -12,6 +12,7 @@ changed one is a new, immutable model version.
 from __future__ import annotations
 
 import json
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +20,17 @@ from cloudserve import tags as T
 from cloudserve.artifacts import is_remote, resolve_local
 from cloudserve.desired import base_dir_of
 from cloudserve.provider import DesiredEndpoint, DesiredVersion, Scaling
+from cloudserve.serving.bundle import pinned_requirements, runtime_files
 from cloudserve.serving.cloud import PLATFORM_ENV, VERSION_ENV
-from cloudserve.serving.pins import FRAMEWORK_PACKAGES, framework_pin
-from cloudserve.serving.written_with import written_with
 
 # Azure ML's prebuilt minimal inference images (Microsoft Learn, "prebuilt Docker images
 # for inference"); the framework is pinned on top through the environment's conda file.
 CPU_BASE_IMAGE = "mcr.microsoft.com/azureml/minimal-py312-inference:latest"
 GPU_BASE_IMAGE = "mcr.microsoft.com/azureml/minimal-ubuntu22.04-py39-cuda11.8-gpu-inference:latest"
-_FRAMEWORK_PACKAGES = {**FRAMEWORK_PACKAGES, "mlflow": "mlflow"}
+# The inference server Azure's images run, and the data collector the scoring script logs
+# model_inputs/model_outputs with: the newest releases on PyPI (azureml-inference-server-http
+# 1.5.1 of 2025-12, azureml-ai-monitoring 1.0.0), pinned so every build gets the same.
+SERVER_PINS = ("azureml-inference-server-http==1.5.1", "azureml-ai-monitoring==1.0.0")
 SCORING_SCRIPT = "score.py"
 MODEL_SPEC_ENV = "CLOUDSERVE_MODEL_SPEC"
 INPUT_COLUMNS_ENV = "CLOUDSERVE_INPUT_COLUMNS"  # names list-shaped rows for model_inputs logging
@@ -97,7 +100,8 @@ def model_subdir(desired: DesiredEndpoint, version: DesiredVersion) -> str:
 
 def environment_entity(ent: Any, desired: DesiredEndpoint, version: DesiredVersion) -> Any:
     """A custom image as it is (with Azure's inference routes), or the prebuilt inference
-    image with the framework and cloudserve's serving runtime installed on top."""
+    image with the runtime's libraries, pinned exactly, installed on top (the runtime itself
+    arrives with the code folder)."""
     spec = version.spec
     if spec.image:
         return ent.Environment(
@@ -110,21 +114,19 @@ def environment_entity(ent: Any, desired: DesiredEndpoint, version: DesiredVersi
             },
         )
     assert spec.model is not None
-    pins = ["cloudserve[serve]"]
-    package = _FRAMEWORK_PACKAGES.get(spec.model.framework)
-    if package:
-        # The version that wrote the model when it records one (scikit-learn warns on any
-        # other), else framework_version's series, else the newest.
-        fv = spec.model.framework_version
-        pin = framework_pin(spec.model, _written_with(desired, spec.model))
-        pins.append(pin or (f"{package}=={fv}.*" if fv else package))
+    source = (
+        None if is_remote(spec.model.uri) else resolve_local(spec.model.uri, base_dir_of(desired.deployment))
+    )
+    # Exact pins only; cloudserve itself travels in the code folder (code_folder()), so the
+    # image build fetches nothing an index could substitute.
+    pins = [*SERVER_PINS, *pinned_requirements(spec.model, source)]
     conda = {
         "name": "cloudserve",
         "channels": ["conda-forge"],
         "dependencies": [
             "python=3.12",
             "pip",
-            {"pip": ["azureml-inference-server-http", "azureml-ai-monitoring", *pins]},
+            {"pip": pins},
         ],
     }
     gpu = desired.deployment.spec.compute.accelerator is not None
@@ -139,15 +141,27 @@ def environment_entity(ent: Any, desired: DesiredEndpoint, version: DesiredVersi
     )
 
 
-def _written_with(desired: DesiredEndpoint, model: Any) -> str | None:
-    """The library version a local artifact records; a remote one cannot be read at plan time."""
-    if is_remote(model.uri):
-        return None
-    return written_with(resolve_local(model.uri, base_dir_of(desired.deployment)), model)
-
-
 def scoring_code_dir() -> Path:
     return Path(__file__).resolve().parent / "scoring"
+
+
+@cache
+def code_folder() -> Path:
+    """The code asset a deployment runs: score.py with cloudserve's runtime source beside it
+    (``cloudserve/``), so the inference server imports the runtime from the code folder.
+    Built once per process in a temporary folder; azure-ai-ml names a code asset by the
+    hash of its content, so an unchanged runtime uploads nothing new."""
+    import atexit
+    import shutil
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="cloudserve-azureml-code-"))
+    atexit.register(shutil.rmtree, root, True)
+    shutil.copy2(scoring_code_dir() / SCORING_SCRIPT, root / SCORING_SCRIPT)
+    for name, path in runtime_files("cloudserve/"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, root / name)
+    return root
 
 
 def deployment_entity(
@@ -165,7 +179,7 @@ def deployment_entity(
         model_spec = spec.model.model_dump(mode="json", exclude={"uri"}, exclude_none=True)
         model_spec["subdir"] = model_subdir(desired, version)
         env_vars[MODEL_SPEC_ENV] = json.dumps(model_spec, sort_keys=True)
-        code = ent.CodeConfiguration(code=str(scoring_code_dir()), scoring_script=SCORING_SCRIPT)
+        code = ent.CodeConfiguration(code=str(code_folder()), scoring_script=SCORING_SCRIPT)
     columns = baseline_columns(desired)
     if columns:
         env_vars[INPUT_COLUMNS_ENV] = json.dumps(columns)

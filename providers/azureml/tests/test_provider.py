@@ -3,6 +3,7 @@ own rules (driven over REST as Azure would be), and metrics from Azure Monitor."
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -171,3 +172,27 @@ def test_deployments_name_their_version_and_a_baked_image_its_platform(
     assert stable["properties"]["environmentVariables"]["CLOUDSERVE_VERSION_NAME"] == "stable"
     assert "CLOUDSERVE_PLATFORM" not in stable["properties"]["environmentVariables"]
     assert baked["properties"]["environmentVariables"]["CLOUDSERVE_PLATFORM"] == "azureml"
+
+
+def test_the_runtime_travels_in_the_code_folder_and_the_image_installs_only_exact_pins(
+    provider: AzureMLProvider, azure: AzureMLEmulator, make_spec: MakeSpec, tmp_path: Path
+) -> None:
+    """Issue 12: the environment asked pip for an unversioned cloudserve[serve], which no
+    index has (and anyone could register). Now the code asset carries the source."""
+    import yaml
+
+    apply_spec(provider, make_spec("churn", versions={"stable": "a"}, traffic={"stable": 100}))
+    props = azure.deployment("churn", "stable")["properties"]  # type: ignore[index]
+    code = azure.state.get(props["codeConfiguration"]["codeId"])
+    assert code is not None
+    folder = azure._materialize(code["properties"]["codeUri"], tmp_path / "code")
+    assert (folder / "score.py").is_file()
+    assert (folder / "cloudserve" / "serving" / "loaders" / "__init__.py").is_file()
+    assert not list(folder.rglob("__pycache__"))
+    environment = azure.state.get(props["environmentId"])
+    assert environment is not None
+    conda = yaml.safe_load(environment["properties"]["condaFile"])
+    (pip,) = [d["pip"] for d in conda["dependencies"] if isinstance(d, dict)]
+    assert not [p for p in pip if p.lower().startswith("cloudserve")], pip
+    assert all("==" in p for p in pip), [p for p in pip if "==" not in p]
+    assert "azureml-inference-server-http==1.5.1" in pip and any(p.startswith("scikit-learn==") for p in pip)

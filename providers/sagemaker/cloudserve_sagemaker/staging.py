@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from cloudserve.artifacts import digest_path
-from cloudserve.serving.pins import framework_pin
+from cloudserve.serving.bundle import pinned_requirements, runtime_digest, runtime_files
 from cloudserve.spec.models import ModelSpec
 
 MANIFEST = "cloudserve-model.json"
@@ -88,52 +88,10 @@ def runtime_requirement(extras: str = "serve") -> str:
         return f"cloudserve[{extras}]"
 
 
-# What of the runtime's own package the archive carries (tests and caches stay out).
-_SOURCE_IGNORED = ("__pycache__", ".pyc")
-
-
-def runtime_source() -> Path:
-    import cloudserve
-
-    return Path(cloudserve.__file__).resolve().parent
-
-
-def _runtime_files() -> list[tuple[str, Path]]:
-    root = runtime_source()
-    return [
-        (f"code/cloudserve/{path.relative_to(root).as_posix()}", path)
-        for path in sorted(root.rglob("*"))
-        if path.is_file() and not any(part.endswith(_SOURCE_IGNORED) for part in path.parts)
-    ]
-
-
-def runtime_digest() -> str:
-    """Digest of the runtime source the archive carries (part of the content key)."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for name, path in _runtime_files():
-        h.update(name.encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()[:16]
-
-
 def requirements_for(spec: ModelSpec, source: Path | None = None) -> str:
-    """``code/requirements.txt``: the runtime's third-party libraries pinned exactly to the
-    versions of this environment, and the model's own library at the version it was saved
-    with (unpickling in another scikit-learn can fail or mislead). cloudserve itself is not
-    there: its source is in code/, so no container fetches it from an index."""
-    from cloudserve.serving.package import requirements
-    from cloudserve.serving.written_with import written_with
-
-    pin = framework_pin(spec, written_with(source, spec) if source is not None else None)
-    package = pin.split("==", 1)[0].lower() if pin else None
-    lines = [
-        line
-        for line in requirements(None).splitlines()
-        if line and not (package and line.lower().startswith(f"{package}=="))
-    ]
-    return "\n".join([*lines, *([pin] if pin else [])]) + "\n"
+    """``code/requirements.txt``: exact pins only; cloudserve itself is not there, its
+    source is in code/ (cloudserve.serving.bundle), so no container fetches it from an index."""
+    return "\n".join(pinned_requirements(spec, source)) + "\n"
 
 
 def manifest_for(spec: ModelSpec, source: Path) -> dict[str, Any]:
@@ -185,7 +143,7 @@ def pack_model(source: Path, spec: ModelSpec) -> bytes:
         _add_bytes(tar, MANIFEST, json.dumps(manifest_for(spec, source), indent=1).encode())
         _add_bytes(tar, "code/inference.py", INFERENCE_SHIM.encode())
         _add_bytes(tar, "code/requirements.txt", requirements_for(spec, source).encode())
-        for name, path in _runtime_files():
+        for name, path in runtime_files("code/cloudserve/"):
             _add_file(tar, name, path)
     return buffer.getvalue()
 
