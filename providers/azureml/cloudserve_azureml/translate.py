@@ -31,6 +31,11 @@ GPU_BASE_IMAGE = "mcr.microsoft.com/azureml/minimal-ubuntu22.04-py39-cuda11.8-gp
 # model_inputs/model_outputs with: the newest releases on PyPI (azureml-inference-server-http
 # 1.5.1 of 2025-12, azureml-ai-monitoring 1.0.0), pinned so every build gets the same.
 SERVER_PINS = ("azureml-inference-server-http==1.5.1", "azureml-ai-monitoring==1.0.0")
+# What that server release itself requires of libraries the runtime pins too (its METADATA
+# Requires-Dist): the runtime's pin must fit, or the image build cannot resolve. pydantic
+# 2.12.5 is the newest release in ~=2.12.0, and cloudserve supports it (pydantic>=2.7).
+SERVER_REQUIRES = {"pydantic": "~=2.12.0", "flask": "~=3.1.0", "werkzeug": ">=3.0.3"}
+SERVER_OVERRIDES = {"pydantic": "2.12.5"}
 SCORING_SCRIPT = "score.py"
 MODEL_SPEC_ENV = "CLOUDSERVE_MODEL_SPEC"
 INPUT_COLUMNS_ENV = "CLOUDSERVE_INPUT_COLUMNS"  # names list-shaped rows for model_inputs logging
@@ -119,7 +124,7 @@ def environment_entity(ent: Any, desired: DesiredEndpoint, version: DesiredVersi
     )
     # Exact pins only; cloudserve itself travels in the code folder (code_folder()), so the
     # image build fetches nothing an index could substitute.
-    pins = [*SERVER_PINS, *pinned_requirements(spec.model, source)]
+    pins = [*SERVER_PINS, *(_fit_server(p) for p in pinned_requirements(spec.model, source))]
     conda = {
         "name": "cloudserve",
         "channels": ["conda-forge"],
@@ -139,6 +144,11 @@ def environment_entity(ent: Any, desired: DesiredEndpoint, version: DesiredVersi
         conda_file=conda,
         description="cloudserve serving runtime on Azure ML's prebuilt inference image",
     )
+
+
+def _fit_server(pin: str) -> str:
+    name = pin.split("==", 1)[0]
+    return f"{name}=={SERVER_OVERRIDES[name.lower()]}" if name.lower() in SERVER_OVERRIDES else pin
 
 
 def scoring_code_dir() -> Path:

@@ -196,3 +196,29 @@ def test_the_runtime_travels_in_the_code_folder_and_the_image_installs_only_exac
     assert not [p for p in pip if p.lower().startswith("cloudserve")], pip
     assert all("==" in p for p in pip), [p for p in pip if "==" not in p]
     assert "azureml-inference-server-http==1.5.1" in pip and any(p.startswith("scikit-learn==") for p in pip)
+
+
+def test_the_runtime_pins_fit_what_the_inference_server_requires(make_spec: MakeSpec) -> None:
+    """azureml-inference-server-http 1.5.1 requires pydantic~=2.12.0; the machine's 2.14 pin
+    would make the image build unresolvable."""
+    from cloudserve_azureml import translate
+    from packaging.requirements import Requirement
+    from packaging.specifiers import SpecifierSet
+
+    spec = make_spec("churn", versions={"stable": "a"}, traffic={"stable": 100})
+    desired = build_desired(spec, AzureMLProvider(None))
+    conda = translate.environment_entity(_Entities(), desired, desired.versions["stable"]).conda_file
+    (pip,) = [d["pip"] for d in conda["dependencies"] if isinstance(d, dict)]
+    pinned = {Requirement(p).name.lower(): Requirement(p) for p in pip}
+    for name, specifier in translate.SERVER_REQUIRES.items():
+        if name in pinned:
+            (version,) = [s.version for s in pinned[name].specifier]
+            assert version in SpecifierSet(specifier), (name, version, specifier)
+
+
+class _Entities:
+    """Stands in for azure.ai.ml.entities: records what Environment is given."""
+
+    class Environment:
+        def __init__(self, **kwargs: Any) -> None:
+            self.__dict__.update(kwargs)
