@@ -31,6 +31,7 @@ import json
 import os
 import random
 import re
+import sys
 import tempfile
 import time
 import types
@@ -295,16 +296,21 @@ class AzureMLEmulator:
         }
         try:
             script, model = self._runtime(endpoint, name)
-            result = script.predict(model, body or b"null")
-            status, text = 200, json.dumps(result)
-        except ValueError as exc:
-            status, text = 400, json.dumps({"error": str(exc)})
+            # As azureml-inference-server-http does (server/routes.py): run(body) per request;
+            # a Response it returns goes out as it is, anything else as JSON with a 200.
+            script._model = model  # what init() sets from AZUREML_MODEL_DIR
+            answer = script.run((body or b"null").decode() if isinstance(body, bytes) else body or "null")
+            if hasattr(answer, "status_code") and hasattr(answer, "get_data"):
+                status, text = answer.status_code, answer.get_data(as_text=True)
+            else:
+                status, text = 200, json.dumps(answer)
         except Exception as exc:  # the inference server answers 500 for any scoring failure
             status, text = 500, json.dumps({"error": f"{type(exc).__name__}: {exc}"})
         self.state.record(endpoint, name, status, (time.perf_counter() - started) * 1000)
         return status, headers, text
 
     def _runtime(self, endpoint: str, name: str) -> tuple[types.ModuleType, Any]:
+        _provide_server_api()
         """The deployment's scoring script and loaded model, from the uploaded blobs."""
         with self.state.lock:
             dep = self.deployment(endpoint, name)
@@ -358,3 +364,30 @@ class AzureMLEmulator:
         if not found:
             raise RuntimeError(f"no uploaded blobs under {uri}")
         return dest
+
+
+class _AMLResponse:
+    """Stands in for azureml-inference-server-http's AMLResponse (a flask Response: message,
+    status_code, response_headers, json_str), which is installed only in Azure's image."""
+
+    def __init__(
+        self, message: Any, status_code: int, response_headers: Any = None, json_str: bool = False
+    ) -> None:
+        self.status_code = status_code
+        self._text = json.dumps(message) if json_str or message is None else str(message)
+        self.headers = dict(response_headers or {})
+
+    def get_data(self, as_text: bool = False) -> Any:
+        return self._text if as_text else self._text.encode()
+
+
+def _provide_server_api() -> None:
+    """Make ``azureml_inference_server_http.api.aml_response`` importable for score.py."""
+    name = "azureml_inference_server_http.api.aml_response"
+    if name in sys.modules or importlib.util.find_spec("azureml_inference_server_http") is not None:
+        return
+    for part in ("azureml_inference_server_http", "azureml_inference_server_http.api"):
+        sys.modules.setdefault(part, types.ModuleType(part))
+    module = types.ModuleType(name)
+    module.AMLResponse = _AMLResponse  # type: ignore[attr-defined]
+    sys.modules[name] = module

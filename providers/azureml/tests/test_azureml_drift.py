@@ -317,7 +317,9 @@ def _score_module(monkeypatch: pytest.MonkeyPatch, models: dict[str, Any], colle
     import types
 
     from cloudserve_azureml import translate
+    from cloudserve_azureml.testing import _provide_server_api
 
+    _provide_server_api()  # the inference server's AMLResponse, installed only in Azure's image
     fake = types.ModuleType("azureml.ai.monitoring")
     fake.Collector = collector  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "azureml.ai.monitoring", fake)
@@ -385,10 +387,23 @@ def test_scoring_script_serves_when_data_collection_is_off(
     assert score.run(json.dumps({"instances": _ROWS}))["predictions"] == models["a"].predict(_ROWS).tolist()
 
 
-@pytest.mark.parametrize("body", [{"rows": _ROWS}, {"instances": 3}, "text", {"input_data": {"data": 1}}])
-def test_scoring_script_names_what_to_send(
-    body: Any, models: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [
+        (json.dumps({"rows": _ROWS}), "send"),
+        (json.dumps({"instances": 3}), "send"),
+        (json.dumps("text"), "send"),
+        (json.dumps({"input_data": {"data": 1}}), "send"),
+        ("{not json", "not JSON"),
+        (json.dumps({"instances": [[1.0, 2.0]]}), "feature"),  # a row of the wrong width
+    ],
+)
+def test_scoring_script_answers_a_bad_body_with_a_400_naming_what_to_send(
+    raw: str, says: str, models: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A 400 with a JSON message through the server's AMLResponse; an exception from run()
+    would be the inference server's 500."""
     score = _score_module(monkeypatch, models, type("Collector", (), {"__init__": lambda s, name: None}))
-    with pytest.raises(ValueError, match="send"):
-        score.run(json.dumps(body))
+    answer = score.run(raw)
+    assert answer.status_code == 400
+    assert says in json.loads(answer.get_data(as_text=True))["error"]

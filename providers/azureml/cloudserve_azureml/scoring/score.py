@@ -54,7 +54,7 @@ def rows_of(payload: Any) -> tuple[list[Any], list[str] | None]:
     if isinstance(payload, dict):
         key = next((k for k in _ROW_KEYS if k in payload), None)
         if key is None:
-            raise ValueError(f"send a JSON body with one of {', '.join(_ROW_KEYS)}, or a list of rows")
+            raise _input_error(f"send a JSON body with one of {', '.join(_ROW_KEYS)}, or a list of rows")
         payload = payload[key]
         if isinstance(payload, dict) and "data" in payload:
             columns = payload.get("columns")
@@ -64,18 +64,42 @@ def rows_of(payload: Any) -> tuple[list[Any], list[str] | None]:
 
 def _rows(value: Any) -> list[Any]:
     if not isinstance(value, list):
-        raise ValueError('send {"instances": [[...], ...]} or a list of rows')
+        raise _input_error('send {"instances": [[...], ...]} or a list of rows')
     return value
+
+
+def _input_error(message: str) -> ValueError:
+    from cloudserve.serving.loaders import InputError
+
+    return InputError(message)
 
 
 def predict(model: Any, raw: str | bytes) -> dict[str, Any]:
     """Any accepted body (:func:`rows_of`) in, ``{"predictions": [...]}`` out."""
-    rows, _ = rows_of(json.loads(raw))
+    try:
+        payload = json.loads(raw)
+    except ValueError as exc:
+        raise _input_error(f"the body is not JSON ({exc})") from None
+    rows, _ = rows_of(payload)
     return {"predictions": model.predict(rows)}
 
 
-def run(raw_data: str) -> dict[str, Any]:
-    result = predict(_model, raw_data)
+def run(raw_data: str) -> Any:
+    """The inference server's entry point. A body that does not fit (not JSON, no rows, rows
+    the model refuses: the runtime's InputError) is the caller's mistake: a 400 with a JSON
+    message, as on every other target, instead of the server's 500 for an exception."""
+    from cloudserve.serving.loaders import InputError
+
+    try:
+        result = predict(_model, raw_data)
+    except InputError as exc:
+        # The server returns a Response from run() as it is (azureml-inference-server-http
+        # 1.5.1, server/routes.py); AMLResponse is its own Response class for score.py.
+        from azureml_inference_server_http.api.aml_response import (  # type: ignore[import-not-found]
+            AMLResponse,
+        )
+
+        return AMLResponse({"error": str(exc)}, 400, json_str=True)
     if _collectors is not None:
         _collect(raw_data, result)
     return result
