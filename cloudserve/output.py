@@ -9,6 +9,7 @@ import click
 
 from cloudserve.errors import bounded
 from cloudserve.planner import ActionKind, Plan
+from cloudserve.rollout.record import STATE_WORDS
 
 _SYMBOL = {
     ActionKind.CREATE: ("+", "green"),
@@ -130,16 +131,12 @@ def render_status(result: Any) -> str:
     return "\n".join(lines)
 
 
-#: The record's state keys, as a sentence says them.
-_STATE_WORDS = {"rolledback": "rolled back", "promote": "promoting", "abort": "aborting"}
-
-
 def render_rollout_record(record: dict[str, Any]) -> list[str]:
     """The rollout record of `status` and `rollout status`, in words."""
     colour = {"rolledback": "red", "aborted": "red", "paused": "yellow"}.get(record["state"], "cyan")
     steps = " -> ".join(f"{s}%" for s in record["steps"])
     lines = [
-        click.style(f"  rollout {_STATE_WORDS.get(record['state'], record['state'])}", fg=colour, bold=True)
+        click.style(f"  rollout {STATE_WORDS.get(record['state'], record['state'])}", fg=colour, bold=True)
         + f" at step {record['step']} of {len(record['steps'])} ({steps}): "
         + f"{_fmt(_nonzero(record['previous']))} -> {_fmt(_nonzero(record['target']))}"
     ]

@@ -25,7 +25,7 @@ from cloudserve.rollout.gates import (
     evaluate_http_gate,
     evaluate_metric_gate,
 )
-from cloudserve.rollout.record import Lease, RolloutRecord, clear_record_tags, holder_id
+from cloudserve.rollout.record import STATE_WORDS, Lease, RolloutRecord, clear_record_tags, holder_id
 from cloudserve.rollout.steps import growing, step_splits
 from cloudserve.spec.models import Rollout
 from cloudserve.waiting import call_with_retry, wait_for
@@ -323,9 +323,7 @@ def check_lease(tags: Mapping[str, str], holder: str, now: float | None = None) 
 
 
 def rollout_failed(result: RolloutResult) -> RolloutFailed:
-    verb = {"rolledback": "rolled back", "paused": "paused", "aborted": "aborted"}.get(
-        result.state, result.state
-    )
+    verb = STATE_WORDS.get(result.state, result.state)
     hint = (
         "run `cloudserve rollout resume`, `promote` or `abort`"
         if result.state == "paused"

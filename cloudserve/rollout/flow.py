@@ -10,7 +10,7 @@ from cloudserve.planner import Action, Plan
 from cloudserve.provider import Provider
 from cloudserve.rollout.controller import RolloutController, RolloutResult, check_lease, rollout_failed
 from cloudserve.rollout.gates import CallableGate
-from cloudserve.rollout.record import RolloutRecord, clear_record_tags
+from cloudserve.rollout.record import STATE_WORDS, RolloutRecord, clear_record_tags
 from cloudserve.rollout.steps import growing
 
 if TYPE_CHECKING:
@@ -52,8 +52,7 @@ def check_record(plan: Plan, record: RolloutRecord | None) -> RolloutRecord | No
             "with `cloudserve rollout abort` (it clears a finished rollout), or change the spec"
         )
         raise RolloutFailed(
-            f"{where} of this spec was {'rolled back' if record.state == 'rolledback' else 'aborted'}: "
-            f"{record.reason}",
+            f"{where} of this spec was {STATE_WORDS.get(record.state, record.state)}: {record.reason}",
             hint=hint,
             details={"rollout": record.to_dict()},
         )

@@ -23,6 +23,8 @@ MAX_VALUE = 63
 STATES = ("running", "paused", "rolledback", "aborted", "done", "promote", "abort")
 # promote/abort are requests written by `cloudserve rollout promote|abort` for the process
 # that runs the rollout to carry out; the others are states.
+#: A state as a sentence says it ("rollout rolled back"); the others read as they are.
+STATE_WORDS = {"rolledback": "rolled back", "promote": "promoting", "abort": "aborting"}
 
 
 def encode_split(split: Mapping[str, int]) -> str:

@@ -16,6 +16,7 @@ from cloudserve.spec.models import ModelSpec
 
 # What of the runtime's own package travels (caches stay out).
 _IGNORED = ("__pycache__", ".pyc")
+_IGNORED_GLOBS = ("__pycache__", "*.pyc")
 
 
 def runtime_source() -> Path:
@@ -32,6 +33,13 @@ def runtime_files(prefix: str) -> list[tuple[str, Path]]:
         for path in sorted(root.rglob("*"))
         if path.is_file() and not any(part.endswith(_IGNORED) for part in path.parts)
     ]
+
+
+def copy_runtime(target: Path) -> None:
+    """The runtime's source as ``target/cloudserve`` (what runtime_files lists)."""
+    import shutil
+
+    shutil.copytree(runtime_source(), target / "cloudserve", ignore=shutil.ignore_patterns(*_IGNORED_GLOBS))
 
 
 def runtime_digest() -> str:

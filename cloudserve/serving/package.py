@@ -20,6 +20,7 @@ from importlib import metadata
 from pathlib import Path
 
 import cloudserve
+from cloudserve.serving.bundle import copy_runtime
 from cloudserve.serving.cloud import SIDECAR
 from cloudserve.serving.loaders import load_model
 from cloudserve.serving.pins import FRAMEWORK_PACKAGES
@@ -188,6 +189,5 @@ def _copy_model(model: Path, target: Path) -> None:
 
 
 def _copy_source(target: Path) -> None:
-    package_dir = Path(cloudserve.__file__).resolve().parent
-    shutil.copytree(package_dir, target / "cloudserve", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    copy_runtime(target)
     (target / "pyproject.toml").write_text(PYPROJECT.format(version=cloudserve.__version__))

@@ -299,7 +299,8 @@ class AzureMLEmulator:
             # As azureml-inference-server-http does (server/routes.py): run(body) per request;
             # a Response it returns goes out as it is, anything else as JSON with a 200.
             script._model = model  # what init() sets from AZUREML_MODEL_DIR
-            answer = script.run((body or b"null").decode() if isinstance(body, bytes) else body or "null")
+            raw = body or "null"
+            answer = script.run(raw.decode() if isinstance(raw, bytes) else raw)
             if hasattr(answer, "status_code") and hasattr(answer, "get_data"):
                 status, text = answer.status_code, answer.get_data(as_text=True)
             else:
@@ -310,8 +311,8 @@ class AzureMLEmulator:
         return status, headers, text
 
     def _runtime(self, endpoint: str, name: str) -> tuple[types.ModuleType, Any]:
-        _provide_server_api()
         """The deployment's scoring script and loaded model, from the uploaded blobs."""
+        _provide_server_api()
         with self.state.lock:
             dep = self.deployment(endpoint, name)
             if dep is None or dep["properties"].get("provisioningState") != "Succeeded":

@@ -20,7 +20,7 @@ from cloudserve import tags as T
 from cloudserve.artifacts import is_remote, resolve_local
 from cloudserve.desired import base_dir_of
 from cloudserve.provider import DesiredEndpoint, DesiredVersion, Scaling
-from cloudserve.serving.bundle import pinned_requirements, runtime_files
+from cloudserve.serving.bundle import copy_runtime, pinned_requirements
 from cloudserve.serving.cloud import PLATFORM_ENV, VERSION_ENV
 
 # Azure ML's prebuilt minimal inference images (Microsoft Learn, "prebuilt Docker images
@@ -168,9 +168,7 @@ def code_folder() -> Path:
     root = Path(tempfile.mkdtemp(prefix="cloudserve-azureml-code-"))
     atexit.register(shutil.rmtree, root, True)
     shutil.copy2(scoring_code_dir() / SCORING_SCRIPT, root / SCORING_SCRIPT)
-    for name, path in runtime_files("cloudserve/"):
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, root / name)
+    copy_runtime(root)
     return root
 
 
