@@ -222,3 +222,24 @@ class _Entities:
     class Environment:
         def __init__(self, **kwargs: Any) -> None:
             self.__dict__.update(kwargs)
+
+
+def test_score_py_imports_the_runtime_that_travels_beside_it(tmp_path: Path) -> None:
+    """azmlinfsrv 1.5.1 puts only AML_APP_ROOT (and its AZUREML_SOURCE_DIRECTORY) on sys.path;
+    started on a code folder elsewhere, init() failed with "No module named 'cloudserve'"."""
+    import shutil
+    import subprocess
+    import sys
+
+    from cloudserve_azureml import translate
+
+    folder = tmp_path / "code"
+    shutil.copytree(translate.code_folder(), folder)
+    probe = (
+        f"import runpy; runpy.run_path({str(folder / 'score.py')!r}); "
+        "import cloudserve.serving.loaders as m; print(m.__file__)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip().startswith(str(folder / "cloudserve")), done.stdout

@@ -11,9 +11,18 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+# cloudserve's runtime travels beside this file (cloudserve/). The inference server puts only
+# AML_APP_ROOT and AML_APP_ROOT/AZUREML_SOURCE_DIRECTORY on sys.path (1.5.1,
+# server/aml_blueprint.py), which need not be this folder; first, so the bundled runtime wins
+# over any other copy in the image.
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
 
 _model: Any = None
 _collectors: tuple[Any, Any] | None = None  # model_inputs, model_outputs (drift monitoring)
