@@ -9,8 +9,12 @@ carries the source under ``code/cloudserve``, the Azure ML code folder under ``c
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from cloudserve.errors import CloudServeError
+from cloudserve.install import install_hint
 from cloudserve.serving.pins import framework_pin
 from cloudserve.spec.models import ModelSpec
 
@@ -51,18 +55,85 @@ def runtime_digest() -> str:
     return h.hexdigest()[:16]
 
 
-def pinned_requirements(spec: ModelSpec, source: Path | None = None) -> list[str]:
-    """The runtime's third-party libraries pinned exactly to the versions of this
-    environment, and the model's own library at the version it was saved with (unpickling
-    in another scikit-learn can fail or mislead). cloudserve itself is not among them."""
-    from cloudserve.serving.package import requirements
+# The containers the runtime travels to: SageMaker's scikit-learn 1.4-2-py312 image and the
+# Azure ML environment cloudserve defines (python=3.12), both Linux on x86_64. Requirement
+# markers are evaluated for them, not for this machine.
+CONTAINER_PYTHON = "3.12"
+_CONTAINER_MARKERS = {
+    "python_version": CONTAINER_PYTHON,
+    "python_full_version": f"{CONTAINER_PYTHON}.0",
+    "implementation_name": "cpython",
+    "platform_python_implementation": "CPython",
+    "sys_platform": "linux",
+    "os_name": "posix",
+    "platform_system": "Linux",
+    "platform_machine": "x86_64",
+    "extra": "",
+}
+
+
+class UnpinnableRuntime(CloudServeError):
+    """A library the runtime needs in a container is not installed here, so no exact
+    version can be chosen for it."""
+
+
+def pinned_requirements(
+    spec: ModelSpec, source: Path | None = None, overrides: Mapping[str, str] | None = None
+) -> list[str]:
+    """Every distribution the runtime needs in the container for this model, and everything
+    those require, each pinned exactly to the version installed here (the environment that
+    wrote and tested the model), so pip resolves nothing at container start. The model's
+    own library is pinned to the version it was saved with (unpickling in another
+    scikit-learn can fail or mislead). ``overrides`` ({name: version}) replace a pin where
+    the cloud's own server needs another release (give the exact pins that release itself
+    makes too). cloudserve itself is not listed: its source travels beside the model's code."""
+    from cloudserve.serving.package import model_runtime
     from cloudserve.serving.written_with import written_with
 
     pin = framework_pin(spec, written_with(source, spec) if source is not None else None)
-    package = pin.split("==", 1)[0].lower() if pin else None
-    lines = [
-        line
-        for line in requirements(None).splitlines()
-        if line and not line.startswith("#") and not (package and line.lower().startswith(f"{package}=="))
-    ]
-    return [*lines, *([pin] if pin else [])]
+    fixed = {**(dict([pin.split("==", 1)]) if pin else {}), **(overrides or {})}
+    return pinned_closure(model_runtime(spec.framework), fixed)
+
+
+def pinned_closure(names: Iterable[str], fixed: Mapping[str, str]) -> list[str]:
+    """``name==version`` for ``names`` and their requirements in the container, in
+    discovery order. ``fixed`` ({name: version}) wins over what is installed; what it
+    requires is still read from the installed release (the same names across the
+    releases cloudserve supports)."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    pinned = {_canonical(k): v for k, v in fixed.items()}
+    pins: dict[str, str] = {}
+    missing: list[str] = []
+    queue = list(names)
+    while queue:
+        name = queue.pop(0)
+        key = _canonical(name)
+        if key in pins or key in missing:
+            continue
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            if key in pinned:
+                pins[key] = f"{name}=={pinned[key]}"
+            else:
+                missing.append(key)
+            continue
+        pins[key] = f"{dist.metadata['Name']}=={pinned.get(key, dist.version)}"
+        for line in dist.requires or []:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate(_CONTAINER_MARKERS):
+                queue.append(requirement.name)
+    if missing:
+        raise UnpinnableRuntime(
+            f"the serving runtime needs {', '.join(missing)} in the container, and without it "
+            "installed here cloudserve cannot pin its version",
+            hint=install_hint("cloudserve[serve]"),
+        )
+    return list(pins.values())
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()

@@ -22,6 +22,7 @@ from cloudserve.desired import base_dir_of
 from cloudserve.provider import DesiredEndpoint, DesiredVersion, Scaling
 from cloudserve.serving.bundle import copy_runtime, pinned_requirements
 from cloudserve.serving.cloud import PLATFORM_ENV, VERSION_ENV
+from cloudserve.spec.models import ModelSpec
 
 # Azure ML's prebuilt minimal inference images (Microsoft Learn, "prebuilt Docker images
 # for inference"); the framework is pinned on top through the environment's conda file.
@@ -33,9 +34,10 @@ GPU_BASE_IMAGE = "mcr.microsoft.com/azureml/minimal-ubuntu22.04-py39-cuda11.8-gp
 SERVER_PINS = ("azureml-inference-server-http==1.5.1", "azureml-ai-monitoring==1.0.0")
 # What that server release itself requires of libraries the runtime pins too (its METADATA
 # Requires-Dist): the runtime's pin must fit, or the image build cannot resolve. pydantic
-# 2.12.5 is the newest release in ~=2.12.0, and cloudserve supports it (pydantic>=2.7).
+# 2.12.5 is the newest release in ~=2.12.0, and cloudserve supports it (pydantic>=2.7);
+# it pins pydantic-core==2.41.5 itself (pydantic 2.12.5 METADATA), so that pin comes too.
 SERVER_REQUIRES = {"pydantic": "~=2.12.0", "flask": "~=3.1.0", "werkzeug": ">=3.0.3"}
-SERVER_OVERRIDES = {"pydantic": "2.12.5"}
+SERVER_OVERRIDES = {"pydantic": "2.12.5", "pydantic-core": "2.41.5"}
 SCORING_SCRIPT = "score.py"
 MODEL_SPEC_ENV = "CLOUDSERVE_MODEL_SPEC"
 INPUT_COLUMNS_ENV = "CLOUDSERVE_INPUT_COLUMNS"  # names list-shaped rows for model_inputs logging
@@ -122,16 +124,13 @@ def environment_entity(ent: Any, desired: DesiredEndpoint, version: DesiredVersi
     source = (
         None if is_remote(spec.model.uri) else resolve_local(spec.model.uri, base_dir_of(desired.deployment))
     )
-    # Exact pins only; cloudserve itself travels in the code folder (code_folder()), so the
-    # image build fetches nothing an index could substitute.
-    pins = [*SERVER_PINS, *(_fit_server(p) for p in pinned_requirements(spec.model, source))]
     conda = {
         "name": "cloudserve",
         "channels": ["conda-forge"],
         "dependencies": [
             "python=3.12",
             "pip",
-            {"pip": pins},
+            {"pip": conda_pip_pins(spec.model, source)},
         ],
     }
     gpu = desired.deployment.spec.compute.accelerator is not None
@@ -146,9 +145,13 @@ def environment_entity(ent: Any, desired: DesiredEndpoint, version: DesiredVersi
     )
 
 
-def _fit_server(pin: str) -> str:
-    name = pin.split("==", 1)[0]
-    return f"{name}=={SERVER_OVERRIDES[name.lower()]}" if name.lower() in SERVER_OVERRIDES else pin
+def conda_pip_pins(model: ModelSpec, source: Path | None) -> list[str]:
+    """The pip list of the Environment's conda file: the inference server and data collector,
+    then the runtime's exact pins fitted to that server. Exact pins only; cloudserve itself
+    travels in the code folder (code_folder()), so the image build fetches nothing an index
+    could substitute. scripts/test-envs.sh builds the inference-server test environment from
+    this same list."""
+    return [*SERVER_PINS, *pinned_requirements(model, source, SERVER_OVERRIDES)]
 
 
 def scoring_code_dir() -> Path:
