@@ -37,3 +37,31 @@ def sklearn_15_python() -> Path:
     """A Python with scikit-learn 1.5 and nothing of cloudserve's, to write models as 1.5 does."""
     env = built(cache_dir() / "envs" / "sklearn-1.5", "the scikit-learn 1.5 environment")
     return env / "bin" / "python"
+
+
+@pytest.fixture(scope="session")
+def azureml_server_python() -> Path:
+    """Python 3.12 with exactly the pip list cloudserve writes into an Azure ML environment's
+    conda file (azureml-inference-server-http, azureml-ai-monitoring, the runtime's pins) and
+    nothing of cloudserve's own: the code folder brings that, as on Azure."""
+    env = built(
+        cache_dir() / "envs" / "azureml-inference-server", "the Azure ML inference server environment"
+    )
+    return env / "bin" / "python"
+
+
+@pytest.fixture(scope="session")
+def sagemaker_sklearn_python() -> Path:
+    """Python 3.12 with the packages of SageMaker's scikit-learn 1.4-2-py312 serving image
+    (sagemaker-containers, gunicorn, gevent, Flask, scikit-learn 1.4.2) and nothing of
+    cloudserve's."""
+    env = built(
+        cache_dir() / "envs" / "sagemaker-sklearn-1.4-2", "the SageMaker scikit-learn image environment"
+    )
+    return env / "bin" / "python"
+
+
+@pytest.fixture(scope="session")
+def sagemaker_wheels() -> Path:
+    """The wheels an offline SageMaker archive carries for a scikit-learn model."""
+    return built(cache_dir() / "wheels" / "sagemaker", "the offline SageMaker wheel cache")

@@ -4,6 +4,10 @@
 # cloudserve's; its .ready-<hash> stamp names the pins it was built from (conftest.built).
 #   .cache/envs/sklearn-1.5  scikit-learn 1.5 alone: writes models the way the Vertex example
 #                            and Vertex AI's prebuilt sklearn-cpu.1-5 container expect
+#   .cache/envs/azureml-inference-server  Python 3.12 with exactly the pip list of cloudserve's
+#                            Azure ML conda file for a scikit-learn model (translate.conda_pip_pins):
+#                            azureml-inference-server-http (azmlinfsrv), azureml-ai-monitoring and
+#                            the runtime's pins; the code folder brings cloudserve itself
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${CLOUDSERVE_VENV:-$ROOT/.venv}"
@@ -14,15 +18,18 @@ BASE_PY="$("$PY" -c 'import sys; print(sys._base_executable)')"
 
 # python_for VERSION: an interpreter of that minor version (the one a cloud image runs),
 # else the base interpreter, with a notice (the stack is then checked on another Python).
+# A pyenv shim on PATH fails unless that version is selected, so pyenv's own installs count too.
 python_for() {
-  local found
-  found="$(command -v "python$1" || true)"
-  if [ -n "$found" ] && "$found" -c 'import venv' 2>/dev/null; then
-    echo "$found"
-  else
-    echo "note: no python$1 here; using $BASE_PY" >&2
-    echo "$BASE_PY"
-  fi
+  local candidate
+  for candidate in "$(command -v "python$1" || true)" \
+    "$(ls -d "${PYENV_ROOT:-$HOME/.pyenv}/versions/$1".*/bin/"python$1" 2>/dev/null | sort -V | tail -n 1)"; do
+    if [ -n "$candidate" ] && "$candidate" -c 'import venv' 2>/dev/null; then
+      echo "$candidate"
+      return 0
+    fi
+  done
+  echo "note: no python$1 here; using $BASE_PY" >&2
+  echo "$BASE_PY"
 }
 
 # build_env DIR PYTHON WHAT PINS... : a fresh venv at DIR with exactly PINS, unless its
@@ -30,15 +37,69 @@ python_for() {
 build_env() {
   local dir="$1" python="$2" what="$3"
   shift 3
-  local stamp
+  local stamp lock
   stamp=".ready-$(printf '%s\n' "$python" "$@" | sha256sum | cut -c1-12)"
   [ -f "$dir/$stamp" ] && return 0
-  echo "building $dir ($what)" >&2
-  rm -rf "$dir"
-  "$python" -m venv "$dir"
-  "$dir/bin/python" -m pip install -q --disable-pip-version-check "$@"
-  touch "$dir/$stamp"
+  mkdir -p "$(dirname "$dir")"
+  # Two set-ups at once (parallel test runs) must not build the same venv over each other.
+  exec {lock}>"$dir.lock"
+  flock "$lock"
+  if [ ! -f "$dir/$stamp" ]; then
+    echo "building $dir ($what)" >&2
+    rm -rf "$dir"
+    "$python" -m venv "$dir"
+    "$dir/bin/python" -m pip install -q --disable-pip-version-check "$@"
+    touch "$dir/$stamp"
+  fi
+  exec {lock}>&-
 }
 
 build_env "$CACHE/envs/sklearn-1.5" "$BASE_PY" "scikit-learn 1.5; about 30 s" \
   scikit-learn==1.5.2 joblib==1.4.2
+
+# The pins are cloudserve's own conda-file list (what environment_entity writes) for a skops
+# model saved by this venv's scikit-learn, so the env follows any change to that list.
+AZUREML_PINS_TEXT="$("$PY" -c '
+from cloudserve.spec.models import ModelSpec
+from cloudserve_azureml.translate import conda_pip_pins
+print("\n".join(conda_pip_pins(ModelSpec(uri="model", framework="sklearn", format="skops"), None)))
+')"
+mapfile -t AZUREML_PINS <<<"$AZUREML_PINS_TEXT"
+build_env "$CACHE/envs/azureml-inference-server" "$(python_for 3.12)" \
+  "azureml-inference-server-http with cloudserve's Azure ML pins; about 30 s" "${AZUREML_PINS[@]}"
+
+# SageMaker's scikit-learn serving image, 1.4-2-py312, as its Dockerfiles install it
+# (aws/sagemaker-scikit-learn-container at 8782528: docker/1.4-2-py312/base/Dockerfile.cpu
+# pins numpy 2.1.0 and scikit-learn 1.4.2, then requirements.txt). Left out: what only
+# training, multi-model (MMS) serving or nginx use (sagemaker-training, multi-model-server,
+# model-archiver, sagemaker-inference, pyarrow). The image's own framework package
+# (sagemaker_sklearn_container) is not on PyPI: the test restates its serving entry point.
+build_env "$CACHE/envs/sagemaker-sklearn-1.4-2" "$(python_for 3.12)" \
+  "SageMaker scikit-learn 1.4-2-py312 serving stack; about 2 min" \
+  numpy==2.1.0 scikit-learn==1.4.2 "scipy>=1.9.0" pandas==2.3.2 boto3==1.28.57 \
+  "botocore>=1.31.57,<1.32.0" certifi Flask==1.1.1 gevent==23.9.1 gunicorn==23.0.0 \
+  itsdangerous==2.0.1 "jinja2<3.0" "MarkupSafe<2.0" protobuf==3.20.2 psutil==5.7.2 \
+  python-dateutil PyYAML==6.0.1 retrying==1.3.3 sagemaker-containers==2.8.6.post2 \
+  setuptools==80.9.0 six==1.16.0 urllib3==1.26.17 Werkzeug==2.0.3 wheel==0.45.1
+# The image's own fix for Python 3.12 (final/Dockerfile.cpu: collections.Mapping).
+SM_MAPPING="$(echo "$CACHE"/envs/sagemaker-sklearn-1.4-2/lib/python3.*/site-packages/sagemaker_containers/_mapping.py)"
+sed -i 's/collections\.Mapping/collections.abc.Mapping/g' "$SM_MAPPING"
+
+# The wheels an offline SageMaker archive carries (staging.offline_pins) for a skops model
+# saved by this venv's scikit-learn, fetched once with cloudserve's own fetcher; the test
+# packs them into model.tar.gz and gives the container no index.
+"$PY" - "$CACHE/wheels/sagemaker" <<'PY'
+import sys
+from pathlib import Path
+
+from cloudserve.serving.wheels import cached_wheels, fetch_wheels
+from cloudserve.spec.models import ModelSpec
+from cloudserve_sagemaker.staging import offline_pins
+
+folder = Path(sys.argv[1])
+pins = offline_pins(ModelSpec(uri="model.skops", framework="sklearn", format="skops"))
+if cached_wheels(pins, folder) is None:
+    print(f"fetching {len(pins)} wheels into {folder}", file=sys.stderr)
+    fetch_wheels(pins, folder)
+(folder / ".ready-wheels").touch()
+PY

@@ -506,6 +506,12 @@ class SageMakerSettings(StrictModel):
     native_monitoring: bool = Field(
         default=False, description="Use SageMaker Model Monitor schedules where the account can."
     )
+    offline: bool = Field(
+        default=False,
+        description="Carry every wheel the serving container installs inside model.tar.gz, so "
+        "it starts with no package index (a VPC without internet access). The wheels are "
+        "fetched once, at apply, on this machine.",
+    )
 
 
 class VertexSettings(StrictModel):

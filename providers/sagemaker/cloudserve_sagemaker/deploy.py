@@ -16,6 +16,7 @@ from cloudserve.artifacts import is_remote, resolve_local
 from cloudserve.desired import base_dir_of
 from cloudserve.errors import AlreadyExists, InvalidSpec, NotFound
 from cloudserve.provider import DesiredEndpoint, DesiredVersion, Scaling
+from cloudserve.serving.wheels import fetch_wheels
 from cloudserve.spec.models import SageMakerSettings
 from cloudserve_sagemaker import staging
 from cloudserve_sagemaker import translate as tr
@@ -45,11 +46,13 @@ class Deployer:
         if not source.exists():
             raise InvalidSpec(f"version {version.name!r}: model path {source} does not exist")
         bucket = self._bucket()
-        key = staging.content_key(self.settings.prefix, source, model)
+        offline = self.settings.offline
+        key = staging.content_key(self.settings.prefix, source, model, offline)
         try:
             self.aws.call("s3", "head_object", Bucket=bucket, Key=key)
         except NotFound:
-            body = staging.pack_model(source, model)
+            wheels = fetch_wheels(staging.offline_pins(model, source)) if offline else None
+            body = staging.pack_model(source, model, wheels)
             self.aws.call(
                 "s3", "put_object", Bucket=bucket, Key=key, Body=body, ContentType="application/gzip"
             )

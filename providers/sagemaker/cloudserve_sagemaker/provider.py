@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from cloudserve.errors import CloudServeError, Conflict, DeploymentFailed, NotFound
@@ -58,6 +59,7 @@ from cloudserve_sagemaker.native import (
     rollback_error,
     rollback_record,
 )
+from cloudserve_sagemaker.staging import start_note
 from cloudserve_sagemaker.validation import validate_desired
 
 
@@ -93,7 +95,9 @@ class SageMakerProvider(Provider):
         return explicit or load_catalog().smallest_fit(compute).type
 
     def plan_note(self, version: DesiredVersion) -> PlanNote:
-        return priced_note(version)
+        note = priced_note(version)
+        start = None if version.spec.image else start_note(version.spec.model, self.settings.offline)
+        return replace(note, notes=(*note.notes, start)) if start else note
 
     def operations(self, action: str, desired: DesiredEndpoint, subject: str) -> list[str]:
         ops = list(OPERATIONS.get(action, []))

@@ -18,6 +18,7 @@ import gzip
 import io
 import json
 import tarfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,12 @@ from cloudserve.spec.models import ModelSpec
 
 MANIFEST = "cloudserve-model.json"
 LAYOUT_VERSION = "2"  # 2: the runtime travels in code/cloudserve
+WHEELS_DIR = "wheels"  # code/wheels: an offline archive's wheels
+# The toolkit installs code/ itself as a package (sagemaker_containers._modules.install:
+# ``pip install . -r requirements.txt`` over a generated setup.py), so pip builds it in an
+# isolated environment with setuptools and wheel: offline, those wheels travel too, at the
+# versions the scikit-learn image installs (its requirements.txt at 8782528).
+BUILD_PINS = ("setuptools==80.9.0", "wheel==0.45.1")
 
 INFERENCE_SHIM = '''"""cloudserve's serving runtime behind the SageMaker inference toolkit (generated).
 
@@ -88,10 +95,42 @@ def runtime_requirement(extras: str = "serve") -> str:
         return f"cloudserve[{extras}]"
 
 
-def requirements_for(spec: ModelSpec, source: Path | None = None) -> str:
+def requirements_for(spec: ModelSpec, source: Path | None = None, offline: bool = False) -> str:
     """``code/requirements.txt``: exact pins only; cloudserve itself is not there, its
-    source is in code/ (cloudserve.serving.bundle), so no container fetches it from an index."""
-    return "\n".join(pinned_requirements(spec, source)) + "\n"
+    source is in code/ (cloudserve.serving.bundle), so no container fetches it from an index.
+    Offline, pip is told to use only the wheels in code/wheels (a relative --find-links is
+    read against the requirements file's folder)."""
+    head = ["--no-index", f"--find-links {WHEELS_DIR}"] if offline else []
+    return "\n".join([*head, *pinned_requirements(spec, source)]) + "\n"
+
+
+def offline_pins(spec: ModelSpec, source: Path | None = None) -> list[str]:
+    """Everything the toolkit's ``pip install . -r requirements.txt`` needs from code/wheels:
+    the requirements and the build backend for the ``.`` it installs."""
+    return [*pinned_requirements(spec, source), *BUILD_PINS]
+
+
+def start_note(spec: ModelSpec | None, offline: bool) -> str | None:
+    """What a container of this version downloads when it starts (plan shows it): the
+    toolkit pip-installs code/requirements.txt at every start, from PyPI unless offline.
+    Sizes are the wheels' own, known once they are in this machine's wheel cache."""
+    from cloudserve.serving.wheels import cache_dir, cached_wheels
+
+    if spec is None or spec.uri.startswith("s3://"):
+        return None
+    pins = offline_pins(spec) if offline else pinned_requirements(spec)
+    wheels = cached_wheels(pins, cache_dir())
+    size = f"{sum(w.stat().st_size for w in wheels) / 1e6:.0f} MB" if wheels else None
+    if offline:
+        return (
+            f"container start: installs {len(pins)} wheels from model.tar.gz, nothing from an "
+            f"index ({size or 'fetched at apply into ' + str(cache_dir())})"
+        )
+    return (
+        f"container start: pip installs {len(pins)} pinned packages from PyPI at every start "
+        f"({size or 'size known once fetched'}); targets.sagemaker.offline: true carries them in "
+        "model.tar.gz for a VPC without internet access"
+    )
 
 
 def manifest_for(spec: ModelSpec, source: Path) -> dict[str, Any]:
@@ -100,14 +139,16 @@ def manifest_for(spec: ModelSpec, source: Path) -> dict[str, Any]:
     return data
 
 
-def content_key(prefix: str, source: Path, spec: ModelSpec) -> str:
-    """S3 key addressed by the model's bytes, its settings and the archive layout."""
+def content_key(prefix: str, source: Path, spec: ModelSpec, offline: bool = False) -> str:
+    """S3 key addressed by the model's bytes, its settings and the archive layout (the
+    requirements, offline or not, included; the wheels are fixed by the pins in them)."""
     import hashlib
 
     h = hashlib.sha256()
     h.update(digest_path(source).encode())
     h.update(json.dumps(manifest_for(spec, source), sort_keys=True).encode())
-    h.update(f"layout={LAYOUT_VERSION};runtime={runtime_digest()};{requirements_for(spec, source)}".encode())
+    requirements = requirements_for(spec, source, offline)
+    h.update(f"layout={LAYOUT_VERSION};runtime={runtime_digest()};{requirements}".encode())
     return f"{prefix.strip('/')}/models/{h.hexdigest()[:32]}/model.tar.gz".lstrip("/")
 
 
@@ -126,8 +167,10 @@ def _add_file(tar: tarfile.TarFile, name: str, path: Path) -> None:
         tar.addfile(info, fh)
 
 
-def pack_model(source: Path, spec: ModelSpec) -> bytes:
-    """The model.tar.gz bytes: model files at the root, manifest, and code/ shim."""
+def pack_model(source: Path, spec: ModelSpec, wheels: Sequence[Path] | None = None) -> bytes:
+    """The model.tar.gz bytes: model files at the root, manifest, and code/ shim; with
+    ``wheels`` (staging.offline_pins fetched by cloudserve.serving.wheels) an offline
+    archive whose container installs from code/wheels only."""
     buffer = io.BytesIO()
     with (
         gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz,
@@ -142,9 +185,12 @@ def pack_model(source: Path, spec: ModelSpec) -> bytes:
                     _add_file(tar, rel, path)
         _add_bytes(tar, MANIFEST, json.dumps(manifest_for(spec, source), indent=1).encode())
         _add_bytes(tar, "code/inference.py", INFERENCE_SHIM.encode())
-        _add_bytes(tar, "code/requirements.txt", requirements_for(spec, source).encode())
+        requirements = requirements_for(spec, source, offline=wheels is not None)
+        _add_bytes(tar, "code/requirements.txt", requirements.encode())
         for name, path in runtime_files("code/cloudserve/"):
             _add_file(tar, name, path)
+        for wheel in sorted(wheels or (), key=lambda path: path.name):
+            _add_file(tar, f"code/{WHEELS_DIR}/{wheel.name}", wheel)
     return buffer.getvalue()
 
 

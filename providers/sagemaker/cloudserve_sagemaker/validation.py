@@ -37,6 +37,7 @@ def validate_desired(desired: DesiredEndpoint, settings: SageMakerSettings) -> l
             f"targets.sagemaker.role_arn {settings.role_arn!r} is not an IAM role ARN "
             f"(arn:aws:iam::<account>:role/<name>)"
         )
+    problems += _offline_rules(desired, settings)
     local_models = [n for n, v in spec.versions.items() if v.model is not None and not is_remote(v.model.uri)]
     for name, version in spec.versions.items():
         if (
@@ -71,6 +72,20 @@ def validate_desired(desired: DesiredEndpoint, settings: SageMakerSettings) -> l
                 f"label {key}={value!r}: AWS tag values allow letters, digits, spaces and _ . : / = + - @"
             )
     return problems
+
+
+def _offline_rules(desired: DesiredEndpoint, settings: SageMakerSettings) -> list[str]:
+    """An offline archive is one cloudserve builds: an s3:// model.tar.gz is the user's own,
+    and its container would still install from an index."""
+    if not settings.offline:
+        return []
+    return [
+        f"spec.versions.{name}.model.uri: targets.sagemaker.offline carries the container's "
+        f"wheels in the model.tar.gz cloudserve builds, but {version.model.uri!r} is an archive "
+        "of your own; give a local model path, or set the version's image"
+        for name, version in desired.deployment.spec.versions.items()
+        if version.model is not None and not version.image and version.model.uri.startswith("s3://")
+    ]
 
 
 def _variant_rules(desired: DesiredEndpoint) -> list[str]:

@@ -179,3 +179,66 @@ def test_plan_says_when_the_image_lookup_sdk_is_missing(make_spec, monkeypatch) 
     spec.spec.versions["stable"].image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/own:1"
     spec.spec.versions["stable"].model = None
     assert provider.validate(build_desired(spec, provider)) == []
+
+
+def test_an_offline_archive_installs_from_its_own_wheels_only(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import io
+    import tarfile
+
+    from cloudserve_sagemaker.staging import BUILD_PINS, content_key, offline_pins, pack_model
+
+    from cloudserve.serving.wheels import cached_wheels
+    from cloudserve.spec.models import ModelSpec
+
+    artifact = tmp_path / "model.skops"
+    artifact.write_bytes(b"weights")
+    spec = ModelSpec(uri=str(artifact), framework="sklearn")
+    pins = offline_pins(spec, artifact)
+    assert pins[-2:] == list(BUILD_PINS)  # the toolkit's `pip install .` builds with these
+    # A stand-in wheel per pin (names as pip writes them), and one for another platform.
+    folder = tmp_path / "wheels"
+    folder.mkdir()
+    for pin in pins:
+        name, version = pin.split("==")
+        (folder / f"{name.replace('-', '_')}-{version}-py3-none-any.whl").write_bytes(b"")
+    (folder / "numpy-9.9.9-cp312-cp312-win_amd64.whl").write_bytes(b"")
+    wheels = cached_wheels(pins, folder)
+    assert wheels is not None and len(wheels) == len(pins)
+    assert cached_wheels([*pins, "numpy==9.9.9"], folder) is None  # a Windows wheel does not fit
+    with tarfile.open(fileobj=io.BytesIO(pack_model(artifact, spec, wheels)), mode="r:gz") as tar:
+        names = set(tar.getnames())
+        member = tar.extractfile("code/requirements.txt")
+        assert member is not None
+        lines = member.read().decode().splitlines()
+    assert lines[:2] == ["--no-index", "--find-links wheels"]
+    assert {f"code/wheels/{w.name}" for w in wheels} <= names
+    assert content_key("p", artifact, spec, offline=True) != content_key("p", artifact, spec)
+
+
+def test_plan_says_what_a_container_downloads_at_start(make_spec, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from cloudserve_sagemaker.staging import start_note
+
+    from cloudserve.spec.models import ModelSpec
+
+    monkeypatch.setenv("CLOUDSERVE_WHEEL_CACHE", str(tmp_path / "empty"))
+    spec = ModelSpec(uri="./model", framework="sklearn")
+    online = start_note(spec, offline=False)
+    assert online is not None and "from PyPI at every start" in online and "offline: true" in online
+    offline = start_note(spec, offline=True)
+    assert offline is not None and "nothing from an index" in offline
+    assert start_note(ModelSpec(uri="s3://b/model.tar.gz", framework="sklearn"), offline=False) is None
+
+
+def test_offline_refuses_an_archive_it_does_not_build(make_spec) -> None:  # type: ignore[no-untyped-def]
+    spec = make_spec("churn", versions={"blue": "a"})
+    blue = spec.spec.versions["blue"]
+    remote = blue.model_copy(
+        update={"model": blue.model.model_copy(update={"uri": "s3://artifacts/m.tar.gz"})}
+    )
+    spec = spec.model_copy(update={"spec": spec.spec.model_copy(update={"versions": {"blue": remote}})})
+    settings = spec.targets.sagemaker.model_copy(update={"offline": True})
+    provider = SageMakerProvider(settings, offline=True)
+    problems = provider.validate(build_desired(spec, provider))
+    assert any("targets.sagemaker.offline" in p and "spec.versions.blue.model.uri" in p for p in problems), (
+        problems
+    )

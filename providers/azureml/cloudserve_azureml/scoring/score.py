@@ -122,7 +122,7 @@ def _collect(raw: str | bytes, result: dict[str, Any]) -> None:
 
         rows, named = rows_of(json.loads(raw))
         columns = named or json.loads(os.environ["CLOUDSERVE_INPUT_COLUMNS"])
-        frame = pd.DataFrame(rows)
+        frame = pd.DataFrame(_one_row_per_prediction(rows, len(result["predictions"])))
         if all(isinstance(c, int) for c in frame.columns) and len(columns) == frame.shape[1]:
             frame.columns = columns
         inputs, outputs = _collectors  # type: ignore[misc]
@@ -130,3 +130,11 @@ def _collect(raw: str | bytes, result: dict[str, Any]) -> None:
         outputs.collect(pd.DataFrame({"prediction": list(result["predictions"])}), context)
     except Exception:  # best effort: logging never fails a request
         pass
+
+
+def _one_row_per_prediction(rows: list[Any], predictions: int) -> list[Any]:
+    """The rows as the model saw them. The runtime takes a flat list of values as one row
+    when it has the model's width, else as one value per row (loaders/tabular.py); one
+    prediction for several values is the first case, which pandas would read as a column."""
+    flat = bool(rows) and not isinstance(rows[0], list | tuple | dict)
+    return [rows] if flat and predictions != len(rows) else rows
