@@ -65,3 +65,13 @@ def sagemaker_sklearn_python() -> Path:
 def sagemaker_wheels() -> Path:
     """The wheels an offline SageMaker archive carries for a scikit-learn model."""
     return built(cache_dir() / "wheels" / "sagemaker", "the offline SageMaker wheel cache")
+
+
+@pytest.fixture(scope="session")
+def followed_images() -> Path:
+    """Images of `cloudserve package` (runtime-only and baked) built by following their
+    Dockerfiles (scripts/follow-dockerfile.py): ``<kind>/image.json``, ``<kind>-context``."""
+    root = cache_dir() / "images"
+    for kind in ("runtime", "baked"):
+        built(root / kind, f"the followed {kind} image")
+    return root

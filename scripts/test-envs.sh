@@ -8,6 +8,9 @@
 #                            Azure ML conda file for a scikit-learn model (translate.conda_pip_pins):
 #                            azureml-inference-server-http (azmlinfsrv), azureml-ai-monitoring and
 #                            the runtime's pins; the code folder brings cloudserve itself
+#   .cache/envs/sagemaker-sklearn-1.4-2  SageMaker's scikit-learn serving image's packages
+#   .cache/wheels/sagemaker  wheels of offline SageMaker archives and the drift job's runtime zip
+#   .cache/images/{runtime,baked}  `cloudserve package` images, their Dockerfiles followed
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${CLOUDSERVE_VENV:-$ROOT/.venv}"
@@ -86,20 +89,54 @@ SM_MAPPING="$(echo "$CACHE"/envs/sagemaker-sklearn-1.4-2/lib/python3.*/site-pack
 sed -i 's/collections\.Mapping/collections.abc.Mapping/g' "$SM_MAPPING"
 
 # The wheels an offline SageMaker archive carries (staging.offline_pins) for a skops model
-# saved by this venv's scikit-learn, fetched once with cloudserve's own fetcher; the test
-# packs them into model.tar.gz and gives the container no index.
+# saved by this venv's scikit-learn, and the drift job's runtime zip (job_runtime), fetched
+# once with cloudserve's own fetcher; the tests pack them and give the container no index.
 "$PY" - "$CACHE/wheels/sagemaker" <<'PY'
 import sys
 from pathlib import Path
 
 from cloudserve.serving.wheels import cached_wheels, fetch_wheels
 from cloudserve.spec.models import ModelSpec
+from cloudserve_sagemaker.job_runtime import monitor_pins
 from cloudserve_sagemaker.staging import offline_pins
 
 folder = Path(sys.argv[1])
-pins = offline_pins(ModelSpec(uri="model.skops", framework="sklearn", format="skops"))
-if cached_wheels(pins, folder) is None:
-    print(f"fetching {len(pins)} wheels into {folder}", file=sys.stderr)
-    fetch_wheels(pins, folder)
+model = ModelSpec(uri="model.skops", framework="sklearn", format="skops")
+for pins in (offline_pins(model), monitor_pins()):  # serving, and the drift job
+    if cached_wheels(pins, folder) is None:
+        print(f"fetching {len(pins)} wheels into {folder}", file=sys.stderr)
+        fetch_wheels(pins, folder)
 (folder / ".ready-wheels").touch()
 PY
+
+# Images from `cloudserve package`, built by following their Dockerfiles without Docker
+# (scripts/follow-dockerfile.py: a root folder, a venv for the image's Python, resumed at
+# the first changed step like docker's layer cache): the runtime-only image
+# (targets.vertex.serving_image) and one with a scikit-learn model baked in. The tests
+# regenerate both contexts and refuse to run if these were followed from other files.
+IMAGES="$CACHE/images"
+mkdir -p "$IMAGES"
+"$PY" - "$IMAGES/model" <<'PY'
+import sys
+from pathlib import Path
+
+folder = Path(sys.argv[1])
+if not (folder / "model.skops").is_file():
+    import skops.io as sio
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = load_iris(return_X_y=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    sio.dump(LogisticRegression(max_iter=500).fit(x, y), folder / "model.skops")
+PY
+for kind in runtime baked; do
+  rm -rf "$IMAGES/$kind-context"
+  if [ "$kind" = runtime ]; then
+    "$VENV/bin/cloudserve" package --runtime-only --context-dir "$IMAGES/$kind-context" >/dev/null
+  else
+    "$VENV/bin/cloudserve" package "$IMAGES/model" --context-dir "$IMAGES/$kind-context" >/dev/null
+  fi
+  "$PY" "$ROOT/scripts/follow-dockerfile.py" "$IMAGES/$kind-context" "$IMAGES/$kind" --python "$(python_for 3.11)"
+  touch "$IMAGES/$kind/.ready-followed"
+done

@@ -59,9 +59,14 @@ def runtime_digest() -> str:
 # Azure ML environment cloudserve defines (python=3.12), both Linux on x86_64. Requirement
 # markers are evaluated for them, not for this machine.
 CONTAINER_PYTHON = "3.12"
-_CONTAINER_MARKERS = {
-    "python_version": CONTAINER_PYTHON,
-    "python_full_version": f"{CONTAINER_PYTHON}.0",
+
+
+def container_markers(python: str = CONTAINER_PYTHON) -> dict[str, str]:
+    """PEP 508 marker values of a Linux x86_64 CPython container of that version."""
+    return {**_LINUX_X86_64, "python_version": python, "python_full_version": f"{python}.0"}
+
+
+_LINUX_X86_64 = {
     "implementation_name": "cpython",
     "platform_python_implementation": "CPython",
     "sys_platform": "linux",
@@ -95,16 +100,19 @@ def pinned_requirements(
     return pinned_closure(model_runtime(spec.framework), fixed)
 
 
-def pinned_closure(names: Iterable[str], fixed: Mapping[str, str]) -> list[str]:
+def pinned_closure(
+    names: Iterable[str], fixed: Mapping[str, str], extra: str = "serve", python: str = CONTAINER_PYTHON
+) -> list[str]:
     """``name==version`` for ``names`` and their requirements in the container, in
     discovery order. ``fixed`` ({name: version}) wins over what is installed; what it
     requires is still read from the installed release (the same names across the
-    releases cloudserve supports)."""
+    releases cloudserve supports). ``python``: the container's Python, for markers."""
     from importlib import metadata
 
     from packaging.requirements import Requirement
 
     pinned = {_canonical(k): v for k, v in fixed.items()}
+    markers = container_markers(python)
     pins: dict[str, str] = {}
     missing: list[str] = []
     queue = list(names)
@@ -124,13 +132,13 @@ def pinned_closure(names: Iterable[str], fixed: Mapping[str, str]) -> list[str]:
         pins[key] = f"{dist.metadata['Name']}=={pinned.get(key, dist.version)}"
         for line in dist.requires or []:
             requirement = Requirement(line)
-            if requirement.marker is None or requirement.marker.evaluate(_CONTAINER_MARKERS):
+            if requirement.marker is None or requirement.marker.evaluate(markers):
                 queue.append(requirement.name)
     if missing:
         raise UnpinnableRuntime(
             f"the serving runtime needs {', '.join(missing)} in the container, and without it "
             "installed here cloudserve cannot pin its version",
-            hint=install_hint("cloudserve[serve]"),
+            hint=f"{install_hint(f'cloudserve[{extra}]')} (or: pip install {' '.join(missing)})",
         )
     return list(pins.values())
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from importlib import metadata
 from pathlib import Path
 
 import cloudserve
@@ -38,6 +37,18 @@ FRAMEWORK_RUNTIME = {
     "custom": _ANY_MODEL,  # a handler may load any of them
 }
 SERVER_RUNTIME = ("uvicorn", "httptools", "uvloop", "prometheus-client")
+# The drift engine (`cloudserve monitor run`) as a job runs it: the core and the `monitor` extra.
+MONITOR_RUNTIME = (
+    "pydantic",
+    "PyYAML",
+    "click",
+    "filelock",
+    "packaging",
+    "numpy",
+    "scipy",
+    "pyarrow",
+    "polars",
+)
 # An image from `cloudserve package` serves whatever model it is handed: all of them.
 RUNTIME = (*RUNTIME_CORE, *_ANY_MODEL, *SERVER_RUNTIME)
 
@@ -112,7 +123,9 @@ def write_context(
         _copy_model(model, output / "model")
         sidecar = {"format": loaded.format, "trust_pickle": trust_pickle, "handler": handler}
         (output / "model" / SIDECAR).write_text(json.dumps(sidecar, indent=2) + "\n")
-    (output / "requirements.txt").write_text(requirements(model, written=_written(model, loaded.format)))
+    framework = _FRAMEWORK_OF_FORMAT.get(loaded.format, "sklearn")
+    written = _written(model, "xgboost" if framework == "xgboost" else "sklearn")
+    (output / "requirements.txt").write_text(requirements(model, written=written, framework=framework))
     _copy_source(output / "cloudserve-src")
     (output / "Dockerfile").write_text(dockerfile(base_image, bake_model))
     return sorted(p for p in output.rglob("*") if p.is_file())
@@ -146,29 +159,40 @@ def dockerfile(base_image: str | None, bake_model: bool, model_env: bool = True)
     )
 
 
-def _written(model: Path, fmt: str) -> dict[str, str]:
-    """{package: version} of the model's library as the artifact records it (written_with)."""
+# The framework a loaded format needs libraries for (handlers and MLflow may need any).
+_FRAMEWORK_OF_FORMAT = {"xgboost": "xgboost", "mlflow": "mlflow", "handler": "custom"}
+
+
+def _written(model: Path, framework: str) -> dict[str, str]:
+    """{package: version} of the model's library as the artifact records it (written_with;
+    an MLflow or handler folder's sklearn/skops files record it the same way)."""
     from cloudserve.serving.written_with import written_with
     from cloudserve.spec.models import ModelSpec
 
-    framework = "xgboost" if fmt == "xgboost" else "sklearn"
     version = written_with(model.resolve(), ModelSpec(uri=str(model), framework=framework))
     return {FRAMEWORK_PACKAGES[framework]: version} if version else {}
 
 
 def requirements(
-    model: Path | None, extra: tuple[str, ...] = (), written: dict[str, str] | None = None
+    model: Path | None,
+    extra: tuple[str, ...] = (),
+    written: dict[str, str] | None = None,
+    framework: str | None = None,
 ) -> str:
-    """Pinned runtime distributions, plus the model's own requirements.txt if it has one.
+    """The runtime's distributions and everything they require, each pinned to this
+    environment's version (markers read for the image's Python, the one packaging runs),
+    plus the model's own requirements.txt if it has one.
 
+    ``framework`` narrows the model libraries to that framework's (a baked sklearn model's
+    image installs no XGBoost); None keeps them all (a runtime-only image serves any model).
     ``written`` overrides a pin with the version that wrote the model (scikit-learn warns
     when another version loads it), so a model saved elsewhere is served as it was saved."""
-    lines = ["# pinned to the environment that packaged the model"]
-    for name in (*RUNTIME, *extra):
-        try:
-            lines.append(f"{name}=={(written or {}).get(name) or metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            lines.append(name)
+    from cloudserve.serving.bundle import pinned_closure
+
+    names = (*model_runtime(framework), *SERVER_RUNTIME) if framework else RUNTIME
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    lines = ["# pinned to the environment that packaged the model, with everything it requires"]
+    lines += pinned_closure((*names, *extra), written or {}, python=python)
     if model is None:
         return "\n".join(lines) + "\n"
     own = (model if model.is_dir() else model.parent) / "requirements.txt"

@@ -169,8 +169,11 @@ def test_package_context_is_complete_and_its_entrypoint_serves(
     for source in re.findall(r"^COPY (\S+) ", dockerfile, re.M):
         assert (context / source).exists(), source
     requirements = (context / "requirements.txt").read_text()
-    for dist in ("scikit-learn==", "skops==", "uvicorn==", "orjson==", "prometheus-client=="):
-        assert dist in requirements
+    # Every line an exact pin (names as each distribution's metadata spells them).
+    pins = [line for line in requirements.splitlines() if not line.startswith("#")]
+    assert pins and all("==" in line for line in pins), requirements
+    names = {line.split("==")[0].lower().replace("_", "-") for line in pins}
+    assert {"scikit-learn", "skops", "uvicorn", "orjson", "prometheus-client", "typing-extensions"} <= names
     assert "mlflow" not in requirements.lower().replace("# pinned", "")
     assert (context / "cloudserve-src" / "pyproject.toml").is_file()
     assert (context / "model" / "MLmodel").is_file()

@@ -24,11 +24,12 @@ from cloudserve.artifacts import is_remote, resolve_local
 from cloudserve.desired import base_dir_of
 from cloudserve.errors import AlreadyExists, Conflict, InvalidSpec, NotFound
 from cloudserve.provider import DesiredEndpoint
+from cloudserve.serving.wheels import fetch_wheels
 from cloudserve.spec.models import Deployment, SageMakerSettings
 from cloudserve_sagemaker import drift_requests as dr
+from cloudserve_sagemaker import job_runtime
 from cloudserve_sagemaker import translate as tr
 from cloudserve_sagemaker.client import AwsClients
-from cloudserve_sagemaker.staging import runtime_requirement
 
 
 def drift_problems(desired: DesiredEndpoint, settings: SageMakerSettings) -> list[str]:
@@ -153,8 +154,19 @@ class DriftMonitor:
         with tempfile.TemporaryDirectory() as tmp:
             path = profile.save(Path(tmp) / dr.PROFILE_FILE)
             body = path.read_bytes()
+        return self._put_once("monitoring", dr.PROFILE_FILE, body)
+
+    def stage_runtime(self) -> str:
+        """Upload the drift engine's runtime zip to ``<prefix>/runtime/<digest>/`` unless
+        that key exists (each job downloads the whole prefix: one file); its S3 URI."""
+        offline = self.settings.offline
+        wheels = fetch_wheels(job_runtime.monitor_pins()) if offline else None
+        return self._put_once("runtime", job_runtime.RUNTIME_FILE, job_runtime.pack_runtime(wheels))
+
+    def _put_once(self, folder: str, name: str, body: bytes) -> str:
+        """``body`` at ``<prefix>/<folder>/<sha256>/<name>`` unless that key exists; its URI."""
         digest = hashlib.sha256(body).hexdigest()[:32]
-        key = f"{self.settings.prefix.strip('/')}/monitoring/{digest}/{dr.PROFILE_FILE}".lstrip("/")
+        key = f"{self.settings.prefix.strip('/')}/{folder}/{digest}/{name}".lstrip("/")
         bucket = self.settings.bucket or ""
         try:
             self.aws.call("s3", "head_object", Bucket=bucket, Key=key)
@@ -184,7 +196,7 @@ class DriftMonitor:
             endpoint=desired.name,
             drift=drift,
             image=self._image(),
-            requirement=runtime_requirement("monitor"),  # the drift engine's own extra
+            runtime_prefix=self.stage_runtime().rsplit("/", 1)[0] + "/",
             role_arn=self.settings.role_arn or "",
             baseline_prefix=profile_uri.rsplit("/", 1)[0] + "/",
             capture_uri=self._capture_uri(desired),
@@ -222,7 +234,7 @@ class DriftMonitor:
             monitoring_hash=desired.monitoring_hash,
             drift=drift,
             image=self._image(),
-            requirement=runtime_requirement("monitor"),  # the drift engine's own extra
+            runtime_uri=self.stage_runtime(),
             role_arn=self.settings.role_arn or "",
             profile_uri=profile_uri,
             reports_uri=f"s3://{bucket}/{self.settings.prefix.strip('/')}/monitoring/{desired.name}/reports",

@@ -13,9 +13,14 @@ Two shapes, chosen by ``targets.sagemaker.native_monitoring``:
   container" contract); the container is the same one, running the same engine, so the
   verdict does not depend on the mode.
 
-The job's command is identical in both: a shell line that installs the pinned cloudserve
-runtime when the image lacks it (the serving containers do the same through
-``code/requirements.txt``) and runs ``cloudserve monitor run`` with the spec's settings.
+The job's command is identical in both: a shell line that extracts the staged runtime zip
+(job_runtime.py: cloudserve's source and the engine's exact pins, with their wheels when
+offline), installs the pins and runs ``cloudserve monitor run`` from the extracted source
+with the spec's settings. The scheduler's job gets the zip as a third processing input.
+Model Monitor's job definitions take no inputs beyond the capture and the two baseline
+resources, so there the zip is the ConstraintsResource (a file Model Monitor hands the
+container at ``$baseline_constraints`` and interprets no further; cloudserve's engine has
+no use for a constraints file of its own).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from datetime import timedelta
 from typing import Any
 
 from cloudserve_sagemaker import translate as tr
+from cloudserve_sagemaker.job_runtime import RUNTIME_FILE
 
 UNIVERSAL_TARGET = "arn:aws:scheduler:::aws-sdk:sagemaker:createProcessingJob"
 EXECUTION_ID = "<aws.scheduler.execution-id>"  # replaced by EventBridge Scheduler per run
@@ -35,6 +41,8 @@ JOB_VOLUME_GB = 30
 JOB_MAX_RUNTIME_S = 3600
 BASELINE_DIR = "/opt/ml/processing/input/baseline"
 CAPTURE_DIR = "/opt/ml/processing/input/capture"
+RUNTIME_DIR = "/opt/ml/processing/input/runtime"
+UNPACKED = "/tmp/cs"  # short: each ContainerEntrypoint member is at most 256 characters
 PROFILE_FILE = "baseline.drift-profile.npz"
 # Model Monitor's own contract: it downloads the interval's capture to ``dataset_source``
 # and the baseline statistics resource to ``baseline_statistics``.
@@ -137,11 +145,13 @@ def monitor_arguments(
     return [*args, "--output", "json"]
 
 
-def entrypoint(requirement: str, prepare: str = "") -> list[str]:
-    """``sh -c`` so the runtime can be installed first; the options follow as "$@"."""
+def entrypoint(runtime_zip: str, prepare: str = "") -> list[str]:
+    """``sh -c`` so the runtime is unpacked and its pins installed first; the options
+    follow as "$@". ``runtime_zip`` is a shell word (a path, or ``"$baseline_constraints"``)."""
     script = (
-        f"{prepare}python -c 'import cloudserve.monitor' 2>/dev/null || "
-        f"pip install --quiet '{requirement}' && exec cloudserve monitor run \"$@\""
+        f"{prepare}python -m zipfile -e {runtime_zip} {UNPACKED} && cd {UNPACKED} && "
+        "python -m pip install -qr requirements.txt && cd / && "
+        f'PYTHONPATH={UNPACKED} exec python -m cloudserve monitor run "$@"'
     )
     return ["sh", "-c", script, "cloudserve-monitor"]
 
@@ -157,7 +167,7 @@ def processing_job_request(
     endpoint: str,
     drift: Any,
     image: str,
-    requirement: str,
+    runtime_prefix: str,
     role_arn: str,
     baseline_prefix: str,
     capture_uri: str,
@@ -184,12 +194,13 @@ def processing_job_request(
         "StoppingCondition": {"MaxRuntimeInSeconds": JOB_MAX_RUNTIME_S},
         "AppSpecification": {
             "ImageUri": image,
-            "ContainerEntrypoint": entrypoint(requirement),
+            "ContainerEntrypoint": entrypoint(f"{RUNTIME_DIR}/{RUNTIME_FILE}"),
             "ContainerArguments": args,
         },
         "ProcessingInputs": [
             _s3_input("baseline", baseline_prefix, BASELINE_DIR),
             _s3_input("capture", capture_uri.rstrip("/") + "/", CAPTURE_DIR),
+            _s3_input("runtime", runtime_prefix, RUNTIME_DIR),
         ],
         "RoleArn": role_arn,
         "Tags": tr.aws_tags(tags),
@@ -234,7 +245,7 @@ def data_quality_request(
     monitoring_hash: str,
     drift: Any,
     image: str,
-    requirement: str,
+    runtime_uri: str,
     role_arn: str,
     profile_uri: str,
     reports_uri: str,
@@ -250,10 +261,13 @@ def data_quality_request(
     args = monitor_arguments(drift, f"/tmp/{PROFILE_FILE}", NATIVE_CAPTURE_DIR, None)
     return {
         "JobDefinitionName": job_definition_name(endpoint, monitoring_hash),
-        "DataQualityBaselineConfig": {"StatisticsResource": {"S3Uri": profile_uri}},
+        "DataQualityBaselineConfig": {
+            "StatisticsResource": {"S3Uri": profile_uri},
+            "ConstraintsResource": {"S3Uri": runtime_uri},  # the runtime zip, see the module doc
+        },
         "DataQualityAppSpecification": {
             "ImageUri": image,
-            "ContainerEntrypoint": entrypoint(requirement, prepare),
+            "ContainerEntrypoint": entrypoint('"$baseline_constraints"', prepare),
             "ContainerArguments": args,
         },
         "DataQualityJobInput": {

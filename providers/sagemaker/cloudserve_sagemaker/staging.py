@@ -84,17 +84,6 @@ def _response(body, status, mimetype):
 '''
 
 
-def runtime_requirement(extras: str = "serve") -> str:
-    """The pip requirement for cloudserve at this version (the drift job still installs it
-    this way; serving containers get the source in code/ instead)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return f"cloudserve[{extras}]=={version('cloudserve')}"
-    except PackageNotFoundError:
-        return f"cloudserve[{extras}]"
-
-
 def requirements_for(spec: ModelSpec, source: Path | None = None, offline: bool = False) -> str:
     """``code/requirements.txt``: exact pins only; cloudserve itself is not there, its
     source is in code/ (cloudserve.serving.bundle), so no container fetches it from an index.

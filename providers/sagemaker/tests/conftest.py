@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Callable, Iterator
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -41,6 +44,40 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         out[key] = model
         out[f"{key}_path"] = path.parent
     return out
+
+
+class ImageEnv:
+    """A throwaway copy of the scikit-learn image's environment: the toolkit and the drift
+    job pip-install into it, so the cached one stays as the image has it."""
+
+    def __init__(self, original: Path, into: Path) -> None:
+        self.root = into / "image-python"
+        shutil.copytree(original, self.root, symlinks=True)
+        for script in (self.root / "bin").iterdir():  # console scripts name their Python
+            if script.is_file() and not script.is_symlink():
+                text = script.read_bytes()
+                if text.startswith(b"#!"):
+                    script.write_bytes(text.replace(str(original).encode(), str(self.root).encode(), 1))
+        self.python = self.root / "bin" / "python"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """A process environment in the image: its Python first on PATH, no package index,
+        and none of this machine's pip or Python settings."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PIP_", "VIRTUAL_ENV"))}
+        env.update(
+            PATH=f"{self.root / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+            PIP_NO_INDEX="1",
+            PIP_CONFIG_FILE=os.devnull,
+            PIP_DISABLE_PIP_VERSION_CHECK="1",
+        )
+        env.update(extra)
+        return env
+
+
+@pytest.fixture(scope="session")
+def sklearn_image(sagemaker_sklearn_python: Path) -> Callable[[Path], ImageEnv]:
+    """Makes an ImageEnv under a given folder."""
+    return lambda into: ImageEnv(sagemaker_sklearn_python.parent.parent, into)
 
 
 @pytest.fixture

@@ -6,9 +6,7 @@ once, locally, over SageMaker-format capture."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +21,7 @@ from cloudserve_sagemaker.testing import SageMakerEmulator
 from cloudserve.desired import build_desired
 from cloudserve.planner import make_plan
 from cloudserve.provider import Feature, Support
+from cloudserve.serving.wheels import CACHE_ENV
 from cloudserve.spec.models import Deployment, SageMakerSettings
 from cloudserve.testing.conformance import apply_spec, pending_changes, wait
 from cloudserve.testing.webhook import webhook_receiver
@@ -73,14 +72,20 @@ def native_provider(settings: SageMakerSettings) -> SageMakerProvider:
 
 
 def test_own_engine_schedule_lifecycle(
-    provider: SageMakerProvider,
+    settings: SageMakerSettings,
     emulator: SageMakerEmulator,
     make_spec: MakeSpec,
     baseline: Path,
     webhook: dict[str, Any],
     iris_rows: list[list[float]],
     tmp_path: Path,
+    sklearn_image: Callable[[Path], Any],
+    sagemaker_wheels: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Offline, so the job's runtime zip carries its wheels and runs with no index below.
+    monkeypatch.setenv(CACHE_ENV, str(sagemaker_wheels))
+    provider = SageMakerProvider(settings.model_copy(update={"offline": True}))
     spec = drift_spec(make_spec, baseline, webhook["url"], threshold=0.3)
     plan = make_plan(spec, provider)
     cap = provider.capabilities()[Feature.DRIFT_MONITORING]
@@ -111,7 +116,8 @@ def test_own_engine_schedule_lifecycle(
     )
     inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in started["ProcessingInputs"]}
     assert inputs["capture"] == "s3://artifacts/cloudserve/capture/churn/"
-    run_job_locally(emulator, started, inputs, iris_rows, tmp_path)
+    assert inputs["runtime"].startswith("s3://artifacts/cloudserve/runtime/")
+    run_job_locally(emulator, started, iris_rows, tmp_path, sklearn_image(tmp_path))
     assert [f["name"] for f in webhook["posts"][0]["drifted_features"]] == ["petal_width"]
 
     # Changed in place: threshold, then schedule -> update_endpoint only, schedule updated.
@@ -151,15 +157,12 @@ def dr_substituted(job: dict[str, Any]) -> str:
 
 
 def run_job_locally(
-    emulator: SageMakerEmulator,
-    job: dict[str, Any],
-    inputs: dict[str, str],
-    rows: list[list[float]],
-    tmp_path: Path,
+    emulator: SageMakerEmulator, job: dict[str, Any], rows: list[list[float]], tmp_path: Path, image: Any
 ) -> None:
     """What the processing job does, here: its inputs downloaded from (emulated) S3 to
     local folders, SageMaker-format capture with petal_width shifted, and the container's
-    own entrypoint and arguments run with ``sh`` (cloudserve is installed, so no pip)."""
+    own entrypoint and arguments run with ``sh`` in the scikit-learn image's environment
+    (no cloudserve in it, no package index: everything comes from the runtime zip)."""
     s3 = emulator.client("s3")
     now = datetime.now(UTC)
     capture = "".join(
@@ -191,12 +194,15 @@ def run_job_locally(
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
     app = job["AppSpecification"]
-    assert "cloudserve[monitor]" in app["ContainerEntrypoint"][2]  # installs the engine's extra
-    args = list(app["ContainerArguments"])
-    for container_path, path in local.items():
-        args = [a.replace(container_path, str(path)) for a in args]
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    done = subprocess.run(app["ContainerEntrypoint"] + args, capture_output=True, text=True, env=env)
+    command = [*app["ContainerEntrypoint"], *app["ContainerArguments"]]
+    assert not any(
+        "cloudserve[" in part or "cloudserve==" in part for part in command
+    )  # nothing from an index
+    # The container's paths, moved under this test's folder.
+    moved = {**{k: str(v) for k, v in local.items()}, dr.UNPACKED: str(tmp_path / "unpacked")}
+    for container_path, path in moved.items():
+        command = [part.replace(container_path, path) for part in command]
+    done = subprocess.run(command, capture_output=True, text=True, env=image.env(), cwd=tmp_path)
     assert done.returncode == 3, done.stderr  # 3: drift found
     result = json.loads(done.stdout)
     drifted = [f["name"] for f in result["features"] if f["status"] == "drift"]

@@ -20,7 +20,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -28,7 +27,7 @@ import tarfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -71,19 +70,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _image_copy(env: Path, into: Path) -> Path:
-    """A throwaway copy of the image's environment: the toolkit pip-installs into it."""
-    copy = into / "image-python"
-    shutil.copytree(env, copy, symlinks=True)
-    for script in (copy / "bin").iterdir():
-        if script.is_file() and not script.is_symlink():
-            text = script.read_bytes()
-            if text.startswith(b"#!"):
-                script.write_bytes(text.replace(str(env).encode(), str(copy).encode(), 1))
-    return copy
-
-
-def _container_env(base: Path, image: Path, port: int, cache: Path) -> dict[str, str]:
+def _container_env(base: Path, image: Any, port: int, cache: Path) -> dict[str, str]:
     version = DesiredVersion(
         name="blue",
         spec=VersionSpec(model=ModelSpec(uri="./m", framework="sklearn")),
@@ -91,7 +78,7 @@ def _container_env(base: Path, image: Path, port: int, cache: Path) -> dict[str,
         scaling=Scaling(min=1, max=1),
         instance_type="ml.m5.large",
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PIP_", "VIRTUAL_ENV"))}
+    env = image.env(PIP_CACHE_DIR=str(cache), PYTHONPATH=str(STANDIN))
     # What cloudserve's CreateModel sets, with /opt/ml moved under the temporary base.
     for key, value in tr.container_environment(version, "us-east-1", framework_image=True).items():
         env[key] = value.replace("/opt/ml", str(base)) if value.startswith("/opt/ml") else value
@@ -103,13 +90,6 @@ def _container_env(base: Path, image: Path, port: int, cache: Path) -> dict[str,
         SAGEMAKER_BIND_TO_PORT=str(port),
         SAGEMAKER_USE_NGINX="false",
         SAGEMAKER_MODEL_SERVER_WORKERS="1",
-        PYTHONPATH=str(STANDIN),
-        PATH=f"{image / 'bin'}{os.pathsep}{env.get('PATH', '')}",
-        # No index at all: everything must come from the archive's code/wheels.
-        PIP_NO_INDEX="1",
-        PIP_CONFIG_FILE=os.devnull,  # this machine's pip settings are not the image's
-        PIP_DISABLE_PIP_VERSION_CHECK="1",
-        PIP_CACHE_DIR=str(cache),
     )
     return env
 
@@ -138,7 +118,7 @@ def _wait_ready(process: subprocess.Popen[bytes], port: int, log: Path, deadline
 
 @pytest.fixture(scope="module")
 def container(
-    sagemaker_sklearn_python: Path,
+    sklearn_image: Callable[[Path], Any],
     sagemaker_wheels: Path,
     models: dict[str, Any],
     tmp_path_factory: pytest.TempPathFactory,
@@ -154,12 +134,12 @@ def container(
     base = root / "opt" / "ml"
     with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
         tar.extractall(base / "model", filter="data")
-    image = _image_copy(sagemaker_sklearn_python.parent.parent, root)
+    image = sklearn_image(root)
     port = _free_port()
     log = root / "container.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [str(image / "bin" / "python"), "-c", _LAUNCHER],
+            [str(image.python), "-c", _LAUNCHER],
             env=_container_env(base, image, port, root / "pip-cache"),
             cwd=root,
             stdout=out,

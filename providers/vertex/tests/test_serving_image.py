@@ -1,42 +1,39 @@
-"""targets.vertex.serving_image, container side: the runtime-only build context's command,
-started as Vertex AI starts a custom container (AIP_* variables, a gs:// AIP_STORAGE_URI),
+"""targets.vertex.serving_image, container side: the runtime-only image (its Dockerfile
+followed into a clean environment by scripts/test-envs.sh; tests/serving/test_package_images.py
+checks it was built from the context `cloudserve package --runtime-only` writes now), its
+command started as Vertex AI starts a custom container (AIP_* variables, a gs:// AIP_STORAGE_URI),
 fetches the model from Cloud Storage (the emulator's, through google-cloud-storage's own
 STORAGE_EMULATOR_HOST) and answers the Vertex predict route with real predictions."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import requests
-from click.testing import CliRunner
 from cloudserve_vertex.testing import VertexEmulator
-
-from cloudserve.serving.command import main
 
 ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
 
 
 def test_runtime_image_fetches_the_staged_model_and_serves_the_vertex_contract(
-    tmp_path: Path, emulator: VertexEmulator, models: dict[str, Any]
+    tmp_path: Path, emulator: VertexEmulator, models: dict[str, Any], followed_images: Path
 ) -> None:
     import skops.io as sio
 
-    context = tmp_path / "runtime"
-    packaged = CliRunner().invoke(main, ["package", "--runtime-only", "--context-dir", str(context)])
-    assert packaged.exit_code == 0, packaged.output
+    image = json.loads((followed_images / "runtime" / "image.json").read_text())["image"]
     staged = "gs://cloudserve-test/cloudserve/artifacts/0123abcd"
     emulator.put_object(f"{staged}/model.skops", sio.dumps(models["b"]))
     emulator.put_object(f"{staged}0/model.skops", b"a neighbouring folder that must not be fetched")
     predict_route = "/v1/endpoints/churn/deployedModels/1234:predict"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "AZUREML_", "CLOUDSERVE_"))}
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    env.update(image["env"])
     env.update(
-        PYTHONPATH=str(context / "cloudserve-src"),  # the image's own copy of cloudserve
         AIP_HTTP_PORT="0",
         AIP_HEALTH_ROUTE="/v1/endpoints/churn/deployedModels/1234",
         AIP_PREDICT_ROUTE=predict_route,
@@ -46,7 +43,7 @@ def test_runtime_image_fetches_the_staged_model_and_serves_the_vertex_contract(
         TMPDIR=str(tmp_path),
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cloudserve.serving", "serve"],
+        [image["python"], *image["entrypoint"][1:], *image["cmd"]],
         cwd=tmp_path,  # `python -m` puts the working directory first on sys.path
         env=env,
         stderr=subprocess.PIPE,
@@ -68,13 +65,14 @@ def test_runtime_image_fetches_the_staged_model_and_serves_the_vertex_contract(
     ]
     assert listed and all(prefix.startswith("cloudserve/artifacts/0123abcd") for prefix in listed)
     assert (tmp_path / "cloudserve-model" / "model.skops").is_file()
-    assert str(context) in _imported_from(env, tmp_path)  # the context's cloudserve ran, not this checkout's
+    # The image's own cloudserve ran, installed by its Dockerfile, not this checkout's.
+    assert _imported_from(image["python"], env, tmp_path).startswith(str(followed_images / "runtime"))
 
 
-def _imported_from(env: dict[str, str], cwd: Path) -> str:
+def _imported_from(python: str, env: dict[str, str], cwd: Path) -> str:
     code = "import cloudserve.serving.cloud as c; print(c.__file__)"
     return subprocess.run(
-        [sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True, check=True
+        [python, "-c", code], env=env, cwd=cwd, capture_output=True, text=True, check=True
     ).stdout
 
 
