@@ -12,6 +12,7 @@ changed one is a new, immutable model version.
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -149,9 +150,24 @@ def conda_pip_pins(model: ModelSpec, source: Path | None) -> list[str]:
     """The pip list of the Environment's conda file: the inference server and data collector,
     then the runtime's exact pins fitted to that server. Exact pins only; cloudserve itself
     travels in the code folder (code_folder()), so the image build fetches nothing an index
-    could substitute. scripts/test-envs.sh builds the inference-server test environment from
-    this same list."""
-    return [*SERVER_PINS, *pinned_requirements(model, source, SERVER_OVERRIDES)]
+    could substitute. What the server itself brings comes pinned from server-lock.txt
+    (scripts/lock-azureml-server.sh), where the runtime does not pin the same name itself.
+    scripts/test-envs.sh builds the inference-server test environment from this same list,
+    and the suite checks it holds nothing else."""
+    runtime = pinned_requirements(model, source, SERVER_OVERRIDES)
+    ours = {_canonical(pin) for pin in runtime}
+    brought = [pin for pin in _server_lock() if _canonical(pin) not in ours]
+    return [*SERVER_PINS, *runtime, *brought]
+
+
+@cache
+def _server_lock() -> tuple[str, ...]:
+    text = (Path(__file__).resolve().parent / "server-lock.txt").read_text()
+    return tuple(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+
+
+def _canonical(pin: str) -> str:
+    return re.sub(r"[-_.]+", "-", pin.split("==", 1)[0]).lower()
 
 
 def scoring_code_dir() -> Path:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -482,3 +483,27 @@ def test_without_a_data_collector_the_real_collector_refuses_and_init_still_serv
     # Without drift monitoring there is nothing to collect: no Collector is even made.
     assert tr.INPUT_COLUMNS_ENV not in plain.layout.env
     assert "init data collector" not in plain.log_text()
+
+
+def test_nothing_unpinned_reaches_the_image(azureml_server_python: Path, servers: dict[str, Server]) -> None:
+    """Everything pip put into the environment is on the conda file's list (the server's own
+    dependencies come pinned from server-lock.txt), and the list is consistent (pip check)."""
+    listed = {_canonical(pin) for pin in servers["collecting"].layout.pins}
+    frozen = subprocess.run(
+        [str(azureml_server_python), "-m", "pip", "freeze", "--all"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.splitlines()
+    tools = {"pip", "setuptools", "wheel"}  # the interpreter's own, not the list's
+    extra = sorted(line for line in frozen if _canonical(line) not in listed | tools)
+    assert extra == [], f"installed but not pinned in the conda file: {extra}"
+    check = subprocess.run(
+        [str(azureml_server_python), "-m", "pip", "check"], capture_output=True, text=True, timeout=60
+    )
+    assert check.returncode == 0, check.stdout
+
+
+def _canonical(pin: str) -> str:
+    return re.sub(r"[-_.]+", "-", pin.split("==", 1)[0]).lower()
