@@ -27,13 +27,19 @@ from cloudserve.serving.bundle import pinned_requirements, runtime_digest, runti
 from cloudserve.spec.models import ModelSpec
 
 MANIFEST = "cloudserve-model.json"
-LAYOUT_VERSION = "2"  # 2: the runtime travels in code/cloudserve
+LAYOUT_VERSION = "3"  # 2: the runtime travels in code/cloudserve; 3: pinned build system
 WHEELS_DIR = "wheels"  # code/wheels: an offline archive's wheels
 # The toolkit installs code/ itself as a package (sagemaker_containers._modules.install:
 # ``pip install . -r requirements.txt`` over a generated setup.py), so pip builds it in an
 # isolated environment with setuptools and wheel: offline, those wheels travel too, at the
 # versions the scikit-learn image installs (its requirements.txt at 8782528).
 BUILD_PINS = ("setuptools==80.9.0", "wheel==0.45.1")
+# code/pyproject.toml names exactly those as the build requirements, so even online the
+# isolated build fetches no unpinned setuptools (pip's default is "setuptools>=40.8.0");
+# the toolkit still writes its setup.py beside it, which setuptools then builds.
+BUILD_SYSTEM = '[build-system]\nrequires = [{}]\nbuild-backend = "setuptools.build_meta:__legacy__"\n'.format(
+    ", ".join(f'"{pin}"' for pin in BUILD_PINS)
+)
 
 INFERENCE_SHIM = '''"""cloudserve's serving runtime behind the SageMaker inference toolkit (generated).
 
@@ -176,6 +182,7 @@ def pack_model(source: Path, spec: ModelSpec, wheels: Sequence[Path] | None = No
         _add_bytes(tar, "code/inference.py", INFERENCE_SHIM.encode())
         requirements = requirements_for(spec, source, offline=wheels is not None)
         _add_bytes(tar, "code/requirements.txt", requirements.encode())
+        _add_bytes(tar, "code/pyproject.toml", BUILD_SYSTEM.encode())
         for name, path in runtime_files("code/cloudserve/"):
             _add_file(tar, name, path)
         for wheel in sorted(wheels or (), key=lambda path: path.name):

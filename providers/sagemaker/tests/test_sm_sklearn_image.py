@@ -224,5 +224,8 @@ def test_the_toolkit_installed_the_archives_requirements(container: dict[str, An
     # sagemaker_containers._modules.install ran pip over code/ with no index and no config,
     # so every pin came from the archive's code/wheels.
     assert "Looking in links: " in log and "/code/wheels" in log, log[-3000:]
+    # code/ was built through its pyproject.toml, whose pinned setuptools and wheel came from
+    # code/wheels too (pip's default build requirement is an unpinned setuptools).
+    assert "Preparing metadata (pyproject.toml)" in log, log[-3000:]
     installed = next(line for line in log.splitlines() if line.startswith("Successfully installed"))
     assert f"scikit-learn-{version('scikit-learn')}" in installed and "pydantic-" in installed

@@ -212,6 +212,7 @@ def test_an_offline_archive_installs_from_its_own_wheels_only(tmp_path) -> None:
         lines = member.read().decode().splitlines()
     assert lines[:2] == ["--no-index", "--find-links wheels"]
     assert {f"code/wheels/{w.name}" for w in wheels} <= names
+    assert "code/pyproject.toml" in names  # the build requirements, pinned
     assert content_key("p", artifact, spec, offline=True) != content_key("p", artifact, spec)
 
 
