@@ -156,16 +156,9 @@ def dr_substituted(job: dict[str, Any]) -> str:
     return str(substitute(json.dumps(job)))
 
 
-def run_job_locally(
-    emulator: SageMakerEmulator, job: dict[str, Any], rows: list[list[float]], tmp_path: Path, image: Any
-) -> None:
-    """What the processing job does, here: its inputs downloaded from (emulated) S3 to
-    local folders, SageMaker-format capture with petal_width shifted, and the container's
-    own entrypoint and arguments run with ``sh`` in the scikit-learn image's environment
-    (no cloudserve in it, no package index: everything comes from the runtime zip)."""
-    s3 = emulator.client("s3")
-    now = datetime.now(UTC)
-    capture = "".join(
+def capture_lines(rows: list[list[float]], now: datetime) -> str:
+    """SageMaker data-capture JSON lines for ``rows`` with petal_width shifted by 2."""
+    return "".join(
         json.dumps(
             {
                 "captureData": {
@@ -183,6 +176,18 @@ def run_job_locally(
         + "\n"
         for i, row in enumerate(rows)
     )
+
+
+def run_job_locally(
+    emulator: SageMakerEmulator, job: dict[str, Any], rows: list[list[float]], tmp_path: Path, image: Any
+) -> None:
+    """What the processing job does, here: its inputs downloaded from (emulated) S3 to
+    local folders, SageMaker-format capture with petal_width shifted, and the container's
+    own entrypoint and arguments run with ``sh`` in the scikit-learn image's environment
+    (no cloudserve in it, no package index: everything comes from the runtime zip)."""
+    s3 = emulator.client("s3")
+    now = datetime.now(UTC)
+    capture = capture_lines(rows, now)
     key = f"cloudserve/capture/churn/churn/stable/{now:%Y/%m/%d/%H}/capture.jsonl"
     s3.put_object(Bucket="artifacts", Key=key, Body=capture.encode())
     local: dict[str, Path] = {}
@@ -214,10 +219,17 @@ def test_native_schedule_lifecycle(
     settings: SageMakerSettings,
     make_spec: MakeSpec,
     baseline: Path,
+    webhook: dict[str, Any],
+    iris_rows: list[list[float]],
+    tmp_path: Path,
+    sklearn_image: Callable[[Path], Any],
+    sagemaker_wheels: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    provider = native_provider(settings)
+    monkeypatch.setenv(CACHE_ENV, str(sagemaker_wheels))
+    provider = native_provider(settings.model_copy(update={"offline": True}))
     sm = emulator.client("sagemaker")
-    spec = drift_spec(make_spec, baseline, "https://hooks.example.com/x", native=True)
+    spec = drift_spec(make_spec, baseline, webhook["url"], native=True)
     cap = provider.capabilities()[Feature.DRIFT_MONITORING]
     assert cap.support is Support.NATIVE and "native_monitoring" in cap.reason
     assert any("Model Monitor" in op for op in make_plan(spec, provider).actions[0].operations)
@@ -232,10 +244,10 @@ def test_native_schedule_lifecycle(
     assert definition["DataQualityBaselineConfig"]["StatisticsResource"]["S3Uri"].endswith(dr.PROFILE_FILE)
     assert pending_changes(provider, spec) == []
     assert emulator.client("scheduler").list_schedules()["Schedules"] == []
+    run_definition_locally(emulator, definition, iris_rows, tmp_path, sklearn_image(tmp_path))
+    assert [f["name"] for f in webhook["posts"][0]["drifted_features"]] == ["petal_width"]
 
-    spec = drift_spec(
-        make_spec, baseline, "https://hooks.example.com/x", native=True, threshold=0.25, schedule="12h"
-    )
+    spec = drift_spec(make_spec, baseline, webhook["url"], native=True, threshold=0.25, schedule="12h")
     assert [a.key for a in make_plan(spec, provider).actions] == ["update_endpoint"]
     apply_spec(provider, spec)
     config = sm.describe_monitoring_schedule(MonitoringScheduleName=name)["MonitoringScheduleConfig"]
@@ -252,6 +264,44 @@ def test_native_schedule_lifecycle(
     assert sm.list_monitoring_schedules()["MonitoringScheduleSummaries"] == []
     assert sm.list_data_quality_job_definitions()["JobDefinitionSummaries"] == []
     provider.close()
+
+
+def run_definition_locally(
+    emulator: SageMakerEmulator,
+    definition: dict[str, Any],
+    rows: list[list[float]],
+    tmp_path: Path,
+    image: Any,
+) -> None:
+    """What Model Monitor does with the definition, here: the baseline resources downloaded
+    and named in the container's environment as its "bring your own container" contract
+    says (baseline_statistics, baseline_constraints, dataset_source), the interval's capture
+    in dataset_source, and the definition's own command run in the scikit-learn image's
+    environment with no index."""
+    s3 = emulator.client("s3")
+    files: dict[str, str] = {}
+    for resource in ("StatisticsResource", "ConstraintsResource"):
+        bucket, _, key = definition["DataQualityBaselineConfig"][resource]["S3Uri"][5:].partition("/")
+        path = tmp_path / "baseline" / key.rsplit("/", 1)[1]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        files[resource] = str(path)
+    dataset = tmp_path / "endpoint"
+    (dataset / "churn" / "stable").mkdir(parents=True)
+    (dataset / "churn" / "stable" / "capture.jsonl").write_text(capture_lines(rows, datetime.now(UTC)))
+    app = definition["DataQualityAppSpecification"]
+    command = [*app["ContainerEntrypoint"], *app["ContainerArguments"]]
+    # The container's paths under this test's folder (its /tmp first: tmp_path is under /tmp).
+    moved = {"/tmp/": f"{tmp_path}/tmp-", dr.NATIVE_CAPTURE_DIR: str(dataset)}
+    for container_path, path in moved.items():
+        command = [part.replace(container_path, path) for part in command]
+    env = image.env(
+        baseline_statistics=files["StatisticsResource"],
+        baseline_constraints=files["ConstraintsResource"],
+        dataset_source=str(dataset),
+    )
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert done.returncode == 3, done.stderr  # 3: drift found
 
 
 def test_switching_modes_replaces_the_schedule(
