@@ -30,6 +30,7 @@ from cloudserve.serving.pins import framework_pin_problems
 from cloudserve.spec.models import AzureMLSettings, Deployment
 from cloudserve_azureml import catalog, rules
 from cloudserve_azureml.errors import azure_errors, translate
+from cloudserve_azureml.translate import conda_pip_pins
 
 Step = Callable[[], Any]
 
@@ -109,10 +110,11 @@ class AzureMLProvider(Provider):
     def plan_note(self, version: DesiredVersion) -> PlanNote:
         sku = catalog.find(version.instance_type or "")
         as_of, _ = catalog.catalog()
+        build = _build_note(version)
         if sku is None:
             return PlanNote(
                 instance_type=version.instance_type,
-                notes=("instance type not in cloudserve's catalog: no price shown",),
+                notes=("instance type not in cloudserve's catalog: no price shown", *build),
             )
         count = version.scaling.min or 1
         return PlanNote(
@@ -122,6 +124,7 @@ class AzureMLProvider(Provider):
                 f"{sku.vcpu} vCPU, {sku.memory_gib:g} GiB"
                 + (f", {sku.gpu_count}x {sku.gpu}" if sku.gpu else "")
                 + f"; x{count} instance(s); list price as of {as_of}",
+                *build,
             ),
         )
 
@@ -195,6 +198,18 @@ class AzureMLProvider(Provider):
 
     def close(self) -> None:
         self.clients.close()
+
+
+def _build_note(version: DesiredVersion) -> tuple[str, ...]:
+    """What reaches PyPI for this version: the environment's image build, once per
+    environment version; a started container downloads nothing but the model."""
+    if version.spec.image or version.spec.model is None:
+        return ()
+    pins = conda_pip_pins(version.spec.model, None)
+    return (
+        f"image build (once per environment version): installs {len(pins)} exactly pinned "
+        "packages from PyPI; containers download nothing at start but the model",
+    )
 
 
 __all__ = ["AzureMLProvider", "StepOperation", "T"]

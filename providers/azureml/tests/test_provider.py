@@ -44,6 +44,9 @@ def test_plan_note_shows_sku_and_price(provider: AzureMLProvider, make_spec: Mak
     note = provider.plan_note(desired.versions["stable"])
     assert note.instance_type == "Standard_D4as_v4"
     assert note.hourly_price_usd == pytest.approx(2 * 0.192)
+    # What reaches PyPI: the image build, from the conda file's exact list; no start downloads.
+    (build,) = [n for n in note.notes if n.startswith("image build")]
+    assert "exactly pinned" in build and "nothing at start" in build
     override = make_spec(
         "churn",
         versions={"stable": "a"},
