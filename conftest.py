@@ -75,3 +75,9 @@ def followed_images() -> Path:
     for kind in ("runtime", "baked"):
         built(root / kind, f"the followed {kind} image")
     return root
+
+
+@pytest.fixture(scope="session")
+def azureml_wheels() -> Path:
+    """The wheels an offline Azure ML build context carries for a scikit-learn model."""
+    return built(cache_dir() / "wheels" / "azureml", "the offline Azure ML wheel cache")

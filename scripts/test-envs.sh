@@ -108,6 +108,22 @@ for pins in (offline_pins(model), monitor_pins()):  # serving, and the drift job
         fetch_wheels(pins, folder)
 (folder / ".ready-wheels").touch()
 PY
+# And an offline Azure ML build context's (translate.conda_pip_pins, the same list).
+"$PY" - "$CACHE/wheels/azureml" <<'PY'
+import sys
+from pathlib import Path
+
+from cloudserve.serving.wheels import cached_wheels, fetch_wheels
+from cloudserve.spec.models import ModelSpec
+from cloudserve_azureml.translate import conda_pip_pins
+
+folder = Path(sys.argv[1])
+pins = conda_pip_pins(ModelSpec(uri="model.skops", framework="sklearn", format="skops"), None)
+if cached_wheels(pins, folder) is None:
+    print(f"fetching {len(pins)} wheels into {folder}", file=sys.stderr)
+    fetch_wheels(pins, folder)
+(folder / ".ready-wheels").touch()
+PY
 
 # Images from `cloudserve package`, built by following their Dockerfiles without Docker
 # (scripts/follow-dockerfile.py: a root folder, a venv for the image's Python, resumed at

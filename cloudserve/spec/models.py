@@ -533,6 +533,11 @@ class AzureMLSettings(StrictModel):
     resource_group: str | None = None
     workspace: str | None = None
     auth_mode: Literal["key", "aml_token", "aad_token"] = "key"
+    offline: bool = Field(
+        default=False,
+        description="Build each version's image from a build context that carries every wheel, "
+        "so Azure's image build needs no package index (fetched once, at apply, on this machine).",
+    )
 
 
 class TargetSettings(StrictModel):

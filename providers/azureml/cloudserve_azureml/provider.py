@@ -110,7 +110,7 @@ class AzureMLProvider(Provider):
     def plan_note(self, version: DesiredVersion) -> PlanNote:
         sku = catalog.find(version.instance_type or "")
         as_of, _ = catalog.catalog()
-        build = _build_note(version)
+        build = _build_note(version, self.settings.offline)
         if sku is None:
             return PlanNote(
                 instance_type=version.instance_type,
@@ -200,12 +200,17 @@ class AzureMLProvider(Provider):
         self.clients.close()
 
 
-def _build_note(version: DesiredVersion) -> tuple[str, ...]:
+def _build_note(version: DesiredVersion, offline: bool) -> tuple[str, ...]:
     """What reaches PyPI for this version: the environment's image build, once per
     environment version; a started container downloads nothing but the model."""
     if version.spec.image or version.spec.model is None:
         return ()
     pins = conda_pip_pins(version.spec.model, None)
+    if offline:
+        return (
+            f"image build: installs {len(pins)} wheels from the Environment's build context, "
+            "nothing from an index (fetched at apply); containers download nothing at start but the model",
+        )
     return (
         f"image build (once per environment version): installs {len(pins)} exactly pinned "
         "packages from PyPI; containers download nothing at start but the model",

@@ -24,6 +24,7 @@ from cloudserve.provider import DesiredEndpoint, DesiredVersion, Scaling
 from cloudserve.serving.bundle import copy_runtime, pinned_requirements
 from cloudserve.serving.cloud import PLATFORM_ENV, VERSION_ENV
 from cloudserve.spec.models import ModelSpec
+from cloudserve_azureml import offline
 
 # Azure ML's prebuilt minimal inference images (Microsoft Learn, "prebuilt Docker images
 # for inference"); the framework is pinned on top through the environment's conda file.
@@ -136,11 +137,21 @@ def environment_entity(ent: Any, desired: DesiredEndpoint, version: DesiredVersi
     }
     gpu = desired.deployment.spec.compute.accelerator is not None
     slug = f"{spec.model.framework}-{spec.model.framework_version or 'latest'}".replace(".", "-")
+    base = GPU_BASE_IMAGE if gpu else CPU_BASE_IMAGE
+    if desired.deployment.targets.azureml.offline:
+        pins = tuple(conda_pip_pins(spec.model, source))
+        return ent.Environment(
+            name=f"cloudserve-{slug}{'-gpu' if gpu else ''}-offline",
+            version=offline.context_digest(pins, base),
+            build=ent.BuildContext(path=str(offline.build_context(pins, base))),
+            description="cloudserve serving runtime on Azure ML's prebuilt inference image, "
+            "every wheel in the build context",
+        )
     digest = _short_hash({"conda": conda, "gpu": gpu})
     return ent.Environment(
         name=f"cloudserve-{slug}{'-gpu' if gpu else ''}",
         version=digest,
-        image=GPU_BASE_IMAGE if gpu else CPU_BASE_IMAGE,
+        image=base,
         conda_file=conda,
         description="cloudserve serving runtime on Azure ML's prebuilt inference image",
     )

@@ -3,6 +3,7 @@ own rules (driven over REST as Azure would be), and metrics from Azure Monitor."
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -199,6 +200,65 @@ def test_the_runtime_travels_in_the_code_folder_and_the_image_installs_only_exac
     assert not [p for p in pip if p.lower().startswith("cloudserve")], pip
     assert all("==" in p for p in pip), [p for p in pip if "==" not in p]
     assert "azureml-inference-server-http==1.5.1" in pip and any(p.startswith("scikit-learn==") for p in pip)
+
+
+def test_offline_the_image_builds_from_a_context_that_carries_every_wheel(
+    azure: AzureMLEmulator,
+    make_spec: MakeSpec,
+    tmp_path: Path,
+    azureml_wheels: Path,
+    azureml_server_python: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """targets.azureml.offline: the Environment is a build context (Dockerfile on the same
+    prebuilt image, the conda file's exact list, the wheels), and pip resolves that list
+    from those wheels alone with no index, on the image's Python (3.12)."""
+    import subprocess
+
+    from cloudserve_azureml.translate import CPU_BASE_IMAGE, conda_pip_pins
+
+    from cloudserve.serving.wheels import CACHE_ENV
+
+    monkeypatch.setenv(CACHE_ENV, str(azureml_wheels))
+    settings = {**azure.settings(), "offline": True}
+    provider = AzureMLProvider(settings)
+    spec = make_spec("churn", versions={"stable": "a"}, traffic={"stable": 100})
+    spec = spec.model_copy(update={"targets": spec.targets.model_copy(update={"azureml": provider.settings})})
+    apply_spec(provider, spec)
+    props = azure.deployment("churn", "stable")["properties"]  # type: ignore[index]
+    environment = azure.state.get(props["environmentId"])
+    assert environment is not None
+    build = environment["properties"]["build"]
+    assert "condaFile" not in environment["properties"] or not environment["properties"]["condaFile"]
+    context = azure._materialize(build["contextUri"], tmp_path / "context")
+    dockerfile = (context / "Dockerfile").read_text()
+    assert dockerfile.splitlines()[1] == f"FROM {CPU_BASE_IMAGE}" and "--no-index" in dockerfile
+    requirements = (context / "requirements.txt").read_text().split()
+    model = spec.spec.versions["stable"].model
+    assert model is not None
+    assert requirements == conda_pip_pins(model, Path(model.uri))
+    resolved = subprocess.run(
+        [
+            str(azureml_server_python),
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--no-index",
+            "--find-links",
+            str(context / "wheels"),
+            "-r",
+            str(context / "requirements.txt"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PATH": "/usr/bin:/bin", "PIP_CONFIG_FILE": os.devnull},
+    )
+    assert resolved.returncode == 0, resolved.stderr[-3000:]
+    assert "Would install" in resolved.stdout
+    provider.close()
 
 
 def test_the_runtime_pins_fit_what_the_inference_server_requires(make_spec: MakeSpec) -> None:
