@@ -47,8 +47,11 @@ class Chain(Operation):
                 self._running = None
             if not self._steps:
                 return True
-            what, step = self._steps.pop(0)
+            what, step = self._steps[0]
             result = step(self.context)
+            # Only now does the step leave the chain: if it raised (a 429 the core retries
+            # by polling again), the next poll runs it again instead of skipping it.
+            self._steps.pop(0)
             if _is_lro(result):
                 self._running = (what, result)
             else:

@@ -166,3 +166,21 @@ def test_operations_that_need_polling(
     assert polls > 3  # upload, create and deploy each needed polling
     assert any(path.startswith("/ui/") and "/operations/" in path for _, path in emulator.requests)
     assert provider.observe("churn") is not None
+
+
+@pytest.mark.parametrize("call", ["deployModel", "models:upload"])
+def test_a_throttled_step_is_retried_not_skipped(
+    emulator: VertexEmulator, provider: VertexProvider, make_spec: MakeSpec, call: str
+) -> None:
+    """Issue 15: the core retries an operation's poll after Throttled; the step chain had
+    already dropped the step that raised, so a 429 on deployModel skipped the deploy (and
+    one on upload ended in a KeyError). Each step now leaves the chain only once it ran."""
+    from cloudserve.testing.conformance import apply_spec
+
+    emulator.inject_fault(call, status=429)
+    spec = make_spec("churn", {"stable": "a"}, {"stable": 100})
+    apply_spec(provider, spec)
+    state = provider.observe("churn")
+    assert state is not None and set(state.versions) == {"stable"}
+    assert state.traffic == {"stable": 100}
+    assert emulator.faults == [] or all(f.times == 0 for f in emulator.faults)  # the fault fired
