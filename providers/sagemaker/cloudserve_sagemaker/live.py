@@ -15,7 +15,7 @@ from typing import Any
 
 from cloudserve.errors import NotFound
 from cloudserve.provider import EndpointState, Scaling, Status, VersionState
-from cloudserve.tags import CONFIG_HASH, LEASE, ROLLOUT
+from cloudserve.tags import CONFIG_HASH, is_rollout_bookkeeping
 from cloudserve_sagemaker import translate as tr
 from cloudserve_sagemaker.client import AwsClients
 
@@ -180,7 +180,7 @@ def to_state(live: LiveEndpoint, region: str) -> EndpointState:
 
 def config_tags_of(live: LiveEndpoint) -> dict[str, str]:
     """The endpoint's tags as its configs and models carry them (no rollout, lease or drift)."""
-    return {k: v for k, v in live.tags.items() if k not in (ROLLOUT, LEASE, tr.MONITORING_TAG)}
+    return {k: v for k, v in live.tags.items() if not is_rollout_bookkeeping(k) and k != tr.MONITORING_TAG}
 
 
 def cooldowns_of(live: LiveEndpoint) -> dict[str, tuple[float, float]]:

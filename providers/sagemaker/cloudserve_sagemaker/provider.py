@@ -35,7 +35,7 @@ from cloudserve.provider import (
 )
 from cloudserve.serving.pins import framework_pin_problems
 from cloudserve.spec.models import Deployment, SageMakerSettings
-from cloudserve.tags import LEASE, ROLLOUT
+from cloudserve.tags import is_rollout_bookkeeping
 from cloudserve_sagemaker import translate as tr
 from cloudserve_sagemaker.catalog import load_catalog
 from cloudserve_sagemaker.client import AwsClients
@@ -442,8 +442,12 @@ class SageMakerProvider(Provider):
         return Done(f"update {desired.name}")
 
     def _sync_tags(self, live: LiveEndpoint, wanted: Mapping[str, str]) -> None:
-        keep = {ROLLOUT, LEASE}
-        stale = [k for k in live.tags if k not in wanted and k not in keep and not k.startswith("aws:")]
+        # The rollout record spans several keys (-steps, -from, -why, ...): all stay.
+        stale = [
+            k
+            for k in live.tags
+            if k not in wanted and not is_rollout_bookkeeping(k) and not k.startswith("aws:")
+        ]
         changed = {k: v for k, v in wanted.items() if live.tags.get(k) != v}
         if stale:
             self.aws.call("sagemaker", "delete_tags", ResourceArn=live.arn, TagKeys=stale)

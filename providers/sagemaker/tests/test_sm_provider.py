@@ -280,3 +280,28 @@ def test_write_tags_sets_and_removes(provider: SageMakerProvider, make_spec) -> 
     provider.write_tags("churn", {"cloudserve-lease": None})
     observed = provider.observe("churn")
     assert observed is not None and "cloudserve-lease" not in observed.tags
+
+
+def test_a_settings_update_keeps_every_key_of_the_rollout_record(  # type: ignore[no-untyped-def]
+    provider: SageMakerProvider, make_spec
+) -> None:
+    """Issue 15: _sync_tags kept only cloudserve-rollout and the lease, so a labels change
+    deleted the record's other keys (-steps, -why, ...) and the record could not be read back."""
+    from cloudserve.planner import make_plan
+
+    apply_spec(provider, make_spec("churn", versions={"stable": "a"}))
+    record = {
+        "cloudserve-rollout": "paused",
+        "cloudserve-rollout-steps": "10-50-100",
+        "cloudserve-rollout-why": "x",
+    }
+    provider.write_tags("churn", record)
+    spec = make_spec("churn", versions={"stable": "a"})
+    assert [a.describe() for a in make_plan(spec, provider).actions] == []  # the record is not a diff
+    relabelled = spec.model_copy(
+        update={"metadata": spec.metadata.model_copy(update={"labels": {"team": "platform"}})}
+    )
+    apply_spec(provider, relabelled)
+    observed = provider.observe("churn")
+    assert observed is not None and observed.tags["team"] == "platform"
+    assert {k: observed.tags.get(k) for k in record} == record

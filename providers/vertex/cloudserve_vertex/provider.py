@@ -360,7 +360,7 @@ class VertexProvider(Provider):
 
         endpoint = self._require(desired.name)
         # The rollout record spans several labels (cloudserve-rollout, -steps, -from-2 ...).
-        keep = {k: v for k, v in endpoint.labels.items() if k.startswith(T.ROLLOUT) or k == T.LEASE}
+        keep = {k: v for k, v in endpoint.labels.items() if T.is_rollout_bookkeeping(k)}
         body = v1().Endpoint(
             name=endpoint.name,
             labels={**translate.endpoint_labels(desired), **keep},
