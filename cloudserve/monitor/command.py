@@ -179,7 +179,7 @@ def _config(window: dict[str, Any]) -> DriftConfig:
     """Options over the spec's ``monitoring.drift`` over built-in defaults."""
     from dataclasses import replace
 
-    from cloudserve.monitor.config import DriftConfig
+    from cloudserve.monitor.config import DriftConfig, threshold_problems
 
     config = _spec_config(window["spec"], window["env"]) if window["spec"] else None
     baseline = window["baseline"] or (config.baseline if config else None)
@@ -196,11 +196,16 @@ def _config(window: dict[str, Any]) -> DriftConfig:
         if not sep or not name.strip():
             raise click.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint="--feature-threshold")
     features = window["features"]
+    method = window["method"] or config.method
+    threshold = window["threshold"] if window["threshold"] is not None else config.threshold
+    problems = threshold_problems(method, threshold, thresholds)
+    if problems:
+        raise click.BadParameter("; ".join(problems), param_hint="--threshold / --feature-threshold")
     return replace(
         config,
         features=tuple(f.strip() for f in features.split(",") if f.strip()) if features else config.features,
-        method=window["method"] or config.method,
-        threshold=window["threshold"] if window["threshold"] is not None else config.threshold,
+        method=method,
+        threshold=threshold,
         thresholds=thresholds,
     )
 

@@ -14,6 +14,8 @@ from datetime import timedelta
 from typing import Any, Literal, cast
 
 Method = Literal["auto", "psi", "ks", "chi2", "js", "wasserstein"]
+#: Methods whose threshold is a significance level (drift when the p-value is below it).
+TEST_METHODS = frozenset({"ks", "chi2"})
 
 _NAMED_SCHEDULES = {
     "hourly": timedelta(hours=1),
@@ -33,6 +35,31 @@ def parse_duration(text: str) -> timedelta | None:
     if match is None:
         return None
     return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+
+
+def threshold_problems(
+    method: str, threshold: float | None, thresholds: Mapping[str, float], where: str = ""
+) -> list[str]:
+    """Thresholds that could never mean what they say: NaN or infinite (nothing would ever
+    drift, or everything), not above 0, or, for a significance test (``ks``, ``chi2``),
+    not below 1 (a p-value is at most 1, so every column would drift)."""
+    import math
+
+    named = [(f"{where}threshold", threshold)] + [
+        (f"{where}thresholds.{name}", value) for name, value in thresholds.items()
+    ]
+    problems = []
+    for field_name, value in named:
+        if value is None:
+            continue
+        if not math.isfinite(value) or value <= 0:
+            problems.append(f"{field_name}: {value!r} is not a positive number")
+        elif method in TEST_METHODS and value >= 1:
+            problems.append(
+                f"{field_name}: {value!r} is a significance level for {method} (drift when the "
+                "p-value is below it), so it must lie between 0 and 1, e.g. 0.05"
+            )
+    return problems
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ from typing import get_args
 import numpy as np
 
 from cloudserve.monitor.columns import CategoricalColumn, NumericColumn
-from cloudserve.monitor.config import Method
+from cloudserve.monitor.config import TEST_METHODS, Method
 from cloudserve.monitor.profile import (
     BaselineProfile,
     CategoricalProfile,
@@ -70,7 +70,6 @@ from cloudserve.monitor.stats import (
 )
 
 METHODS: tuple[str, ...] = get_args(Method)
-TEST_METHODS = frozenset({"ks", "chi2"})
 DEFAULT_THRESHOLDS: dict[str, float] = {
     "psi": 0.2,
     "js": 0.1,

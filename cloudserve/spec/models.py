@@ -399,10 +399,20 @@ class Drift(StrictModel):
     features: list[str] | None = Field(default=None, description="Columns to watch; all when omitted.")
     schedule: str = Field(default="hourly", description="hourly, daily, or a duration such as 6h.")
     method: DriftMethod = "auto"
-    threshold: float = Field(default=0.2, gt=0)
+    threshold: float = Field(default=0.2, gt=0, allow_inf_nan=False)
     thresholds: dict[str, float] = Field(default_factory=dict, description="Per-feature overrides.")
     sampling_percent: Percent = 100
     alert: Alert | None = None
+
+    @model_validator(mode="after")
+    def _thresholds_mean_something(self) -> Drift:
+        from cloudserve.monitor.config import threshold_problems
+
+        explicit = self.threshold if "threshold" in self.model_fields_set else None
+        problems = threshold_problems(self.method, explicit, self.thresholds)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 class Monitoring(StrictModel):

@@ -185,3 +185,37 @@ def test_a_scheduled_run_judges_the_last_interval_and_keeps_a_report(
     daily = run_once(DriftConfig(baseline=config.baseline, schedule="daily", webhook=url), capture)
     assert daily.result.current_rows == 1600 and daily.result.drifted_features == ["income"]
     assert daily.alerted and len(received) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--threshold", "nan"], "nan is not a positive number"),
+        (["--threshold", "inf"], "inf is not a positive number"),
+        (["--threshold", "-1"], "-1.0 is not a positive number"),
+        (["--method", "ks", "--threshold", "0"], "0.0 is not a positive number"),
+        (["--method", "ks", "--threshold", "2"], "must lie between 0 and 1"),
+        (["--method", "chi2", "--feature-threshold", "city=1"], "thresholds.city: 1.0 is a significance"),
+    ],
+)
+def test_a_threshold_that_means_nothing_is_refused(
+    files: dict[str, Path], args: list[str], says: str
+) -> None:
+    """Issue 17: NaN made nothing ever drift; a p-value threshold of 2 made everything drift."""
+    result = CliRunner().invoke(
+        monitor, ["run", "--baseline", str(files["baseline"]), "--current", str(files["shifted"]), *args]
+    )
+    assert result.exit_code == 2 and says in result.output, result.output
+
+
+def test_the_spec_refuses_the_same_thresholds() -> None:
+    from cloudserve.errors import InvalidSpec
+    from cloudserve.spec.models import Drift
+
+    with pytest.raises((InvalidSpec, ValueError), match="must lie between 0 and 1"):
+        Drift(baseline="train.csv", method="ks", threshold=2)
+    with pytest.raises((InvalidSpec, ValueError), match="not a positive number"):
+        Drift(baseline="train.csv", thresholds={"age": float("nan")})
+    with pytest.raises((InvalidSpec, ValueError)):
+        Drift(baseline="train.csv", threshold=float("inf"))
+    assert Drift(baseline="train.csv", method="ks", threshold=0.01).threshold == 0.01
