@@ -85,8 +85,10 @@ def monitor() -> None:
 @_window_options
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @output_option
-def report(out_dir: str, output: str, **window: Any) -> None:
-    """Write report.json and a self-contained report.html for one window.
+@click.pass_context
+def report(ctx: click.Context, /, out_dir: str, output: str, **window: Any) -> None:
+    """Write report.json and a self-contained report.html for one window; exit codes as
+    `run` (3 on drift, 4 when nothing could be judged), so CI can gate on either.
 
     SPEC (optional) is a spec file whose monitoring.drift settings are read."""
     from cloudserve.monitor.report import write_report
@@ -95,10 +97,11 @@ def report(out_dir: str, output: str, **window: Any) -> None:
     json_path, html_path = write_report(result, out_dir)
     if output == "json":
         click.echo(json.dumps({"status": result.status, "json": str(json_path), "html": str(html_path)}))
-        return
-    for line in result.summary_lines():
-        click.echo(line)
-    click.echo(f"wrote {json_path} and {html_path}")
+    else:
+        for line in result.summary_lines():
+            click.echo(line)
+        click.echo(f"wrote {json_path} and {html_path}")
+    _exit_with_verdict(ctx, result)
 
 
 @monitor.command("run")
@@ -124,6 +127,10 @@ def run(ctx: click.Context, /, webhook: str | None, output: str, **window: Any) 
             send_webhook(target, result)
         except AlertError as exc:
             click.echo(f"warning: drift alert not delivered: {exc}", err=True)
+    _exit_with_verdict(ctx, result)
+
+
+def _exit_with_verdict(ctx: click.Context, result: DriftResult) -> None:
     if result.drifted:
         ctx.exit(EXIT_DRIFT)
     if result.judged_nothing:

@@ -131,9 +131,16 @@ def compare(
 ) -> DriftResult:
     """Judge every watched feature of one window against the baseline profile."""
     options = options or DriftOptions()
-    watched = list(options.features) if options.features is not None else list(profile.columns)
     present = set(table.names)
-    extra = [] if options.features is not None else [n for n in table.names if n not in profile.columns]
+    if options.features is not None:
+        watched, extra = list(options.features), []
+    else:
+        # Baseline columns that could not be profiled keep their reason (unsupported,
+        # empty) instead of reading as absent from the baseline.
+        skipped = [n for n in profile.skipped if n in present and n not in profile.columns]
+        watched = [*profile.columns, *skipped]
+        known = set(watched)
+        extra = [n for n in table.names if n not in known]
 
     def one(name: str) -> FeatureResult:
         return compare_feature(name, profile, table, present, options)
@@ -164,7 +171,13 @@ def compare_feature(
     baseline = profile.columns.get(name)
     if baseline is None:
         reason = profile.skipped.get(name, "not in baseline")
-        status: Status = "unsupported" if reason.startswith("unsupported") else "not_in_baseline"
+        status: Status = (
+            "unsupported"
+            if reason.startswith("unsupported")
+            else "baseline_empty"
+            if reason.startswith("empty")
+            else "not_in_baseline"
+        )
         return _bare(name, status, f"column {reason}")
     kind = "numeric" if isinstance(baseline, NumericProfile) else "categorical"
     if name not in present or baseline.count == 0:

@@ -15,6 +15,7 @@ fast to load, safe to read from an untrusted bucket, and readable from any numpy
 from __future__ import annotations
 
 import json
+import logging
 import os
 import zipfile
 from collections.abc import Callable, Sequence
@@ -36,6 +37,8 @@ FORMAT_VERSION = 1
 DEFAULT_MAX_POINTS = 20_000
 #: Decile bins, the usual basis of PSI.
 BINS = 10
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -264,6 +267,19 @@ def decile_edges(ordered: FloatArray, bins: int = BINS) -> FloatArray:
     return np.unique(ordered[positions])
 
 
+UNSUPPORTED_REASON = "unsupported type (not numeric, boolean or text)"
+EMPTY_REASON = "empty in the baseline (every value is missing)"
+
+
+def _all_missing(table: Any, name: str) -> bool:
+    """No value at all in the column (a CSV column of blanks reads as the null type)."""
+    try:
+        data = table.column(name, "categorical")
+    except Exception:  # a type the reader cannot count as categories: not empty, unsupported
+        return False
+    return not getattr(data, "counts", None)
+
+
 def profile_table(
     table: Table,
     *,
@@ -281,17 +297,17 @@ def profile_table(
     names = [name for name in present if name in wanted]
     skipped = {name: "not in baseline" for name in features or () if name not in present}
 
-    def one(name: str) -> tuple[str, ColumnProfile | None]:
+    def one(name: str) -> tuple[str, ColumnProfile | str]:
         kind = table.infer_kind(name)
         if kind is None:
-            return name, None
+            return name, EMPTY_REASON if _all_missing(table, name) else UNSUPPORTED_REASON
         return name, profile_column(table.column(name, kind), max_points)
 
     columns: dict[str, ColumnProfile] = {}
     with ThreadPoolExecutor(max_workers=worker_count(len(names))) as pool:
         for name, profiled in pool.map(one, names):
-            if profiled is None:
-                skipped[name] = "unsupported type (not numeric, boolean or text)"
+            if isinstance(profiled, str):
+                skipped[name] = profiled
             else:
                 columns[name] = profiled
     return BaselineProfile(
@@ -312,10 +328,21 @@ def worker_count(tasks: int) -> int:
     return max(1, min(tasks, os.cpu_count() or 1, 8))
 
 
+# Bumped when profiling itself changes, so a profile stored by an older cloudserve is
+# made again rather than trusted (2: empty and unsupported baseline columns keep their reason).
+PROFILER_VERSION = 2
+
+
 def fingerprint_of(path: Path) -> dict[str, Any]:
-    """What identifies a baseline file's content cheaply: path, size, modification time."""
+    """What identifies a baseline file's content cheaply (path, size, modification time),
+    and the profiler that read it."""
     stat = path.stat()
-    return {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    return {
+        "path": str(path.resolve()),
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "profiler": PROFILER_VERSION,
+    }
 
 
 def profile_baseline(
@@ -372,4 +399,6 @@ def load_or_build(
             return stored
     profiled = profile_baseline(path, features=features, max_points=max_points)
     profiled.save(target)
+    # Said once, where it happens: the file is written beside the user's data.
+    log.info("profiled %s; stored the profile at %s (reused while the file is unchanged)", path, target)
     return profiled

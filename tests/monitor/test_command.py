@@ -62,7 +62,7 @@ def test_report_writes_json_and_a_self_contained_page(files: dict[str, Path], tm
     result = invoke(
         "report", "--baseline", str(files["baseline"]), "--current", str(files["shifted"]), "--out", str(out)
     )
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == EXIT_DRIFT, result.output  # as `run` exits (issue 17)
     payload = json.loads((out / "report.json").read_text())
     assert payload["drifted_features"] == ["income"]
     assert payload["features"][0]["name"] == "income"
@@ -219,3 +219,16 @@ def test_the_spec_refuses_the_same_thresholds() -> None:
     with pytest.raises((InvalidSpec, ValueError)):
         Drift(baseline="train.csv", threshold=float("inf"))
     assert Drift(baseline="train.csv", method="ks", threshold=0.01).threshold == 0.01
+
+
+def test_unprofiled_baseline_columns_keep_their_reason(tmp_path: Path) -> None:
+    """Issue 17: an all-empty baseline column and a date column both read as
+    'not_in_baseline'; they are baseline_empty and unsupported."""
+    rows = "".join(f"{i * 0.37 % 5},,2024-01-{i % 28 + 1:02d}\n" for i in range(300))
+    (tmp_path / "train.csv").write_text("x,empty,when\n" + rows)
+    (tmp_path / "cur.csv").write_text("x,empty,when\n" + rows)
+    result = invoke(
+        "run", "--baseline", str(tmp_path / "train.csv"), "--current", str(tmp_path / "cur.csv"), "-o", "json"
+    )
+    statuses = {f["name"]: f["status"] for f in json.loads(result.output)["features"]}
+    assert statuses == {"x": "ok", "empty": "baseline_empty", "when": "unsupported"}

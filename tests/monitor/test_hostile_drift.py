@@ -123,7 +123,7 @@ def test_report_says_nothing_was_judged(baseline: Path, tmp_path: Path) -> None:
     out = tmp_path / "report"
     assert (
         invoke("report", "--baseline", str(baseline), "--current", str(window), "--out", str(out)).exit_code
-        == 0
+        == EXIT_NOT_JUDGED
     )
     stored = json.loads((out / "report.json").read_text())
     assert stored["status"] == "not_judged" and stored["judged"] == 0
