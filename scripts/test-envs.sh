@@ -88,41 +88,33 @@ build_env "$CACHE/envs/sagemaker-sklearn-1.4-2" "$(python_for 3.12)" \
 SM_MAPPING="$(echo "$CACHE"/envs/sagemaker-sklearn-1.4-2/lib/python3.*/site-packages/sagemaker_containers/_mapping.py)"
 sed -i 's/collections\.Mapping/collections.abc.Mapping/g' "$SM_MAPPING"
 
-# The wheels an offline SageMaker archive carries (staging.offline_pins) for a skops model
-# saved by this venv's scikit-learn, and the drift job's runtime zip (job_runtime), fetched
-# once with cloudserve's own fetcher; the tests pack them and give the container no index.
-"$PY" - "$CACHE/wheels/sagemaker" <<'PY'
-import sys
-from pathlib import Path
-
-from cloudserve.serving.wheels import cached_wheels, fetch_wheels
-from cloudserve.spec.models import ModelSpec
-from cloudserve_sagemaker.job_runtime import monitor_pins
-from cloudserve_sagemaker.staging import offline_pins
-
-folder = Path(sys.argv[1])
-model = ModelSpec(uri="model.skops", framework="sklearn", format="skops")
-for pins in (offline_pins(model), monitor_pins()):  # serving, and the drift job
-    if cached_wheels(pins, folder) is None:
-        print(f"fetching {len(pins)} wheels into {folder}", file=sys.stderr)
-        fetch_wheels(pins, folder)
-(folder / ".ready-wheels").touch()
-PY
-# And an offline Azure ML build context's (translate.conda_pip_pins, the same list).
-"$PY" - "$CACHE/wheels/azureml" <<'PY'
+# The wheels offline artifacts carry, for a skops model saved by this venv's scikit-learn:
+# a SageMaker archive (staging.offline_pins) and the drift job's runtime zip (job_runtime),
+# and an Azure ML build context (translate.conda_pip_pins), fetched once with cloudserve's
+# own fetcher; the tests pack them and give the container no index.
+"$PY" - "$CACHE/wheels" <<'PY'
 import sys
 from pathlib import Path
 
 from cloudserve.serving.wheels import cached_wheels, fetch_wheels
 from cloudserve.spec.models import ModelSpec
 from cloudserve_azureml.translate import conda_pip_pins
+from cloudserve_sagemaker.job_runtime import monitor_pins
+from cloudserve_sagemaker.staging import offline_pins
 
-folder = Path(sys.argv[1])
-pins = conda_pip_pins(ModelSpec(uri="model.skops", framework="sklearn", format="skops"), None)
-if cached_wheels(pins, folder) is None:
-    print(f"fetching {len(pins)} wheels into {folder}", file=sys.stderr)
-    fetch_wheels(pins, folder)
-(folder / ".ready-wheels").touch()
+root = Path(sys.argv[1])
+model = ModelSpec(uri="model.skops", framework="sklearn", format="skops")
+wanted = {
+    "sagemaker": [offline_pins(model), monitor_pins()],
+    "azureml": [conda_pip_pins(model, None)],
+}
+for name, pin_sets in wanted.items():
+    folder = root / name
+    for pins in pin_sets:
+        if cached_wheels(pins, folder) is None:
+            print(f"fetching {len(pins)} wheels into {folder}", file=sys.stderr)
+            fetch_wheels(pins, folder)
+    (folder / ".ready-wheels").touch()
 PY
 
 # Images from `cloudserve package`, built by following their Dockerfiles without Docker

@@ -9,7 +9,6 @@ carries the source under ``code/cloudserve``, the Azure ML code folder under ``c
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -110,15 +109,16 @@ def pinned_closure(
     from importlib import metadata
 
     from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
 
-    pinned = {_canonical(k): v for k, v in fixed.items()}
+    pinned = {canonicalize_name(k): v for k, v in fixed.items()}
     markers = container_markers(python)
     pins: dict[str, str] = {}
     missing: list[str] = []
     queue = list(names)
     while queue:
         name = queue.pop(0)
-        key = _canonical(name)
+        key = canonicalize_name(name)
         if key in pins or key in missing:
             continue
         try:
@@ -141,7 +141,3 @@ def pinned_closure(
             hint=f"{install_hint(f'cloudserve[{extra}]')} (or: pip install {' '.join(missing)})",
         )
     return list(pins.values())
-
-
-def _canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()

@@ -15,13 +15,9 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from cloudserve.errors import CloudServeError
 from cloudserve.serving.bundle import CONTAINER_PYTHON
-
-if TYPE_CHECKING:
-    from packaging.version import Version
 
 # The platform tags a manylinux x86_64 CPython container accepts (PEP 600 names and their
 # legacy aliases); pure-Python wheels (py3-none-any) fit any of them.
@@ -57,6 +53,7 @@ def cached_wheels(pins: Sequence[str], folder: Path) -> list[Path] | None:
     pin has none there (then they must be fetched)."""
     from packaging.requirements import Requirement
     from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+    from packaging.version import Version
 
     accepted = container_tags()
     found: dict[str, list[tuple[str, Path]]] = {}
@@ -77,7 +74,7 @@ def cached_wheels(pins: Sequence[str], folder: Path) -> list[Path] | None:
         ]
         if not matches:
             return None
-        chosen.append(max(matches, key=lambda match: _version_key(match[0]))[1])
+        chosen.append(max(matches, key=lambda match: Version(match[0]))[1])
     return chosen
 
 
@@ -118,9 +115,3 @@ def fetch_wheels(pins: Sequence[str], folder: Path | None = None) -> list[Path]:
     if have is None:
         raise WheelFetchFailed(f"pip downloaded the wheels but some are missing from {folder}")
     return have
-
-
-def _version_key(version: str) -> Version:
-    from packaging.version import Version
-
-    return Version(version)

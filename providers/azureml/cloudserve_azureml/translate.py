@@ -12,7 +12,6 @@ changed one is a new, immutable model version.
 from __future__ import annotations
 
 import json
-import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -165,9 +164,11 @@ def conda_pip_pins(model: ModelSpec, source: Path | None) -> list[str]:
     (scripts/lock-azureml-server.sh), where the runtime does not pin the same name itself.
     scripts/test-envs.sh builds the inference-server test environment from this same list,
     and the suite checks it holds nothing else."""
+    from packaging.utils import canonicalize_name
+
     runtime = pinned_requirements(model, source, SERVER_OVERRIDES)
-    ours = {_canonical(pin) for pin in runtime}
-    brought = [pin for pin in _server_lock() if _canonical(pin) not in ours]
+    ours = {canonicalize_name(pin.split("==", 1)[0]) for pin in runtime}
+    brought = [pin for pin in _server_lock() if canonicalize_name(pin.split("==", 1)[0]) not in ours]
     return [*SERVER_PINS, *runtime, *brought]
 
 
@@ -175,10 +176,6 @@ def conda_pip_pins(model: ModelSpec, source: Path | None) -> list[str]:
 def _server_lock() -> tuple[str, ...]:
     text = (Path(__file__).resolve().parent / "server-lock.txt").read_text()
     return tuple(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
-
-
-def _canonical(pin: str) -> str:
-    return re.sub(r"[-_.]+", "-", pin.split("==", 1)[0]).lower()
 
 
 def scoring_code_dir() -> Path:

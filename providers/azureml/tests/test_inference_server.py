@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -506,4 +505,6 @@ def test_nothing_unpinned_reaches_the_image(azureml_server_python: Path, servers
 
 
 def _canonical(pin: str) -> str:
-    return re.sub(r"[-_.]+", "-", pin.split("==", 1)[0]).lower()
+    from packaging.utils import canonicalize_name
+
+    return str(canonicalize_name(pin.split("==", 1)[0]))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -154,24 +155,26 @@ class DriftMonitor:
         with tempfile.TemporaryDirectory() as tmp:
             path = profile.save(Path(tmp) / dr.PROFILE_FILE)
             body = path.read_bytes()
-        return self._put_once("monitoring", dr.PROFILE_FILE, body)
+        return self._put_once("monitoring", dr.PROFILE_FILE, hashlib.sha256(body).hexdigest(), lambda: body)
 
     def stage_runtime(self) -> str:
         """Upload the drift engine's runtime zip to ``<prefix>/runtime/<digest>/`` unless
         that key exists (each job downloads the whole prefix: one file); its S3 URI."""
         offline = self.settings.offline
-        wheels = fetch_wheels(job_runtime.monitor_pins()) if offline else None
-        return self._put_once("runtime", job_runtime.RUNTIME_FILE, job_runtime.pack_runtime(wheels))
 
-    def _put_once(self, folder: str, name: str, body: bytes) -> str:
-        """``body`` at ``<prefix>/<folder>/<sha256>/<name>`` unless that key exists; its URI."""
-        digest = hashlib.sha256(body).hexdigest()[:32]
-        key = f"{self.settings.prefix.strip('/')}/{folder}/{digest}/{name}".lstrip("/")
+        def pack() -> bytes:  # only when that content is not staged yet: wheels are large
+            return job_runtime.pack_runtime(fetch_wheels(job_runtime.monitor_pins()) if offline else None)
+
+        return self._put_once("runtime", job_runtime.RUNTIME_FILE, job_runtime.content_digest(offline), pack)
+
+    def _put_once(self, folder: str, name: str, digest: str, body: Callable[[], bytes]) -> str:
+        """``body()`` at ``<prefix>/<folder>/<digest>/<name>`` unless that key exists; its URI."""
+        key = f"{self.settings.prefix.strip('/')}/{folder}/{digest[:32]}/{name}".lstrip("/")
         bucket = self.settings.bucket or ""
         try:
             self.aws.call("s3", "head_object", Bucket=bucket, Key=key)
         except NotFound:
-            self.aws.call("s3", "put_object", Bucket=bucket, Key=key, Body=body)
+            self.aws.call("s3", "put_object", Bucket=bucket, Key=key, Body=body())
         return f"s3://{bucket}/{key}"
 
     def _image(self) -> str:

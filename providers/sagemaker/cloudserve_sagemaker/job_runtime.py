@@ -11,12 +11,13 @@ index either. The job's shell line extracts it, installs the requirements and ru
 
 from __future__ import annotations
 
+import hashlib
 import io
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from cloudserve.serving.bundle import pinned_closure, runtime_files
+from cloudserve.serving.bundle import pinned_closure, runtime_digest, runtime_files
 from cloudserve.serving.package import MONITOR_RUNTIME
 
 RUNTIME_FILE = "cloudserve-runtime.zip"
@@ -31,6 +32,13 @@ def monitor_pins() -> list[str]:
 def requirements_text(offline: bool) -> str:
     head = ["--no-index", f"--find-links {WHEELS_DIR}"] if offline else []
     return "\n".join([*head, *monitor_pins()]) + "\n"
+
+
+def content_digest(offline: bool) -> str:
+    """What identifies the zip's content without building it: the runtime's source and the
+    requirements (whose exact pins fix the wheels an offline zip carries)."""
+    text = f"{RUNTIME_FILE};{runtime_digest()};{requirements_text(offline)}"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def pack_runtime(wheels: Sequence[Path] | None = None) -> bytes:
