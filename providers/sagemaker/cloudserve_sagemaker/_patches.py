@@ -19,7 +19,7 @@ from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 from moto.scheduler.responses import EventBridgeSchedulerResponse
 
 from cloudserve_sagemaker import _emulated_ops as ops
-from cloudserve_sagemaker import _rules, _runtime, _scheduler
+from cloudserve_sagemaker import _monitoring_patches, _rules, _runtime, _scheduler
 
 _lock = threading.Lock()
 _installed = 0
@@ -51,6 +51,8 @@ def install() -> None:
             _set(EventBridgeSchedulerResponse, name, handler)
         _set(SageMakerRuntimeResponse, "invoke_endpoint", _runtime.invoke_endpoint)
         _set(Statistics, "get_statistics_for_type", _with_percentiles(Statistics.get_statistics_for_type))
+        for cls, name, handler in _monitoring_patches.handlers():
+            _set(cls, name, handler)
 
 
 def uninstall() -> None:

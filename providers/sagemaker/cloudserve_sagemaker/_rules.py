@@ -25,9 +25,15 @@ def _service_model(service: str) -> Any:
     return botocore.session.get_session().get_service_model(service)
 
 
+# AWS writes its patterns for Java, where characters beyond the BMP are UTF-16 surrogate
+# pairs: "\\uD800\\uDC00-\\uDBFF\\uDFFF" is U+10000..U+10FFFF (e.g. Application Auto Scaling's
+# Expression shape), a bad range for Python's regex.
+_JAVA_SUPPLEMENTARY = "\\uD800\\uDC00-\\uDBFF\\uDFFF"
+
+
 @cache
 def _compiled(pattern: str) -> Any:
-    return regex.compile(pattern)
+    return regex.compile(pattern.replace(_JAVA_SUPPLEMENTARY, "\\U00010000-\\U0010FFFF"))
 
 
 def shape_problems(service: str, operation: str, params: dict[str, Any]) -> list[str]:

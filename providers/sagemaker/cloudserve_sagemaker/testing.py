@@ -202,14 +202,26 @@ class SageMakerEmulator:
         next update instead rolls back to the previous config with ``reason``."""
         self.state.doomed[name] = reason
 
-    def set_alarm(self, name: str, state: str = "ALARM", reason: str = "injected") -> None:
-        """Create (if needed) and set a CloudWatch alarm, e.g. one named in AutoRollbackConfiguration."""
+    def set_alarm(
+        self,
+        name: str,
+        state: str = "ALARM",
+        reason: str = "injected",
+        endpoint: str = "any-endpoint",
+        variant: str = "any-variant",
+    ) -> None:
+        """Create (if needed) and set a CloudWatch alarm, e.g. one named in AutoRollbackConfiguration.
+        A new alarm watches ``variant``'s Invocation5XXErrors on ``endpoint``."""
         cloudwatch = self.client("cloudwatch")
         if not cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]:
             cloudwatch.put_metric_alarm(
                 AlarmName=name,
                 MetricName="Invocation5XXErrors",
                 Namespace="AWS/SageMaker",
+                Dimensions=[
+                    {"Name": "EndpointName", "Value": endpoint},
+                    {"Name": "VariantName", "Value": variant},
+                ],
                 Statistic="Sum",
                 Period=60,
                 EvaluationPeriods=1,
