@@ -49,7 +49,12 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
 
 
 def to_json(message: Any) -> dict[str, Any]:
-    return json.loads(type(message).to_json(message, use_integers_for_enums=False))  # type: ignore[no-any-return]
+    """As Google's REST front end writes a message: enum names, and fields at their default
+    value left out (proto-plus would list them all, some that the REST API never shows)."""
+    text = type(message).to_json(
+        message, use_integers_for_enums=False, always_print_fields_with_no_presence=False
+    )
+    return json.loads(text)  # type: ignore[no-any-return]
 
 
 def parse(cls_name: str, body: bytes) -> Any:
@@ -291,7 +296,6 @@ class VertexState(MonitoringJobs):
         if deployed.model not in self.models and _with_id(deployed.model, self.projects) not in self.models:
             raise RuleError(404, "NOT_FOUND", f"Model {deployed.model} not found.")
         deployed.model = _with_id(deployed.model, self.projects)
-        rules.check_display_name(deployed.display_name, "deployed_model", required=False)
         if "dedicated_resources" not in deployed:
             raise invalid("This Model requires dedicated_resources (machine_spec and replica counts).")
         rules.check_dedicated_resources(deployed.dedicated_resources)

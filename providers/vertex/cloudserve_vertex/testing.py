@@ -49,9 +49,11 @@ from typing import Any
 
 from cloudserve_vertex._emulator_api import ROUTES, Sample, VertexState
 from cloudserve_vertex._emulator_rules import RuleError, invalid
+from cloudserve_vertex._emulator_storage import MEDIA, CloudStorage
+from cloudserve_vertex._emulator_storage import PREFIXES as STORAGE_PREFIXES
 from cloudserve_vertex.client import ENDPOINT_ENV
 
-__all__ = ["Fault", "VertexEmulator"]
+__all__ = ["Exchange", "Fault", "VertexEmulator", "WireCheck"]
 
 # The prebuilt prediction containers live in three multi-region repositories, the same
 # images in each ("Prebuilt containers for prediction"; aiplatform's constants/prediction.py).
@@ -70,8 +72,10 @@ HTTP_STATUS_NAMES = {
     404: "NOT_FOUND",
     409: "ALREADY_EXISTS",
     400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    501: "UNIMPLEMENTED",
+    504: "DEADLINE_EXCEEDED",
 }
-MEDIA = "__media__"  # a handler's reply that is raw bytes (a Cloud Storage download), not JSON
 # Exponential buckets like Cloud Monitoring's latency distributions (milliseconds).
 BUCKETS = {"numFiniteBuckets": 40, "growthFactor": 1.4, "scale": 1.0}
 
@@ -89,6 +93,26 @@ class Fault:
     retry_after_s: float | None = None
 
 
+@dataclass(frozen=True)
+class Exchange:
+    """One call the emulator answered, as the bytes that crossed the wire, so a test can
+    read it with a reader of its own (the provider's tests check each against Google's
+    discovery documents) instead of trusting the emulator's own parsing."""
+
+    method: str
+    path: str  # percent-encoded, as sent, without the query string
+    query: dict[str, list[str]]
+    body: bytes
+    status: int
+    reply: bytes
+    content_type: str
+
+
+# Called with every Exchange before its reply is sent, on the server's thread; it should
+# record what it finds rather than raise (raising drops the connection).
+WireCheck = Callable[[Exchange], None]
+
+
 class VertexEmulator:
     """Start with ``with VertexEmulator() as emu`` (or :meth:`start`/:meth:`stop`)."""
 
@@ -99,17 +123,18 @@ class VertexEmulator:
         *,
         operation_polls: int = 0,
         seed: int = 0,
+        wire_check: WireCheck | None = None,
     ) -> None:
         self.state = VertexState(projects or {"test-project": "123456789012"}, operation_polls, seed)
         self.state.load_predictor = self._predictor
         self.state.check_artifacts = self._check_artifacts  # type: ignore[method-assign]
-        self.buckets: dict[str, dict[str, bytes]] = {
-            b.removeprefix("gs://"): {} for b in buckets or ["cloudserve-test"]
-        }
+        self.storage = CloudStorage(buckets or ["cloudserve-test"])
+        self.buckets = self.storage.buckets  # {bucket: {object name: bytes}}
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str]] = []  # (method, path) of every call, for counting
         self.queries: list[dict[str, str]] = []  # the query string of each of those calls
         self.images: dict[str, Callable[[list[Any]], list[Any]]] = {}  # custom image -> predict fn
+        self.wire_check = wire_check
         self._server: ThreadingHTTPServer | None = None
         self._cache_dir = Path(tempfile.mkdtemp(prefix="vertex-emulator-"))
 
@@ -260,8 +285,8 @@ class VertexEmulator:
         return None
 
     def _dispatch(self, method: str, path: str, query: dict[str, str], body: bytes) -> dict[str, Any]:
-        if path.startswith(("/upload/storage/v1/", "/storage/v1/", "/download/storage/v1/")):
-            return self._storage(method, path, query, body)
+        if path.startswith(STORAGE_PREFIXES):
+            return self.storage.handle(method, path, query, body)
         if path.startswith("/v3/projects/") and path.endswith("/timeSeries"):
             return self._time_series(path, query)
         for route_method, pattern, handler in ROUTES:
@@ -271,33 +296,6 @@ class VertexEmulator:
                 return result
         raise RuleError(404, "NOT_FOUND", f"The requested URL {path} was not found on this server.")
 
-    # --- Cloud Storage JSON API ---------------------------------------------------------------
-    def _storage(self, method: str, path: str, query: dict[str, str], body: bytes) -> dict[str, Any]:
-        match = re.match(r"^/(?:upload/|download/)?storage/v1/b/([^/]+)/o(?:/(.+))?$", path)
-        if not match:
-            raise RuleError(404, "NOT_FOUND", "Not Found")
-        bucket, name = match.group(1), match.group(2)
-        if bucket not in self.buckets:
-            raise RuleError(404, "NOT_FOUND", "The specified bucket does not exist.")
-        if method == "POST" and path.startswith("/upload/"):
-            if query.get("uploadType") != "media" or not query.get("name"):
-                raise invalid("uploadType=media and name are required.")
-            self.buckets[bucket][query["name"]] = body
-            return _object(bucket, query["name"], body)
-        if method == "GET" and name:
-            data = self.buckets[bucket].get(name)
-            if data is None:
-                raise RuleError(404, "NOT_FOUND", f"No such object: {bucket}/{name}")
-            if query.get("alt") == "media":  # a download: the object's bytes, not its metadata
-                return {MEDIA: data}
-            return _object(bucket, name, data)
-        if method == "GET":  # objects.list: what the serving runtime uses to fetch AIP_STORAGE_URI
-            prefix = query.get("prefix", "")
-            objects = sorted(self.buckets[bucket].items())
-            items = [_object(bucket, n, d) for n, d in objects if n.startswith(prefix)]
-            return {"kind": "storage#objects", "items": items}
-        raise RuleError(405, "INVALID_ARGUMENT", "Method not allowed")
-
     def _check_artifacts(self, model: Any) -> None:
         """The prebuilt containers refuse a Model whose artifact folder lacks their file."""
         image = model.container_spec.image_uri
@@ -305,20 +303,13 @@ class VertexEmulator:
         if prebuilt is None or not model.artifact_uri:
             return
         framework = prebuilt["framework"]
-        names = set(self._files_under(model.artifact_uri))
+        names = set(self.storage.files_under(model.artifact_uri))
         found = [f for f in PREBUILT_FILES.get(framework, ()) if f in names]
         if len(found) != 1:
             raise invalid(
                 f"Model directory {model.artifact_uri} is expected to contain exactly one of: "
                 f"[{', '.join(PREBUILT_FILES.get(framework, ()))}]."
             )
-
-    def _files_under(self, uri: str) -> dict[str, bytes]:
-        bucket, _, prefix = uri.removeprefix("gs://").partition("/")
-        if bucket not in self.buckets:
-            raise invalid(f"Artifact URI {uri}: bucket {bucket} does not exist or is not accessible.")
-        prefix = prefix.rstrip("/") + "/" if prefix else ""
-        return {n[len(prefix) :]: d for n, d in self.buckets[bucket].items() if n.startswith(prefix)}
 
     # --- predict ------------------------------------------------------------------------------
     def _predictor(self, model: Any) -> Callable[[list[Any]], list[Any]]:
@@ -342,7 +333,7 @@ class VertexEmulator:
                 "register a predict function in VertexEmulator.images",
             )
         folder = self._cache_dir / uuid.uuid4().hex
-        for rel, data in self._files_under(model.artifact_uri).items():
+        for rel, data in self.storage.files_under(model.artifact_uri).items():
             target = folder / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
@@ -457,17 +448,6 @@ def _rfc3339(value: str | None) -> float | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
-def _object(bucket: str, name: str, data: bytes) -> dict[str, Any]:
-    return {
-        "kind": "storage#object",
-        "bucket": bucket,
-        "name": name,
-        "size": str(len(data)),
-        "id": f"{bucket}/{name}",
-        "selfLink": f"https://www.googleapis.com/storage/v1/b/{bucket}/o/{name}",
-    }
-
-
 def _error(status: int, code: str, message: str) -> dict[str, Any]:
     request_id = uuid.uuid4().hex[:16]
     return {
@@ -491,16 +471,26 @@ class _Handler(BaseHTTPRequestHandler):
         status, payload = self.emulator.handle(self.command, self.path, body)
         media = payload.get(MEDIA)
         data = media if isinstance(media, bytes) else json.dumps(payload).encode()
+        content_type = (
+            "application/octet-stream" if isinstance(media, bytes) else "application/json; charset=UTF-8"
+        )
+        self._check(body, status, data, content_type)
         self.send_response(status)
+        self.send_header("Content-Type", content_type)
         if isinstance(media, bytes):
             digest = base64.b64encode(hashlib.md5(media).digest()).decode()  # GCS reports MD5
-            self.send_header("Content-Type", "application/octet-stream")
             self.send_header("x-goog-hash", f"md5={digest}")
-        else:
-            self.send_header("Content-Type", "application/json; charset=UTF-8")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def _check(self, body: bytes, status: int, reply: bytes, content_type: str) -> None:
+        check = self.emulator.wire_check
+        if check is None:
+            return
+        parsed = urllib.parse.urlsplit(self.path)
+        query = urllib.parse.parse_qs(parsed.query, keep_blank_values=True)
+        check(Exchange(self.command, parsed.path, query, body, status, reply, content_type))
 
     do_GET = do_POST = do_PATCH = do_DELETE = _serve
 

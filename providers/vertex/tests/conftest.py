@@ -1,4 +1,5 @@
-"""Fixtures: two iris models, an emulator per test, a provider pointed at it."""
+"""Fixtures: two iris models, an emulator per test, a provider pointed at it; and on every
+emulator any test creates, a check of each call against Google's discovery documents."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from cloudserve_vertex.provider import VertexProvider
 from cloudserve_vertex.testing import VertexEmulator
 
 from cloudserve.spec.models import Deployment
+
+from .wire_check import WireChecker
 
 PROJECT, NUMBER, BUCKET = "test-project", "123456789012", "cloudserve-test"
 
@@ -46,6 +49,42 @@ def models(tmp_path_factory: pytest.TempPathFactory, sklearn_15_python: Path) ->
             out[key] = joblib.load(root / key / "model.joblib")
         out[f"{key}_path"] = root / key
     return out
+
+
+@pytest.fixture(scope="session")
+def wire_checker() -> WireChecker:
+    """One per worker: the converted documents and their validators are cached on it."""
+    return WireChecker()
+
+
+@pytest.fixture(autouse=True)
+def wire_check(wire_checker: WireChecker, monkeypatch: pytest.MonkeyPatch) -> Iterator[WireChecker]:
+    """Every VertexEmulator made during the test (here, in a test, through cloudserve's
+    pytest plugin) reports its calls to the checker unless it was given a check of its own.
+    A test that sends a bad request on purpose takes its findings with ``wire_check.take()``."""
+    original = VertexEmulator.__init__
+
+    def init(self: VertexEmulator, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("wire_check", wire_checker)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(VertexEmulator, "__init__", init)
+    wire_checker.take()
+    yield wire_checker
+    left = wire_checker.take()  # calls made by fixtures' teardown
+    if left:
+        pytest.fail("calls that do not match Google's discovery documents:\n" + "\n".join(left))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Fail the test itself (not its teardown) when its calls broke the documents."""
+    result = yield
+    checker = getattr(item, "funcargs", {}).get("wire_check")
+    found = checker.take() if isinstance(checker, WireChecker) else []
+    if found:
+        raise AssertionError("calls that do not match Google's discovery documents:\n" + "\n".join(found))
+    return result
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from cloudserve.spec.models import Deployment
 from cloudserve.testing.conformance import wait
 
 from .conftest import NUMBER, PROJECT
+from .wire_check import WireChecker
 
 MakeSpec = Callable[..., Deployment]
 
@@ -51,11 +52,13 @@ def test_unknown_project_is_refused(emulator: VertexEmulator, client: VertexClie
         client.get_endpoint("projects/Bad_Project/locations/us-central1/endpoints/x")
 
 
-def test_unknown_fields_in_a_body_are_rejected(emulator: VertexEmulator) -> None:
+def test_unknown_fields_in_a_body_are_rejected(emulator: VertexEmulator, wire_check: WireChecker) -> None:
     url = f"{emulator.url}/v1/projects/{PROJECT}/locations/us-central1/endpoints"
     reply = requests.post(url, json={"displayName": "x", "trafficSplitt": {}}, timeout=10)
     assert reply.status_code == 400
     assert reply.json()["error"]["status"] == "INVALID_ARGUMENT"
+    # the discovery-document reader saw the same field, independently of the emulator
+    assert ["trafficSplitt" in found for found in wire_check.take()] == [True]
     with pytest.raises(ValueError):
         v1().Endpoint(display_nam="x")  # the SDK's own types refuse a misspelt field
 
