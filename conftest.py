@@ -51,6 +51,14 @@ def azureml_server_python() -> Path:
 
 
 @pytest.fixture(scope="session")
+def azureml_rest_models() -> Path:
+    """azure-ai-ml 1.34.1's per-api-version ARM model packages (``_restclient/v<date>...``),
+    which the Azure ML emulator's wire check reads each exchange against."""
+    root = built(cache_dir() / "rest-models" / "azure-ai-ml-1.34.1", "azure-ai-ml 1.34.1's REST models")
+    return root / "azure" / "ai" / "ml" / "_restclient"
+
+
+@pytest.fixture(scope="session")
 def sagemaker_sklearn_python() -> Path:
     """Python 3.12 with the packages of SageMaker's scikit-learn 1.4-2-py312 serving image
     (sagemaker-containers, gunicorn, gevent, Flask, scikit-learn 1.4.2) and nothing of

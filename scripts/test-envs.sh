@@ -57,6 +57,36 @@ build_env() {
   exec {lock}>&-
 }
 
+# The Azure ML emulator's wire check (cloudserve_azureml.wire) reads each ARM body against
+# the REST models generated for the request's api-version. azure-ai-ml 1.35 ships a single
+# client (arm_ml_service, the 2025-12-01 models) for all of them; 1.34.1 is the last release
+# with the per-api-version packages (_restclient/v2022_02_01_preview, ..., generated from
+# Azure/azure-rest-api-specs), so only those folders of its wheel are kept, as data.
+AZUREML_REST_MODELS="$CACHE/rest-models/azure-ai-ml-1.34.1"
+if [ ! -f "$AZUREML_REST_MODELS/.ready-1" ]; then
+  mkdir -p "$CACHE/rest-models"
+  exec {models_lock}>"$AZUREML_REST_MODELS.lock"
+  flock "$models_lock"
+  if [ ! -f "$AZUREML_REST_MODELS/.ready-1" ]; then
+    echo "fetching azure-ai-ml 1.34.1's REST models into $AZUREML_REST_MODELS" >&2
+    rm -rf "$AZUREML_REST_MODELS"
+    "$PY" -m pip download -q --disable-pip-version-check --no-deps -d "$AZUREML_REST_MODELS.whl" azure-ai-ml==1.34.1
+    "$PY" - "$AZUREML_REST_MODELS.whl" "$AZUREML_REST_MODELS" <<'PY'
+import sys
+import zipfile
+from pathlib import Path
+
+wheel = next(Path(sys.argv[1]).glob("azure_ai_ml-1.34.1-*.whl"))
+with zipfile.ZipFile(wheel) as archive:
+    keep = [n for n in archive.namelist() if n.startswith("azure/ai/ml/_restclient/v20")]
+    archive.extractall(sys.argv[2], members=keep)
+PY
+    rm -rf "$AZUREML_REST_MODELS.whl"
+    touch "$AZUREML_REST_MODELS/.ready-1"
+  fi
+  exec {models_lock}>&-
+fi
+
 build_env "$CACHE/envs/sklearn-1.5" "$BASE_PY" "scikit-learn 1.5; about 30 s" \
   scikit-learn==1.5.2 joblib==1.4.2
 

@@ -27,6 +27,12 @@ from cloudserve_azureml._emulator_state import (
 ARM = "https://management.azure.com"
 Reply = tuple[int, dict[str, str], str]
 Handler = Callable[["ArmRouter", str, dict[str, list[str]], dict[str, Any], re.Match[str]], Reply]
+# Called after each ARM reply with (method, url, raw request body, status, response body), so a
+# test can read every exchange against the REST models (cloudserve_azureml.wire.WireChecker).
+WireCheck = Callable[[str, str, Any, int, str], None]
+# Metrics List answers errors flat ({"code", "message"}: its ErrorResponse), not in ARM's
+# {"error": {...}} envelope (azure-mgmt-monitor MetricsOperations.list, 2024-02-01).
+_FLAT_ERRORS = re.compile(r"/providers/Microsoft\.Insights/metrics$", re.IGNORECASE)
 
 _WS = (
     r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)"
@@ -40,12 +46,13 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Repl
     return status, h, json.dumps(body) if body is not None else ""
 
 
-def error_reply(err: EmulatedError) -> Reply:
+def error_reply(err: EmulatedError, *, flat: bool = False) -> Reply:
     headers = {}
     if err.retry_after is not None:
         headers["Retry-After"] = str(int(err.retry_after)) if err.retry_after >= 1 else "1"
         headers["retry-after-ms"] = str(int(err.retry_after * 1000))
-    return _json(err.status, {"error": {"code": err.code, "message": err.message}}, headers)
+    detail = {"code": err.code, "message": err.message}
+    return _json(err.status, detail if flat else {"error": detail}, headers)
 
 
 def _not_found(kind: str, name: str) -> EmulatedError:
@@ -55,8 +62,9 @@ def _not_found(kind: str, name: str) -> EmulatedError:
 class ArmRouter:
     """Dispatches one ARM request to its route, applying injected faults first."""
 
-    def __init__(self, state: EmulatorState) -> None:
+    def __init__(self, state: EmulatorState, wire_check: WireCheck | None = None) -> None:
         self.state = state
+        self.wire_check = wire_check
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
         from cloudserve_azureml import _emulator_routes
 
@@ -66,17 +74,25 @@ class ArmRouter:
         self.routes.append((method, re.compile("^" + pattern + "$", re.IGNORECASE), handler))
 
     def __call__(self, request: Any) -> Reply:
+        reply = self._reply(request)
+        if self.wire_check is not None:
+            self.wire_check(request.method.upper(), request.url, request.body, reply[0], reply[2])
+        return reply
+
+    def _reply(self, request: Any) -> Reply:
         parts = urlsplit(request.url)
         path = unquote(parts.path).rstrip("/")
         query = parse_qs(parts.query)
         method = request.method.upper()
         body = _decode(request.body)
+        flat = bool(_FLAT_ERRORS.search(path))
         with self.state.lock:
             self.state.calls.append((method, path))
             fault = self.state.take_fault(method, path)
             if fault is not None:
                 return error_reply(
-                    EmulatedError(fault.status, fault.code, fault.message, retry_after=fault.retry_after)
+                    EmulatedError(fault.status, fault.code, fault.message, retry_after=fault.retry_after),
+                    flat=flat,
                 )
             for route_method, pattern, handler in self.routes:
                 match = pattern.match(path)
@@ -84,7 +100,7 @@ class ArmRouter:
                     try:
                         return handler(self, path, query, body, match)
                     except EmulatedError as err:
-                        return error_reply(err)
+                        return error_reply(err, flat=flat)
         return error_reply(EmulatedError(404, "NoRoute", f"the emulator has no route for {method} {path}"))
 
     # --- helpers for routes -----------------------------------------------------------------
@@ -125,7 +141,16 @@ class ArmRouter:
         """A proxy (asset) resource: models, environments, code, datastores."""
         old = self.state.get(path)
         props = dict(body.get("properties") or {})
-        props.setdefault("provisioningState", "Succeeded")
+        # Asset "properties" are a string map (REST: additionalProperties string); a number
+        # sent there comes back as its text.
+        if isinstance(props.get("properties"), dict):
+            props["properties"] = {
+                k: v if isinstance(v, str) else json.dumps(v) for k, v in props["properties"].items()
+            }
+        # Data containers and versions have no provisioningState (REST DataContainerProperties,
+        # DataVersionBaseProperties); models, environments and code do.
+        if not rtype.lower().endswith(("/workspaces/data", "/workspaces/data/versions")):
+            props.setdefault("provisioningState", "Succeeded")
         return {
             "id": path,
             "name": path.rsplit("/", 1)[-1],
@@ -216,4 +241,13 @@ def check_name(kind: str, name: str) -> None:
         raise EmulatedError(400, "BadArgument", problem)
 
 
-__all__ = ["ARM", "ArmRouter", "EmulatedError", "check_name", "check_tags", "check_traffic", "error_reply"]
+__all__ = [
+    "ARM",
+    "ArmRouter",
+    "EmulatedError",
+    "WireCheck",
+    "check_name",
+    "check_tags",
+    "check_traffic",
+    "error_reply",
+]

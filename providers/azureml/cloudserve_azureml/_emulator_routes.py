@@ -16,6 +16,7 @@ from cloudserve_azureml._emulator_arm import (
     check_tags,
     check_traffic,
 )
+from cloudserve_azureml._emulator_state import spelled, version_key
 
 Query = dict[str, list[str]]
 Body = dict[str, Any]
@@ -23,6 +24,12 @@ M = re.Match[str]
 
 _ENDPOINT_TYPE = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
 _DEPLOYMENT_TYPE = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments"
+# A deployment field newer than an api-version is left out of replies at that api-version:
+# dataCollector first appears in the REST API at 2023-04-01-preview, and azure-ai-ml still
+# lists an endpoint's deployments at 2022-02-01-preview (OnlineEndpointOperations.get).
+_DEPLOYMENT_FIELDS_SINCE = {"dataCollector": "2023-04-01-preview"}
+# Collection.dataCollectionMode (REST DataCollectionMode); azure-ai-ml sends "enabled".
+_COLLECTION_MODES = ("Enabled", "Disabled")
 
 
 def register(router: ArmRouter) -> None:
@@ -148,15 +155,26 @@ def operation(r: ArmRouter, path: str, q: Query, b: Body, m: M) -> Reply:
 
 
 # --- generic reads ------------------------------------------------------------------------------
+def as_of(resource: dict[str, Any], q: Query) -> dict[str, Any]:
+    """The resource as the service shows it at the request's api-version."""
+    version = (q.get("api-version") or [""])[0]
+    if resource.get("type") != _DEPLOYMENT_TYPE or not version:
+        return resource
+    newer = {f for f, since in _DEPLOYMENT_FIELDS_SINCE.items() if version_key(version) < version_key(since)}
+    if not newer & set(resource["properties"]):
+        return resource
+    return {**resource, "properties": {k: v for k, v in resource["properties"].items() if k not in newer}}
+
+
 def get_resource(r: ArmRouter, path: str, q: Query, b: Body, m: M) -> Reply:
     found = r.state.get(path)
     if found is None:
         raise _not_found(path.rsplit("/", 2)[-2].rstrip("s").capitalize(), path.rsplit("/", 1)[-1])
-    return _json(200, found)
+    return _json(200, as_of(found, q))
 
 
 def list_children(r: ArmRouter, path: str, q: Query, b: Body, m: M) -> Reply:
-    return _json(200, {"value": r.state.children(path)})
+    return _json(200, {"value": [as_of(child, q) for child in r.state.children(path)]})
 
 
 def list_versions(r: ArmRouter, path: str, q: Query, b: Body, m: M) -> Reply:
@@ -214,16 +232,16 @@ def put_endpoint(r: ArmRouter, path: str, q: Query, b: Body, m: M) -> Reply:
 
 
 def patch_endpoint(r: ArmRouter, path: str, q: Query, b: Body, m: M) -> Reply:
+    """Tags and identity only (REST PartialMinimalTrackedResourceWithIdentity): traffic
+    and every other property change is a PUT of the whole endpoint."""
     old = r.state.get(path)
     if old is None:
         raise _not_found("Endpoint", m["ep"])
-    props = dict(old["properties"])
-    props.update(b.get("properties") or {})
-    check_traffic(r.state, m["ep"], props)
     check_tags(b.get("tags"))
-    old["properties"] = props
     if "tags" in b:
         old["tags"] = b["tags"] or {}
+    if b.get("identity"):
+        old["identity"] = b["identity"]
     old["systemData"] = system_data_of(old)
     op = r.state.start_operation(lambda: None)
     return _json(202, None, r.operation_headers(op.id, location=True))
@@ -278,6 +296,9 @@ def put_deployment(r: ArmRouter, path: str, q: Query, b: Body, m: M) -> Reply:
         )
     creating = old is None
     props["provisioningState"] = "Creating" if creating else "Updating"
+    for collection in ((props.get("dataCollector") or {}).get("collections") or {}).values():
+        if isinstance(collection, dict) and "dataCollectionMode" in collection:
+            collection["dataCollectionMode"] = spelled(collection["dataCollectionMode"], _COLLECTION_MODES)
     props.setdefault("scaleSettings", {"scaleType": "Default"})
     props.setdefault("endpointComputeType", "Managed")
     resource = r.tracked(path, b, _DEPLOYMENT_TYPE, props)
@@ -306,8 +327,7 @@ def patch_deployment(r: ArmRouter, path: str, q: Query, b: Body, m: M) -> Reply:
     old = r.state.get(path)
     if old is None:
         raise _not_found("Deployment", m["dep"])
-    check_tags(b.get("tags"))
-    old["properties"].update(b.get("properties") or {})
+    check_tags(b.get("tags"))  # tags and sku only (REST PartialMinimalTrackedResourceWithSku)
     if "sku" in b:
         old["sku"] = b["sku"]
     if "tags" in b:

@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from cloudserve_azureml._emulator_arm import ArmRouter, EmulatedError, Reply, _json, _not_found, check_tags
-from cloudserve_azureml._emulator_state import system_data
+from cloudserve_azureml._emulator_state import spelled, system_data
 
 _WS = (
     r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)"
@@ -46,6 +46,20 @@ SPARK_INSTANCES = {
 }
 SPARK_RUNTIMES = {"3.3", "3.4"}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# The service answers enum values as the REST API spells them (RecurrenceFrequency,
+# ModelTaskType, Numerical/CategoricalDataDriftMetric, 2023-06-01-preview); azure-ai-ml
+# sends "day", "classification", "normalizedWassersteinDistance".
+_SPELLINGS = {
+    "frequency": ("Minute", "Hour", "Day", "Week", "Month"),
+    "taskType": ("Classification", "Regression", "QuestionAnswering"),
+    "metric": (
+        "JensenShannonDistance",
+        "PopulationStabilityIndex",
+        "NormalizedWassersteinDistance",
+        "TwoSampleKolmogorovSmirnovTest",
+        "PearsonsChiSquaredTest",
+    ),
+}
 
 
 def register(router: ArmRouter) -> None:
@@ -79,6 +93,7 @@ def put_schedule(r: ArmRouter, path: str, q: Any, b: dict[str, Any], m: re.Match
     if action.get("actionType") != "CreateMonitor":
         raise EmulatedError(400, "BadArgument", "The emulator keeps only monitor schedules (CreateMonitor).")
     _check_monitor(r, action.get("monitorDefinition") or {})
+    _spell(props)
     old = r.state.get(path)
     props.setdefault("isEnabled", True)
     props["provisioningState"] = "Succeeded"
@@ -92,6 +107,17 @@ def put_schedule(r: ArmRouter, path: str, q: Any, b: dict[str, Any], m: re.Match
     r.state.put(path, resource)
     op = r.state.start_operation(lambda: None)
     return _json(201 if old is None else 200, resource, r.operation_headers(op.id))
+
+
+def _spell(props: dict[str, Any]) -> None:
+    definition = (props.get("action") or {}).get("monitorDefinition") or {}
+    thresholds = [
+        t for s in (definition.get("signals") or {}).values() for t in s.get("metricThresholds") or []
+    ]
+    for holder in (props.get("trigger") or {}, definition.get("monitoringTarget") or {}, *thresholds):
+        for key, spellings in _SPELLINGS.items():
+            if key in holder:
+                holder[key] = spelled(holder[key], spellings)
 
 
 def delete_schedule(r: ArmRouter, path: str, q: Any, b: Any, m: re.Match[str]) -> Reply:

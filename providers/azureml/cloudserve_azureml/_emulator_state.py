@@ -86,6 +86,21 @@ def tag_problem(tags: Any) -> str | None:
     return None
 
 
+def spelled(value: Any, spellings: tuple[str, ...]) -> Any:
+    """``value`` in the service's spelling: ARM matches enum values in any letter case and
+    answers them as the REST API spells them."""
+    if isinstance(value, str):
+        for spelling in spellings:
+            if spelling.lower() == value.lower():
+                return spelling
+    return value
+
+
+def version_key(api_version: str) -> tuple[str, int]:
+    """Orders api-versions: by date, a preview before the stable release of the same date."""
+    return api_version[:10], 0 if "preview" in api_version else 1
+
+
 def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -133,7 +148,7 @@ class Fault:
     times: int = 1
 
     def matches(self, method: str, path: str) -> bool:
-        return self.times > 0 and method in (self.method, "*") and bool(self.path_re.search(path))
+        return self.times > 0 and self.method in (method, "*") and bool(self.path_re.search(path))
 
 
 @dataclass

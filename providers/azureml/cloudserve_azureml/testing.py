@@ -36,9 +36,9 @@ import tempfile
 import time
 import types
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from cloudserve_azureml._emulator_arm import ArmRouter, error_reply
+from cloudserve_azureml._emulator_arm import ArmRouter, WireCheck, error_reply
 from cloudserve_azureml._emulator_blob import BlobStore
 from cloudserve_azureml._emulator_state import EmulatedError, EmulatorState, Fault
 
@@ -75,7 +75,14 @@ def _mltable_schema(request: Any) -> tuple[int, dict[str, str], str]:
 
 
 class AzureMLEmulator:
-    """A stateful Azure ML workspace in memory. Use as a context manager."""
+    """A stateful Azure ML workspace in memory. Use as a context manager.
+
+    ``wire_check`` is called with every ARM exchange (method, url, request body, status,
+    response body); ``default_wire_check`` is used when none is given, so a test suite can
+    check every emulator it creates (this provider's tests install
+    ``cloudserve_azureml.wire.WireChecker`` there)."""
+
+    default_wire_check: ClassVar[WireCheck | None] = None
 
     def __init__(
         self,
@@ -86,6 +93,7 @@ class AzureMLEmulator:
         location: str = "eastus",
         lro_polls: int = 1,
         seed: int = 0,
+        wire_check: WireCheck | None = None,
     ) -> None:
         self.state = EmulatorState(
             subscription_id=subscription_id,
@@ -97,7 +105,7 @@ class AzureMLEmulator:
             lro_polls=lro_polls,
         )
         self.credential = EmulatorCredential()
-        self._router = ArmRouter(self.state)
+        self._router = ArmRouter(self.state, wire_check or type(self).default_wire_check)
         self._blobs = BlobStore(self.state)
         self._random = random.Random(seed)
         self._mock: Any = None
@@ -298,7 +306,7 @@ class AzureMLEmulator:
             script, model = self._runtime(endpoint, name)
             # As azureml-inference-server-http does (server/routes.py): run(body) per request;
             # a Response it returns goes out as it is, anything else as JSON with a 200.
-            script._model = model  # what init() sets from AZUREML_MODEL_DIR
+            script._model = model  # type: ignore[attr-defined]  # what init() sets from AZUREML_MODEL_DIR
             raw = body or "null"
             answer = script.run(raw.decode() if isinstance(raw, bytes) else raw)
             if hasattr(answer, "status_code") and hasattr(answer, "get_data"):

@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from cloudserve_azureml.provider import AzureMLProvider
 from cloudserve_azureml.testing import AzureMLEmulator
+from cloudserve_azureml.wire import WireChecker
 
 from cloudserve.spec.models import Deployment
 
@@ -39,10 +41,70 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return out
 
 
+@pytest.fixture(autouse=True)
+def wire_check(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[WireChecker]:
+    """Every emulator a test creates reads each ARM exchange against the REST models of its
+    api-version (cloudserve_azureml.wire); a test fails on any mismatch, also one that the
+    SDK swallowed. A test that sends a bad body on purpose takes it with ``wire_check.take()``."""
+    models = request.getfixturevalue("azureml_rest_models") if "azure" in request.fixturenames else None
+    checker = WireChecker(models)
+    monkeypatch.setattr(AzureMLEmulator, "default_wire_check", checker)
+    yield checker
+    problems = checker.take()
+    assert not problems, "ARM exchanges that depart from the REST models:\n" + "\n".join(problems)
+
+
 @pytest.fixture
-def azure() -> Iterator[AzureMLEmulator]:
+def azure(wire_check: WireChecker) -> Iterator[AzureMLEmulator]:
     with AzureMLEmulator() as emulator:
         yield emulator
+
+
+ArmCall = Callable[..., requests.Response]
+# The api-version azure-ai-ml 1.35 reads and writes deployments, data and environments with
+# (and reads endpoints with): raw calls use it, so the wire check has that version's models.
+ARM_API_VERSION = "2023-04-01-preview"
+
+
+@pytest.fixture
+def arm(azure: AzureMLEmulator) -> ArmCall:
+    """A raw ARM call into the emulator's workspace: ``arm("PUT", "/onlineEndpoints/x", body)``."""
+
+    def call(
+        method: str, path: str, body: dict[str, Any] | None = None, *, api_version: str = ARM_API_VERSION
+    ) -> requests.Response:
+        url = f"https://management.azure.com{azure.state.workspace_path}{path}"
+        return requests.request(
+            method,
+            url,
+            params={"api-version": api_version},
+            json=body,
+            headers={"Authorization": "Bearer t"},
+            timeout=5,
+        )
+
+    return call
+
+
+@pytest.fixture
+def put_endpoint(azure: AzureMLEmulator, arm: ArmCall) -> ArmCall:
+    """PUT an endpoint as a client does, its current body with ``properties`` changed: traffic
+    moves by PUT (an endpoint PATCH takes only tags and identity)."""
+
+    def put(name: str, **props: Any) -> requests.Response:
+        ep = azure.endpoint(name)
+        assert ep is not None, name
+        read_only = ("provisioningState", "scoringUri", "swaggerUri")
+        current = {k: v for k, v in ep["properties"].items() if k not in read_only}
+        body = {
+            "location": ep["location"],
+            "tags": ep["tags"],
+            "identity": {"type": ep["identity"]["type"]},
+            "properties": {**current, **props},
+        }
+        return arm("PUT", f"/onlineEndpoints/{name}", body)
+
+    return put
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ import requests
 from cloudserve_azureml import drift as dr
 from cloudserve_azureml.provider import AzureMLProvider
 from cloudserve_azureml.testing import AzureMLEmulator
+from cloudserve_azureml.wire import WireChecker
 
 from cloudserve.api import destroy
 from cloudserve.desired import build_desired
@@ -122,9 +123,10 @@ def test_drift_schedule_lifecycle(
     assert base["productionData"]["uri"].endswith("/data/churn-stable-model_inputs/versions/1")
     assert base["productionData"]["windowSize"] == "P1D"
     assert base["referenceData"]["jobInputType"] == "mltable"
+    # azure-ai-ml sends "normalizedWassersteinDistance"; the service answers the REST spelling.
     assert thresholds(base) == {
-        "Numerical": ("normalizedWassersteinDistance", 0.15),
-        "Categorical": ("jensenShannonDistance", 0.15),
+        "Numerical": ("NormalizedWassersteinDistance", 0.15),
+        "Categorical": ("JensenShannonDistance", 0.15),
     }
     assert signals["drift-stable-a"]["features"]["features"] == ["a"]
     assert thresholds(signals["drift-stable-a"])["Numerical"][1] == 0.3
@@ -154,8 +156,8 @@ def test_drift_schedule_lifecycle(
     found = schedule(azure)
     assert found is not None and found["systemData"]["createdAt"] == created
     assert thresholds(found["properties"]["action"]["monitorDefinition"]["signals"]["drift-stable"]) == {
-        "Numerical": ("normalizedWassersteinDistance", 0.25),
-        "Categorical": ("jensenShannonDistance", 0.25),
+        "Numerical": ("NormalizedWassersteinDistance", 0.25),
+        "Categorical": ("JensenShannonDistance", 0.25),
     }
     assert len(azure.state.blobs) == uploads  # the same baseline is not uploaded again
     assert not make_plan(changed, provider).actions
@@ -207,10 +209,12 @@ def _body(azure: AzureMLEmulator, **change: Any) -> dict[str, Any]:
     signal = {
         "signalType": "DataDrift",
         "productionData": {
+            "inputDataType": "Fixed",
             "jobInputType": "uri_folder",
             "uri": f"{ws}/data/churn-stable-model_inputs/versions/1",
         },
         "referenceData": {
+            "inputDataType": "Fixed",
             "jobInputType": "uri_folder",
             "uri": f"{ws}/data/churn-stable-model_inputs/versions/1",
         },
@@ -224,9 +228,13 @@ def _body(azure: AzureMLEmulator, **change: Any) -> dict[str, Any]:
             "computeType": "ServerlessSpark",
             "instanceType": "standard_e4s_v3",
             "runtimeVersion": "3.4",
+            "computeIdentity": {"computeIdentityType": "AmlToken"},
         },
         "signals": {"drift": signal},
-        "alertNotificationSetting": {"emailNotificationSetting": {"emails": change.pop("emails", [])}},
+        "alertNotificationSetting": {
+            "alertNotificationType": "Email",
+            "emailNotificationSetting": {"emails": change.pop("emails", [])},
+        },
     }
     props = {
         "action": {"actionType": "CreateMonitor", "monitorDefinition": definition},
@@ -236,10 +244,17 @@ def _body(azure: AzureMLEmulator, **change: Any) -> dict[str, Any]:
     return {"properties": props}
 
 
-BAD_SCHEDULES: list[tuple[str, dict[str, Any], str]] = [
-    ("-bad", {}, "must match"),
-    ("ok", {"trigger": {"triggerType": "Recurrence", "frequency": "Fortnight", "interval": 1}}, "frequency"),
-    ("ok", {"trigger": {"triggerType": "Recurrence", "frequency": "Day", "interval": 0}}, "interval"),
+# (schedule name, change to a valid body, the emulator's message, what the REST models say
+# of the body: "" where only the service's own rules refuse it, not the OpenAPI).
+BAD_SCHEDULES: list[tuple[str, dict[str, Any], str, str]] = [
+    ("-bad", {}, "must match", ""),
+    (
+        "ok",
+        {"trigger": {"triggerType": "Recurrence", "frequency": "Fortnight", "interval": 1}},
+        "frequency",
+        "trigger.frequency: 'Fortnight' is not a known RecurrenceFrequency value",
+    ),
+    ("ok", {"trigger": {"triggerType": "Recurrence", "frequency": "Day", "interval": 0}}, "interval", ""),
     (
         "ok",
         {
@@ -254,6 +269,7 @@ BAD_SCHEDULES: list[tuple[str, dict[str, Any], str]] = [
             }
         },
         "not a Categorical data drift metric",
+        "metric: 'normalizedWassersteinDistance' is not a known CategoricalDataDriftMetric value",
     ),
     (
         "ok",
@@ -263,24 +279,47 @@ BAD_SCHEDULES: list[tuple[str, dict[str, Any], str]] = [
             }
         },
         "not a Numerical",
+        "metric: 'psi' is not a known NumericalDataDriftMetric value",
     ),
-    ("ok", {"signal": {"referenceData": {"uri": "azureml:nope:1"}}}, "does not exist"),
-    ("ok", {"emails": ["not-an-address"]}, "e-mail"),
-    ("ok", {"tags": {"a/b": "v"}}, "cannot contain"),
+    (
+        "ok",
+        {
+            "signal": {
+                "referenceData": {
+                    "inputDataType": "Fixed",
+                    "jobInputType": "mltable",
+                    "uri": "azureml:nope:1",
+                }
+            }
+        },
+        "does not exist",
+        "",
+    ),
+    ("ok", {"emails": ["not-an-address"]}, "e-mail", ""),
+    ("ok", {"tags": {"a/b": "v"}}, "cannot contain", ""),
 ]
 
 
 def test_emulator_enforces_schedule_rules(
-    drift_spec: Callable[..., Deployment], provider: AzureMLProvider, azure: AzureMLEmulator
+    drift_spec: Callable[..., Deployment],
+    provider: AzureMLProvider,
+    azure: AzureMLEmulator,
+    wire_check: WireChecker,
 ) -> None:
     """Past the SDK's own checks: what the REST API refuses, the emulator refuses."""
     run(drift_spec(), provider)
+    # azure-ai-ml writes schedules at 2023-06-01-preview; these bodies are bad on purpose.
     base = f"https://management.azure.com{azure.state.workspace_path}/schedules"
-    for name, change, message in BAD_SCHEDULES:
-        reply = requests.put(f"{base}/{name}?api-version=2024-04-01", json=_body(azure, **change), timeout=5)
+    version = "?api-version=2023-06-01-preview"
+    wire_check.raise_on_problem = False
+    for name, change, message, model_says in BAD_SCHEDULES:
+        reply = requests.put(f"{base}/{name}{version}", json=_body(azure, **change), timeout=5)
         assert reply.status_code == 400, (name, change, reply.text)
         assert message in reply.json()["error"]["message"], (change, reply.text)
-    reply = requests.put(f"{base}/fine?api-version=2024-04-01", json=_body(azure), timeout=5)
+        found = wire_check.take()
+        assert (model_says in found[0]) if model_says else not found, (change, found)
+    wire_check.raise_on_problem = True
+    reply = requests.put(f"{base}/fine{version}", json=_body(azure), timeout=5)
     assert reply.status_code == 201, reply.text
 
 

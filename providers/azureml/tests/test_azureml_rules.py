@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,10 +13,7 @@ from cloudserve_azureml.testing import AzureMLEmulator
 from cloudserve.desired import build_desired
 from cloudserve.testing.conformance import MakeSpec, apply_spec
 
-
-def _arm(azure: AzureMLEmulator, method: str, path: str, body: dict[str, Any]) -> requests.Response:
-    url = f"https://management.azure.com{azure.state.workspace_path}{path}?api-version=2024-04-01"
-    return requests.request(method, url, json=body, headers={"Authorization": "Bearer t"}, timeout=5)
+ArmCall = Callable[..., requests.Response]  # the conftest's `arm` and `put_endpoint`
 
 
 def _plan(provider: AzureMLProvider, spec: Any) -> str:
@@ -23,7 +21,7 @@ def _plan(provider: AzureMLProvider, spec: Any) -> str:
 
 
 def test_mirror_goes_to_one_deployment(
-    provider: AzureMLProvider, azure: AzureMLEmulator, make_spec: MakeSpec
+    provider: AzureMLProvider, azure: AzureMLEmulator, make_spec: MakeSpec, put_endpoint: ArmCall
 ) -> None:
     spec = make_spec(
         "churn", versions={"v1": "a", "s1": "b", "s2": "b"}, traffic={"v1": 100}, mirror={"s1": 10, "s2": 10}
@@ -34,19 +32,14 @@ def test_mirror_goes_to_one_deployment(
         provider,
         make_spec("churn", versions={"stable": "a", "candidate": "b", "other": "b"}, traffic={"stable": 100}),
     )
-    reply = _arm(
-        azure,
-        "PATCH",
-        "/onlineEndpoints/churn",
-        {"properties": {"traffic": {"stable": 100}, "mirrorTraffic": {"candidate": 10, "other": 10}}},
-    )
+    reply = put_endpoint("churn", traffic={"stable": 100}, mirrorTraffic={"candidate": 10, "other": 10})
     assert reply.status_code == 400
     assert reply.json()["error"]["code"] == "BadArgument"
     assert "single deployment" in reply.json()["error"]["message"]
 
 
 def test_emulator_endpoint_traffic_sums_to_0_or_100(
-    provider: AzureMLProvider, azure: AzureMLEmulator, make_spec: MakeSpec
+    provider: AzureMLProvider, azure: AzureMLEmulator, make_spec: MakeSpec, put_endpoint: ArmCall
 ) -> None:
     # Plan side: the portable spec already requires traffic to sum to 100.
     with pytest.raises(ValueError, match="must sum to 100"):
@@ -54,22 +47,18 @@ def test_emulator_endpoint_traffic_sums_to_0_or_100(
     apply_spec(
         provider, make_spec("churn", versions={"stable": "a", "candidate": "b"}, traffic={"stable": 100})
     )
-    reply = _arm(
-        azure, "PATCH", "/onlineEndpoints/churn", {"properties": {"traffic": {"stable": 50, "candidate": 40}}}
-    )
+    reply = put_endpoint("churn", traffic={"stable": 50, "candidate": 40})
     assert reply.status_code == 400 and "sum to 0 or 100" in reply.json()["error"]["message"]
-    reply = _arm(
-        azure, "PATCH", "/onlineEndpoints/churn", {"properties": {"traffic": {"stable": 0, "candidate": 0}}}
-    )
+    reply = put_endpoint("churn", traffic={"stable": 0, "candidate": 0})
     assert reply.status_code < 300
 
 
 def test_names_take_single_dashes_only(
-    provider: AzureMLProvider, azure: AzureMLEmulator, make_spec: MakeSpec
+    provider: AzureMLProvider, azure: AzureMLEmulator, make_spec: MakeSpec, arm: ArmCall
 ) -> None:
     text = _plan(provider, make_spec("churn--x", versions={"v1": "a"}, traffic={"v1": 100}))
     assert "metadata.name" in text and "single dashes" in text
-    reply = _arm(azure, "PUT", "/onlineEndpoints/churn--x", {"location": "eastus", "properties": {}})
+    reply = arm("PUT", "/onlineEndpoints/churn--x", {"location": "eastus", "properties": {"authMode": "Key"}})
     assert reply.status_code == 400
     assert (
         reply.json()["error"]["code"] == "BadArgument"
@@ -112,15 +101,16 @@ def test_autoscale_cooldowns_between_pt1m_and_p1w(
     assert "between 1 week and 1 minute" in reply.json()["error"]["message"]
 
 
-def test_tag_budget_is_50(provider: AzureMLProvider, azure: AzureMLEmulator, make_spec: MakeSpec) -> None:
+def test_tag_budget_is_50(
+    provider: AzureMLProvider, azure: AzureMLEmulator, make_spec: MakeSpec, arm: ArmCall
+) -> None:
     spec = make_spec("churn", versions={"stable": "a"}, traffic={"stable": 100})
     labels = {f"k{i}": "v" for i in range(45)}
     spec = spec.model_copy(update={"metadata": spec.metadata.model_copy(update={"labels": labels})})
     assert "Azure allows 50" in _plan(provider, spec)
     tags = {f"k{i}": "v" for i in range(51)}
-    reply = _arm(
-        azure, "PUT", "/onlineEndpoints/churn", {"location": "eastus", "tags": tags, "properties": {}}
-    )
+    body = {"location": "eastus", "tags": tags, "properties": {"authMode": "Key"}}
+    reply = arm("PUT", "/onlineEndpoints/churn", body)
     assert reply.status_code == 400
 
 
@@ -175,7 +165,7 @@ def test_metric_reads_filter_only_by_each_metrics_own_dimensions(
     def read(names: str, filter_: str, **extra: str) -> requests.Response:
         return requests.get(
             f"https://management.azure.com{endpoint}/providers/Microsoft.Insights/metrics",
-            params={"api-version": "2023-10-01", "metricnames": names, "$filter": filter_, **extra},
+            params={"api-version": "2024-02-01", "metricnames": names, "$filter": filter_, **extra},
             headers={"Authorization": "Bearer t"},
             timeout=5,
         )

@@ -4,6 +4,7 @@ own rules (driven over REST as Azure would be), and metrics from Azure Monitor."
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from cloudserve_azureml.testing import AzureMLEmulator
 from cloudserve import errors as E
 from cloudserve.desired import build_desired
 from cloudserve.testing.conformance import MakeSpec, apply_spec, wait
+
+ArmCall = Callable[..., requests.Response]  # the conftest's `arm` and `put_endpoint`
 
 ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
 
@@ -93,16 +96,17 @@ def test_failed_provisioning_reaches_the_user(
     assert observed.versions["candidate"].status.value == "failed"
 
 
-def _arm(azure: AzureMLEmulator, method: str, path: str, body: dict[str, Any]) -> requests.Response:
-    url = f"https://management.azure.com{azure.state.workspace_path}{path}?api-version=2024-04-01"
-    return requests.request(method, url, json=body, headers={"Authorization": "Bearer t"}, timeout=5)
-
-
 def test_emulator_enforces_azure_rules(
-    provider: AzureMLProvider, azure: AzureMLEmulator, make_spec: MakeSpec
+    provider: AzureMLProvider,
+    azure: AzureMLEmulator,
+    make_spec: MakeSpec,
+    arm: ArmCall,
+    put_endpoint: ArmCall,
 ) -> None:
     for bad in ("ab", "1churn", "churn-", "x" * 33, "under_score"):
-        reply = _arm(azure, "PUT", f"/onlineEndpoints/{bad}", {"location": "eastus", "properties": {}})
+        reply = arm(
+            "PUT", f"/onlineEndpoints/{bad}", {"location": "eastus", "properties": {"authMode": "Key"}}
+        )
         assert reply.status_code == 400, bad
     apply_spec(
         provider, make_spec("churn", versions={"stable": "a", "candidate": "b"}, traffic={"stable": 100})
@@ -114,10 +118,10 @@ def test_emulator_enforces_azure_rules(
         ({"traffic": {"stable": 50, "candidate": 50}, "mirrorTraffic": {"candidate": 10}}, "both"),
     ]
     for props, message in cases:
-        reply = _arm(azure, "PATCH", "/onlineEndpoints/churn", {"properties": props})
+        reply = put_endpoint("churn", **props)
         assert reply.status_code == 400, props
         assert message in reply.json()["error"]["message"]
-    reply = _arm(azure, "DELETE", "/onlineEndpoints/churn/deployments/stable", {})
+    reply = arm("DELETE", "/onlineEndpoints/churn/deployments/stable")
     assert reply.status_code == 400 and "still receives traffic" in reply.json()["error"]["message"]
     with pytest.raises(E.InvalidSpec, match="at most 50"):
         wait(provider.set_traffic("churn", {"stable": 100}, {"candidate": 60}))
