@@ -19,6 +19,7 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel
 
+from cloudserve.errors import NotSupported
 from cloudserve.spec.models import NEUTRAL_METRICS as NEUTRAL_METRICS  # re-exported
 from cloudserve.spec.models import Deployment, VersionSpec
 
@@ -268,6 +269,12 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     def observe(self, name: str) -> EndpointState | None:
         """The deployment's endpoint as it is now, or None when it does not exist. Read-only."""
+
+    def list_endpoints(self) -> list[str]:
+        """The names of every endpoint this target's settings can see (region, project and
+        location, workspace), cloudserve's or not: ``read_tags`` tells which are ours. The
+        live acceptance run's sweep uses it to find what an interrupted run left behind."""
+        raise NotSupported(f"the {self.name} target cannot list its endpoints")
 
     def read_tags(self, name: str) -> dict[str, str] | None:
         """The endpoint's tags, or None when it does not exist. Rollouts poll this for

@@ -97,7 +97,15 @@ class ProviderConformance:
         name = f"conf-{os.getpid() % 10_000}-{next(_NAMES)}"
         yield name
         if provider.observe(name) is not None:
-            wait(provider.delete_endpoint(name))
+            self.finish(provider.delete_endpoint(name))
+
+    def apply(self, provider: Provider, deployment: Deployment) -> None:
+        """How the suite applies a spec; a live run waits for real (cloudserve.testing.live)."""
+        apply_spec(provider, deployment)
+
+    def finish(self, op: Operation) -> None:
+        """How the suite waits for one operation; see :meth:`apply`."""
+        wait(op)
 
     def assert_nothing_left(self, provider: Provider, name: str) -> None:
         """Targets override this to look for leftovers beyond the endpoint itself."""
@@ -109,7 +117,7 @@ class ProviderConformance:
             versions={"stable": "a", "candidate": "b"},
             traffic={"stable": 90, "candidate": 10},
         )
-        apply_spec(provider, spec)
+        self.apply(provider, spec)
         desired = build_desired(spec, provider)
         observed = provider.observe(name)
         assert observed is not None
@@ -131,9 +139,9 @@ class ProviderConformance:
             versions={"stable": "a", "candidate": "b"},
             traffic={"stable": 100, "candidate": 0},
         )
-        apply_spec(provider, spec)
+        self.apply(provider, spec)
         for split in ({"stable": 50, "candidate": 50}, {"stable": 0, "candidate": 100}):
-            wait(provider.set_traffic(name, split, {}))
+            self.finish(provider.set_traffic(name, split, {}))
             observed = provider.observe(name)
             assert observed is not None
             assert _nonzero(observed.traffic) == _nonzero(split)
@@ -144,9 +152,9 @@ class ProviderConformance:
             versions={"stable": "a", "candidate": "b"},
             traffic={"stable": 90, "candidate": 10},
         )
-        apply_spec(provider, spec)
+        self.apply(provider, spec)
         assert pending_changes(provider, spec) == []
-        apply_spec(provider, spec)
+        self.apply(provider, spec)
         assert pending_changes(provider, spec) == []
 
     def test_replace_on_immutable_change(
@@ -158,14 +166,14 @@ class ProviderConformance:
         instances: list[list[float]],
     ) -> None:
         before = make_spec(name, versions={"stable": "a"}, traffic={"stable": 100})
-        apply_spec(provider, before)
+        self.apply(provider, before)
         after = make_spec(name, versions={"stable": "b"}, traffic={"stable": 100})
         old_hash = build_desired(before, provider).versions["stable"].config_hash
         new_hash = build_desired(after, provider).versions["stable"].config_hash
         assert old_hash != new_hash
         changes = pending_changes(provider, after)
         assert any("stable" in c and ("replace" in c or "config" in c) for c in changes), changes
-        apply_spec(provider, after)
+        self.apply(provider, after)
         observed = provider.observe(name)
         assert observed is not None
         assert observed.versions["stable"].config_hash == new_hash
@@ -176,9 +184,9 @@ class ProviderConformance:
 
     def test_destroy_leaves_nothing(self, provider: Provider, make_spec: MakeSpec, name: str) -> None:
         spec = make_spec(name, versions={"stable": "a"}, traffic={"stable": 100})
-        apply_spec(provider, spec)
+        self.apply(provider, spec)
         assert provider.observe(name) is not None
-        wait(provider.delete_endpoint(name))
+        self.finish(provider.delete_endpoint(name))
         assert provider.observe(name) is None
         self.assert_nothing_left(provider, name)
 
@@ -197,7 +205,7 @@ class ProviderConformance:
             versions={"stable": "a", "candidate": "b"},
             traffic={"stable": 90, "candidate": 10},
         )
-        apply_spec(provider, spec)
+        self.apply(provider, spec)
         result = provider.invoke(name, {"instances": instances})
         assert result.version in ("stable", "candidate")
         assert result.body["predictions"] == predictions(
@@ -207,7 +215,7 @@ class ProviderConformance:
             if not self.per_version_invoke:
                 with pytest.raises(NotSupported):
                     provider.invoke(name, {"instances": instances}, version="candidate")
-                wait(provider.set_traffic(name, {version: 100}, {}))
+                self.finish(provider.set_traffic(name, {version: 100}, {}))
             result = provider.invoke(name, {"instances": instances}, version=version)
             assert result.status_code == 200
             assert result.version == version

@@ -106,6 +106,10 @@ class FakeProvider(Provider):
             v.name, v.config_hash, Status.READY, scaling=v.scaling, instance_type=v.instance_type
         )
 
+    def list_endpoints(self) -> list[str]:
+        self._call("list_endpoints")
+        return sorted(self.cloud.endpoints)
+
     def observe(self, name: str) -> EndpointState | None:
         self._call("observe")
         state = self.cloud.endpoints.get(name)

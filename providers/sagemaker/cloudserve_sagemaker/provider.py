@@ -124,6 +124,18 @@ class SageMakerProvider(Provider):
         return native.describe()
 
     # --- read ---------------------------------------------------------------------------
+    def list_endpoints(self) -> list[str]:
+        names: list[str] = []
+        token: str | None = None
+        while True:  # ListEndpoints pages at most 100 a call
+            page = self.aws.call(
+                "sagemaker", "list_endpoints", MaxResults=100, **({"NextToken": token} if token else {})
+            )
+            names += [e["EndpointName"] for e in page.get("Endpoints", [])]
+            token = page.get("NextToken")
+            if not token:
+                return names
+
     def observe(self, name: str) -> EndpointState | None:
         live = read_live(self.aws, name)
         if live is None:

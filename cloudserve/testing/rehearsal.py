@@ -1,0 +1,51 @@
+"""Rehearse a target's live acceptance module on its emulator, in a child pytest.
+
+The live module's skip marks are decided at import, from the environment, so the
+rehearsal runs it in a fresh process with ``CLOUDSERVE_LIVE=<target>`` and
+``CLOUDSERVE_LIVE_REHEARSAL=1`` (and the budget, when given).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from cloudserve.testing import live
+
+
+@dataclass(frozen=True)
+class Rehearsal:
+    returncode: int
+    output: str
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """pytest's summary line as {outcome: count}, e.g. {"passed": 12, "skipped": 1}."""
+        lines = [line for line in self.output.splitlines() if re.search(r"\d+ (passed|skipped|failed)", line)]
+        found = re.findall(r"(\d+) (passed|skipped|failed|errors?)", lines[-1] if lines else "")
+        return {outcome: int(n) for n, outcome in found}
+
+
+def rehearse(target: str, module: Path, budget: str | None, timeout_s: float = 900.0) -> Rehearsal:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLOUDSERVE_LIVE", "PYTEST_"))}
+    env.update({live.LIVE_ENV: target, live.REHEARSAL_ENV: "1"})
+    if budget is not None:
+        env[live.BUDGET_ENV] = budget
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-rs",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:randomly",
+        str(module),
+    ]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout_s, check=False)
+    return Rehearsal(done.returncode, done.stdout + done.stderr)
