@@ -536,6 +536,12 @@ class VertexSettings(StrictModel):
         "prebuilt Vertex container can serve (skops, MLflow, custom handlers); it loads the model "
         "from AIP_STORAGE_URI.",
     )
+    instance_format: Literal["keyed", "list"] | None = Field(
+        default=None,
+        description="How callers send prediction instances: keyed ({feature: value}) or list "
+        "([v1, v2, ...]). Per-feature drift thresholds need keyed: Vertex AI model monitoring names "
+        "the values of list instances itself.",
+    )
 
 
 class AzureMLSettings(StrictModel):

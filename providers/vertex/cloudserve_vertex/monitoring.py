@@ -70,8 +70,38 @@ def problems(desired: DesiredEndpoint) -> list[str]:
         out.append(f"{where}.sampling_percent: Vertex AI's sample rate must be above 0 (0 < rate <= 1)")
     if drift.alert and drift.alert.webhook:
         out.append(f"{where}.alert.webhook: {WEBHOOK_REASON}")
+    out += _feature_name_problems(desired)
     out += _baseline_problems(desired, drift.baseline)
     return out
+
+
+def _feature_name_problems(desired: DesiredEndpoint) -> list[str]:
+    """Per-feature thresholds match only features Vertex AI can name. It parses the schema
+    from the first 1,000 requests; for instances not in key-value form it "automatically
+    assigns a default feature name for each input" (doc "Provide schemas to Vertex AI Model
+    Monitoring"), and the analysis-schema format for list instances is not documented, so a
+    threshold on "age" could silently never match. Refused unless the caller says instances
+    are keyed."""
+    drift = desired.deployment.spec.monitoring.drift
+    assert drift is not None
+    named = sorted(set(drift.thresholds) | set(drift.features or []))
+    fmt = desired.deployment.targets.vertex.instance_format
+    if not named or fmt == "keyed":
+        return []
+    field = "monitoring.drift.thresholds" if drift.thresholds else "monitoring.drift.features"
+    if fmt == "list":
+        return [
+            f"{field} names features ({', '.join(named)}), but targets.vertex.instance_format is list: "
+            "Vertex AI model monitoring gives the values of list instances default names, so these "
+            "would never match; send {feature: value} instances (instance_format: keyed) or drop the "
+            "per-feature settings (the default threshold then applies to every feature)"
+        ]
+    return [
+        f"{field} names features ({', '.join(named)}): Vertex AI matches them only in keyed "
+        "instances ({feature: value}); list instances get default names. Set "
+        "targets.vertex.instance_format: keyed if your callers send keyed instances, or drop the "
+        "per-feature settings"
+    ]
 
 
 def _baseline_problems(desired: DesiredEndpoint, baseline: str) -> list[str]:

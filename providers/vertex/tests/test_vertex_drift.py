@@ -52,7 +52,14 @@ def drift_spec(
         "alert": {"email": ["ml-team@example.com"], "channel": "1234567"},
         **drift,
     }
-    return make_spec(NAME, versions, traffic, monitoring={"drift": settings})
+    spec = make_spec(NAME, versions, traffic, monitoring={"drift": settings})
+    return keyed(spec)
+
+
+def keyed(spec: Deployment) -> Deployment:
+    """The spec with targets.vertex.instance_format: keyed (per-feature thresholds need it)."""
+    vertex = spec.targets.vertex.model_copy(update={"instance_format": "keyed"})
+    return spec.model_copy(update={"targets": spec.targets.model_copy(update={"vertex": vertex})})
 
 
 def the_job(emulator: VertexEmulator) -> Any:
@@ -199,3 +206,27 @@ def test_plan_refuses_what_vertex_monitoring_cannot_do(
         provider.validate(build_desired(drift_spec(make_spec, baseline, schedule="90m"), provider))
     )
     assert provider.validate(build_desired(drift_spec(make_spec, baseline, schedule="daily"), provider)) == []
+
+
+def test_per_feature_thresholds_need_keyed_instances(
+    provider: VertexProvider, make_spec: MakeSpec, baseline: Path
+) -> None:
+    """Vertex names the values of list instances itself (doc "Provide schemas to Vertex AI
+    Model Monitoring"), so a threshold on a named feature is refused unless instances are keyed."""
+    keyed_spec = drift_spec(make_spec, baseline)  # thresholds {"a": 0.1}, instance_format keyed
+    assert provider.validate(build_desired(keyed_spec, provider)) == []
+
+    def with_format(fmt: str | None) -> list[str]:
+        vertex = keyed_spec.targets.vertex.model_copy(update={"instance_format": fmt})
+        spec = keyed_spec.model_copy(
+            update={"targets": keyed_spec.targets.model_copy(update={"vertex": vertex})}
+        )
+        return provider.validate(build_desired(spec, provider))
+
+    unsaid = "\n".join(with_format(None))
+    assert "monitoring.drift.thresholds names features (a)" in unsaid
+    assert "Set targets.vertex.instance_format: keyed" in unsaid
+    assert "would never match" in "\n".join(with_format("list"))
+    without = drift_spec(make_spec, baseline, thresholds={})
+    plain = without.model_copy(update={"targets": make_spec(NAME, {"v": "a"}, {"v": 100}).targets})
+    assert provider.validate(build_desired(plain, provider)) == []  # one default threshold: any format
