@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import urllib.parse
+from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
 
@@ -169,6 +170,12 @@ class VertexClient:
     def get_model(self, name: str) -> Any:
         return self.models.get_model(name=name)
 
+    @translated("list endpoints")
+    def list_endpoint_ids(self) -> list[str]:
+        """The id (last path segment) of every endpoint in the project and location."""
+        request = v1().ListEndpointsRequest(parent=self.parent)
+        return [e.name.rsplit("/", 1)[-1] for e in self.endpoints.list_endpoints(request=request)]
+
     @translated("list models")
     def list_models(self, label_filter: dict[str, str]) -> list[Any]:
         expr = " AND ".join(f'labels.{k}="{v}"' for k, v in sorted(label_filter.items()))
@@ -235,11 +242,11 @@ class VertexClient:
 
     # --- Cloud Monitoring ----------------------------------------------------------------
     @translated("read metrics")
-    def time_series(self, params: dict[str, str]) -> list[dict[str, Any]]:
+    def time_series(self, params: Mapping[str, str | list[str]]) -> list[dict[str, Any]]:
         base = self.emulator or MONITORING_URL
         url = f"{base}/v3/projects/{self.project}/timeSeries"
         series: list[dict[str, Any]] = []
-        query = dict(params)
+        query: dict[str, str | list[str]] = dict(params)
         while True:
             body = self._http("GET", url, params=query).json()
             series.extend(body.get("timeSeries", []))

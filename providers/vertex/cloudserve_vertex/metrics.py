@@ -15,23 +15,30 @@ from typing import Any
 from cloudserve.provider import VersionMetrics
 
 PREFIX = "aiplatform.googleapis.com/prediction/online/"
+RESOURCE_TYPE = "aiplatform.googleapis.com/Endpoint"
 COUNT, ERRORS, LATENCY = "prediction_count", "error_count", "prediction_latencies"
 
 
-def query(endpoint_id: str, metric: str, window_seconds: float, now: float | None = None) -> dict[str, str]:
+def query(
+    endpoint_id: str, metric: str, window_seconds: float, now: float | None = None
+) -> dict[str, str | list[str]]:
     end = float(math.ceil(now if now is not None else time.time()))  # whole seconds: include this one
     start = end - window_seconds
-    group = "metric.label.deployed_model_id"
-    params = {
-        "filter": f'metric.type="{PREFIX}{metric}" AND resource.labels.endpoint_id="{endpoint_id}"',
+    group = ["metric.label.deployed_model_id"] + (["metric.label.latency_type"] if metric == LATENCY else [])
+    return {
+        "filter": (
+            f'metric.type="{PREFIX}{metric}" AND resource.type="{RESOURCE_TYPE}"'
+            f' AND resource.labels.endpoint_id="{endpoint_id}"'
+        ),
         "interval.startTime": _iso(start),
         "interval.endTime": _iso(end),
         "aggregation.alignmentPeriod": f"{max(60, math.ceil(window_seconds))}s",
         "aggregation.perSeriesAligner": "ALIGN_DELTA",
         "aggregation.crossSeriesReducer": "REDUCE_SUM",
-        "aggregation.groupByFields": group + (",metric.label.latency_type" if metric == LATENCY else ""),
+        # A repeated parameter: one field per occurrence (a comma-joined value would be read
+        # as one field name).
+        "aggregation.groupByFields": group,
     }
-    return params
 
 
 def _iso(t: float) -> str:

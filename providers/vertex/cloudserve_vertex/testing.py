@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from cloudserve_vertex._emulator_api import ROUTES, Sample, VertexState
+from cloudserve_vertex._emulator_metrics import check_query
 from cloudserve_vertex._emulator_rules import RuleError, invalid
 from cloudserve_vertex._emulator_storage import MEDIA, CloudStorage
 from cloudserve_vertex._emulator_storage import PREFIXES as STORAGE_PREFIXES
@@ -257,7 +258,8 @@ class VertexEmulator:
     def handle(self, method: str, raw_path: str, body: bytes) -> tuple[int, dict[str, Any]]:
         parsed = urllib.parse.urlsplit(raw_path)
         path = urllib.parse.unquote(parsed.path)
-        query = {k: v[-1] for k, v in urllib.parse.parse_qs(parsed.query).items()}
+        repeated = urllib.parse.parse_qs(parsed.query)
+        query = {k: v[-1] for k, v in repeated.items()}
         with self.state.lock:
             self.requests.append((method, path))
             self.queries.append(query)
@@ -265,6 +267,8 @@ class VertexEmulator:
             if fault is not None:
                 return fault
             try:
+                if path.startswith("/v3/projects/") and path.endswith("/timeSeries"):
+                    return 200, self._time_series(path, repeated)
                 return 200, self._dispatch(method, path, query, body)
             except RuleError as err:
                 return err.status, _error(err.status, err.code, err.message)
@@ -287,8 +291,6 @@ class VertexEmulator:
     def _dispatch(self, method: str, path: str, query: dict[str, str], body: bytes) -> dict[str, Any]:
         if path.startswith(STORAGE_PREFIXES):
             return self.storage.handle(method, path, query, body)
-        if path.startswith("/v3/projects/") and path.endswith("/timeSeries"):
-            return self._time_series(path, query)
         for route_method, pattern, handler in ROUTES:
             match = pattern.match(path)
             if match and route_method == method:
@@ -357,13 +359,15 @@ class VertexEmulator:
         return load_model(spec).predict
 
     # --- Cloud Monitoring ------------------------------------------------------------------------
-    def _time_series(self, path: str, query: dict[str, str]) -> dict[str, Any]:
+    def _time_series(self, path: str, repeated: dict[str, list[str]]) -> dict[str, Any]:
+        """projects.timeSeries.list: the query checked against Cloud Monitoring's own table
+        (_emulator_metrics), then the recorded samples per deployed model."""
         self.state.number(path.split("/")[3])
+        check_query(repeated)
+        query = {k: v[-1] for k, v in repeated.items()}
         flt = query.get("filter", "")
-        metric = _filter_value(flt, "metric.type")
+        metric = _filter_value(flt, "metric.type") or ""
         endpoint_id = _filter_value(flt, "resource.labels.endpoint_id")
-        if not metric:
-            raise invalid("filter must name a metric.type.")
         start = _rfc3339(query.get("interval.startTime")) or 0.0
         end = _rfc3339(query.get("interval.endTime")) or time.time()
         samples = [
