@@ -192,6 +192,11 @@ class LocalProvider(Provider):
             check_lease(observed.tags, holder_id())
 
     # --- read ---------------------------------------------------------------------------
+    def list_endpoints(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if state_dir(self.root, p.name).exists())
+
     def observe(self, name: str) -> EndpointState | None:
         state = self._state(name)
         if not state.exists():

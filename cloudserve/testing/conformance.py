@@ -182,6 +182,15 @@ class ProviderConformance:
             result = provider.invoke(name, {"instances": instances}, version="stable")
             assert result.body["predictions"] == predictions("b", instances)
 
+    def test_list_endpoints_names_what_exists(
+        self, provider: Provider, make_spec: MakeSpec, name: str
+    ) -> None:
+        assert name not in provider.list_endpoints()
+        self.apply(provider, make_spec(name, versions={"stable": "a"}, traffic={"stable": 100}))
+        assert name in provider.list_endpoints()
+        self.finish(provider.delete_endpoint(name))
+        assert name not in provider.list_endpoints()
+
     def test_destroy_leaves_nothing(self, provider: Provider, make_spec: MakeSpec, name: str) -> None:
         spec = make_spec(name, versions={"stable": "a"}, traffic={"stable": 100})
         self.apply(provider, spec)

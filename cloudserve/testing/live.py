@@ -271,7 +271,7 @@ class _Live:
         self, provider: Provider, make_spec: Callable[..., Deployment], request: pytest.FixtureRequest
     ) -> None:
         if self.target not in _confirmed:
-            probe = make_spec("csl-budget", {"stable": "a"})
+            probe = make_spec("csl-budget", {"stable": "a"}, {"stable": 100})
             confirm(budget(self.target, provider, probe), _echo(request))
             _confirmed.add(self.target)
         if self.target not in _swept:
@@ -391,3 +391,45 @@ def _echo(request: pytest.FixtureRequest) -> Callable[[str], None]:
             print(line)
 
     return echo
+
+
+# --- a target's live module ----------------------------------------------------------------
+class _TargetFixtures:
+    """The two fixtures every target's live classes need, built from the target's name."""
+
+    target = ""
+
+    @pytest.fixture
+    def provider(self, request: pytest.FixtureRequest) -> Iterator[Provider]:
+        if rehearsal():  # the target's own emulator-backed fixture, one level up
+            yield request.getfixturevalue("provider")
+            return
+        from cloudserve.registry import create_provider
+
+        provider = create_provider(self.target, account_targets()[self.target])
+        try:
+            yield provider
+        finally:
+            provider.close()
+
+    @pytest.fixture
+    def predictions(self, predictions: Any) -> Any:
+        return predictions  # the target's tests' own: the models' answers
+
+
+def suites(target: str, **attributes: Any) -> tuple[type, type, type]:
+    """(conformance, rollout, drift) test classes for ``target``'s live module::
+
+        pytestmark = live.mark("vertex")
+        TestLiveConformance, TestLiveRollout, TestLiveDrift = live.suites("vertex")
+
+    ``attributes`` set class attributes of the suites (e.g. ``per_version_invoke=False``).
+    """
+    made = []
+    for kind, base in (
+        ("Conformance", LiveConformance),
+        ("Rollout", LiveRolloutConformance),
+        ("Drift", LiveDriftCheck),
+    ):
+        made.append(type(f"TestLive{kind}", (_TargetFixtures, base), {"target": target, **attributes}))
+    return made[0], made[1], made[2]

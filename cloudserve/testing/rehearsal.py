@@ -49,3 +49,25 @@ def rehearse(target: str, module: Path, budget: str | None, timeout_s: float = 9
     ]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout_s, check=False)
     return Rehearsal(done.returncode, done.stdout + done.stderr)
+
+
+class RehearsalSuite:
+    """Inherit in a target's tests to rehearse its live module; set ``target``, ``module``
+    (the live module's path), ``ceiling`` (the dollars the run prints, e.g. "2.07") and
+    ``size`` (the priced size as printed, e.g. "ml.c5.large at $0.1020/h")."""
+
+    target = ""
+    module: Path
+    ceiling = ""
+    size = ""
+
+    def test_without_a_budget_nothing_runs_and_the_ceiling_is_shown(self) -> None:
+        result = rehearse(self.target, self.module, budget=None)
+        assert result.counts == {"skipped": 14}, result.output
+        assert f"live {self.target} run: up to ${self.ceiling} ({self.size}" in result.output
+        assert f"set {live.BUDGET_ENV}={self.ceiling} or more to confirm" in result.output
+
+    def test_the_live_suites_pass_on_the_emulator(self) -> None:
+        result = rehearse(self.target, self.module, budget=self.ceiling)
+        assert result.counts == {"passed": 13, "skipped": 1}, result.output
+        assert "the 20% failure this case needs is injected" in result.output  # the one skip, said

@@ -68,6 +68,9 @@ class AzureOperations:
         except ResourceNotFoundError:
             return None
 
+    def list_endpoints(self) -> list[str]:
+        return [e.name for e in self.c.ml.online_endpoints.list()]
+
     def read_tags(self, name: str) -> dict[str, str] | None:
         endpoint = self._get_endpoint(name)
         return None if endpoint is None else dict(endpoint.tags or {})

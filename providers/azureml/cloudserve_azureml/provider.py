@@ -136,6 +136,10 @@ class AzureMLProvider(Provider):
         with azure_errors(f"read endpoint {name}"):
             return self.ops.observe(name)  # type: ignore[no-any-return]
 
+    def list_endpoints(self) -> list[str]:
+        with azure_errors("list endpoints"):
+            return self.ops.list_endpoints()  # type: ignore[no-any-return]
+
     def read_tags(self, name: str) -> dict[str, str] | None:
         """Only the endpoint (one GET, plus the deployment list azure-ai-ml adds): rollouts
         poll this at every step of a bake, where observe() would also read each deployment's

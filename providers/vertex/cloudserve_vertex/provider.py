@@ -196,6 +196,9 @@ class VertexProvider(Provider):
         )
         return {d.display_name: d.id for d in ranked}
 
+    def list_endpoints(self) -> list[str]:
+        return self.client.list_endpoint_ids()  # cloudserve names an endpoint by its id
+
     def observe(self, name: str) -> EndpointState | None:
         endpoint = self._get(name)
         if endpoint is None:
