@@ -99,7 +99,9 @@ def download_gcs(uri: str) -> Path:
     """Copy the objects under a gs:// prefix to a local directory (Vertex AI hands the
     container AIP_STORAGE_URI and expects it to fetch the artifacts itself)."""
     try:
-        from google.cloud import storage
+        # Not `from google.cloud import storage`: mypy reads that as an attribute of the
+        # google.cloud namespace package, which is missing when a typed google.cloud.* is checked too.
+        import google.cloud.storage as storage
     except ImportError as exc:  # pragma: no cover - depends on the image
         raise RuntimeError(f"{uri}: install google-cloud-storage in the image to fetch the model") from exc
     bucket_name, _, prefix = uri.removeprefix("gs://").partition("/")
