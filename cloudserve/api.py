@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any
 from cloudserve import tags as T
 from cloudserve.desired import base_dir_of, build_desired
 from cloudserve.errors import Conflict, InvokeFailed, NotFound
-from cloudserve.executor import DEFAULT_TIMEOUT, ApplyResult, ProgressFn, deployment_lock
+from cloudserve.executor import DEFAULT_TIMEOUT, ApplyResult, deployment_lock
 from cloudserve.executor import apply as _apply
 from cloudserve.planner import Plan, diff, make_plan
 from cloudserve.provider import InvokeResult, Provider, VersionMetrics
 from cloudserve.registry import create_provider
+from cloudserve.rollout.controller import ProgressFn
 from cloudserve.spec.loader import SpecSource, load_one
 from cloudserve.spec.loader import load as _load
 from cloudserve.spec.models import Deployment

@@ -90,9 +90,9 @@ output_option = click.option(
 
 
 def _echo_json(data: Any) -> None:
-    from cloudserve.output import dumps
+    from cloudserve.output import echo_json  # lazily: output imports the planner
 
-    click.echo(dumps(data))
+    echo_json(data)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -252,9 +252,9 @@ def apply(
             progress = _progress_printer()
         result = api.apply(deployment, timeout=timeout, progress=progress, poll_interval=poll)
         results.append(result)
-        paused = result.rollout is not None and result.rollout.state == "paused"
-        if output == "text" and paused:
-            step = result.rollout.steps[-1] if result.rollout.steps else None
+        rollout = result.rollout
+        if output == "text" and rollout is not None and rollout.state == "paused":
+            step = rollout.steps[-1] if rollout.steps else None
             moved = {k: v for k, v in step.traffic.items() if v} if step else {}
             where = f" at step {step.step} ({format_value(moved)})" if step else ""
             click.echo(

@@ -17,6 +17,7 @@ from cloudserve import tags as T
 from cloudserve.errors import CloudServeError
 from cloudserve.planner import Action, Plan, make_plan
 from cloudserve.provider import Operation, Provider
+from cloudserve.rollout.controller import ProgressFn, RolloutResult
 from cloudserve.spec.models import Deployment
 from cloudserve.waiting import Backoff, call_with_retry, wait_for
 
@@ -25,15 +26,13 @@ if TYPE_CHECKING:
 
 DEFAULT_TIMEOUT = 3600.0
 
-ProgressFn = Callable[[str], None]
-
 
 @dataclass
 class ApplyResult:
     plan: Plan
     applied: list[Action] = field(default_factory=list)
     seconds: float = 0.0
-    rollout: Any = None  # a RolloutResult when a progressive rollout ran
+    rollout: RolloutResult | None = None  # when a progressive rollout ran
 
     @property
     def changed(self) -> bool:

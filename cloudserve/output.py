@@ -23,6 +23,11 @@ def dumps(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=False, default=str)
 
 
+def echo_json(data: Any) -> None:
+    """What every command prints for --output json."""
+    click.echo(dumps(data))
+
+
 def format_value(value: Any) -> str:
     """The one rendering of maps and lists in text output: {stable: 90, candidate: 10}."""
     return _fmt(value)

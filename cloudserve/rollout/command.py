@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from cloudserve.cli import _echo_json, env_option, output_option, spec_argument, target_option
+from cloudserve.cli import env_option, output_option, spec_argument, target_option
+from cloudserve.output import echo_json
 
 
 def _context(spec: str, env: str | None, target: str | None):  # type: ignore[no-untyped-def]
@@ -31,7 +32,7 @@ def status_cmd(spec: str, env: str | None, target: str | None, output: str) -> N
     deployment, provider = _context(spec, env, target)
     data = control.status(deployment, provider)
     if output == "json":
-        _echo_json(data)
+        echo_json(data)
         return
     from cloudserve.output import format_value
 
@@ -55,7 +56,7 @@ def _request(action: str):  # type: ignore[no-untyped-def]
 
         deployment, provider = _context(spec, env, target)
         data = control.request(deployment, provider, action)
-        _echo_json(data) if output == "json" else click.echo(
+        echo_json(data) if output == "json" else click.echo(
             data.get("done") or f"{action} requested from {data.get('holder')}"
         )
 
@@ -85,4 +86,4 @@ def resume_cmd(spec: str, env: str | None, target: str | None, output: str, poll
     deployment, provider = _context(spec, env, target)
     progress = None if output == "json" else (lambda m: click.echo(m, err=True))
     result = control.resume(deployment, provider, poll_interval=poll, progress=progress)
-    _echo_json(result.to_dict()) if output == "json" else click.echo(f"rollout {result.state}")
+    echo_json(result.to_dict()) if output == "json" else click.echo(f"rollout {result.state}")

@@ -71,8 +71,7 @@ def request(deployment: Deployment, provider: Provider, action: str) -> dict[str
 
             controller.rollback(record, "aborted by request", state="aborted")
             return {"deployment": name, "done": f"aborted; traffic back to {format_value(record.previous)}"}
-        controller._set_traffic(record.target)
-        provider.write_tags(name, clear_record_tags())
+        controller.promote(record)
         return {"deployment": name, "done": f"promoted; traffic {record.target}"}
     finally:
         controller.release()

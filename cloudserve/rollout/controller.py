@@ -30,6 +30,8 @@ from cloudserve.rollout.steps import growing, step_splits
 from cloudserve.spec.models import Rollout
 from cloudserve.waiting import call_with_retry, wait_for
 
+ProgressFn = Callable[[str], None]  # one line of progress for a person watching
+
 DEFAULT_POLL = 15.0
 MIN_WINDOW = 60.0
 
@@ -78,7 +80,7 @@ class RolloutController:
         poll_interval: float = DEFAULT_POLL,
         sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] | None = None,
-        progress: Callable[[str], None] | None = None,
+        progress: ProgressFn | None = None,
         holder: str | None = None,
     ) -> None:
         self.provider = provider
@@ -273,10 +275,14 @@ class RolloutController:
             self.rollback(record, "aborted by request", state="aborted")
             result.state, result.reason = "aborted", "aborted by request"
         else:
-            self._set_traffic(record.target)
-            self._write_tags(clear_record_tags())
+            self.promote(record)
             result.state, result.reason = "promoted", "promoted by request"
         return result
+
+    def promote(self, record: RolloutRecord) -> None:
+        """All the way to the rollout's target split now; the record is done, so it goes."""
+        self._set_traffic(record.target)
+        self._write_tags(clear_record_tags())
 
     def rollback(self, record: RolloutRecord, reason: str, state: str = "rolledback") -> None:
         """Traffic back to the previous split at once; then remove versions this rollout added."""

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 from cloudserve.errors import Conflict, NotSupported, RolloutFailed
 from cloudserve.planner import Action, Plan
 from cloudserve.provider import Provider
-from cloudserve.rollout.controller import RolloutController, RolloutResult, check_lease, rollout_failed
+from cloudserve.rollout.controller import (
+    ProgressFn,
+    RolloutController,
+    RolloutResult,
+    check_lease,
+    rollout_failed,
+)
 from cloudserve.rollout.gates import CallableGate
 from cloudserve.rollout.record import STATE_WORDS, RolloutRecord, clear_record_tags
 from cloudserve.rollout.steps import growing
-
-if TYPE_CHECKING:
-    from cloudserve.executor import ProgressFn
 
 BEFORE = ("create_version", "replace_version", "update_version")
 AFTER = ("delete_version", "update_endpoint")

@@ -17,6 +17,40 @@ from cloudserve.install import install_hint
 from cloudserve.serving.pins import framework_pin
 from cloudserve.spec.models import ModelSpec
 
+# The serving runtime's distributions (the core's and the `serve` extra's), by what needs
+# them: every model, its framework's loader, and the HTTP server of `cloudserve serve`
+# (the SageMaker toolkit and Azure's inference server bring their own).
+RUNTIME_CORE = ("pydantic", "PyYAML", "click", "filelock", "numpy", "orjson")
+_SKLEARN = ("scipy", "scikit-learn", "joblib", "skops")
+_ANY_MODEL = (*_SKLEARN, "xgboost", "cloudpickle")
+FRAMEWORK_RUNTIME = {
+    "sklearn": _SKLEARN,
+    "xgboost": ("scipy", "xgboost"),
+    "mlflow": _ANY_MODEL,  # an MLflow model's flavour is read at load time
+    "custom": _ANY_MODEL,  # a handler may load any of them
+}
+SERVER_RUNTIME = ("uvicorn", "httptools", "uvloop", "prometheus-client")
+# The drift engine (`cloudserve monitor run`) as a job runs it: the core and the `monitor` extra.
+MONITOR_RUNTIME = (
+    "pydantic",
+    "PyYAML",
+    "click",
+    "filelock",
+    "packaging",
+    "numpy",
+    "scipy",
+    "pyarrow",
+    "polars",
+)
+# An image from `cloudserve package` serves whatever model it is handed: all of them.
+RUNTIME = (*RUNTIME_CORE, *_ANY_MODEL, *SERVER_RUNTIME)
+
+
+def model_runtime(framework: str) -> tuple[str, ...]:
+    """What cloudserve's loaders need inside a cloud's own server for one framework."""
+    return (*RUNTIME_CORE, *FRAMEWORK_RUNTIME.get(framework, _ANY_MODEL))
+
+
 # What of the runtime's own package travels (caches stay out).
 _IGNORED = ("__pycache__", ".pyc")
 _IGNORED_GLOBS = ("__pycache__", "*.pyc")
@@ -91,7 +125,6 @@ def pinned_requirements(
     scikit-learn can fail or mislead). ``overrides`` ({name: version}) replace a pin where
     the cloud's own server needs another release (give the exact pins that release itself
     makes too). cloudserve itself is not listed: its source travels beside the model's code."""
-    from cloudserve.serving.package import model_runtime
     from cloudserve.serving.written_with import written_with
 
     pin = framework_pin(spec, written_with(source, spec) if source is not None else None)

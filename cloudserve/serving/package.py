@@ -19,44 +19,10 @@ import sys
 from pathlib import Path
 
 import cloudserve
-from cloudserve.serving.bundle import copy_runtime
+from cloudserve.serving.bundle import RUNTIME, SERVER_RUNTIME, copy_runtime, model_runtime
 from cloudserve.serving.cloud import SIDECAR
 from cloudserve.serving.loaders import load_model
 from cloudserve.serving.pins import FRAMEWORK_PACKAGES
-
-# The serving runtime's distributions (the core's and the `serve` extra's), by what needs
-# them: every model, its framework's loader, and the HTTP server of `cloudserve serve`
-# (the SageMaker toolkit and Azure's inference server bring their own).
-RUNTIME_CORE = ("pydantic", "PyYAML", "click", "filelock", "numpy", "orjson")
-_SKLEARN = ("scipy", "scikit-learn", "joblib", "skops")
-_ANY_MODEL = (*_SKLEARN, "xgboost", "cloudpickle")
-FRAMEWORK_RUNTIME = {
-    "sklearn": _SKLEARN,
-    "xgboost": ("scipy", "xgboost"),
-    "mlflow": _ANY_MODEL,  # an MLflow model's flavour is read at load time
-    "custom": _ANY_MODEL,  # a handler may load any of them
-}
-SERVER_RUNTIME = ("uvicorn", "httptools", "uvloop", "prometheus-client")
-# The drift engine (`cloudserve monitor run`) as a job runs it: the core and the `monitor` extra.
-MONITOR_RUNTIME = (
-    "pydantic",
-    "PyYAML",
-    "click",
-    "filelock",
-    "packaging",
-    "numpy",
-    "scipy",
-    "pyarrow",
-    "polars",
-)
-# An image from `cloudserve package` serves whatever model it is handed: all of them.
-RUNTIME = (*RUNTIME_CORE, *_ANY_MODEL, *SERVER_RUNTIME)
-
-
-def model_runtime(framework: str) -> tuple[str, ...]:
-    """What cloudserve's loaders need inside a cloud's own server for one framework."""
-    return (*RUNTIME_CORE, *FRAMEWORK_RUNTIME.get(framework, _ANY_MODEL))
-
 
 MODEL_HOME = "/opt/cloudserve/model"
 # A runtime-only image fetches the model itself: Vertex AI's AIP_STORAGE_URI is a gs:// folder.

@@ -8,7 +8,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from cloudserve.serving.pins import RUNTIME_FLOORS, framework_pin, framework_pin_problems
+from cloudserve.serving.pin_check import framework_pin_problems
+from cloudserve.serving.pins import RUNTIME_FLOORS, framework_pin
 from cloudserve.spec.models import Deployment, ModelSpec
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -26,7 +26,7 @@ from cloudserve.provider import (
     VersionMetrics,
     coerce_settings,
 )
-from cloudserve.serving.pins import framework_pin_problems
+from cloudserve.serving.pin_check import framework_pin_problems
 from cloudserve.spec.models import AzureMLSettings, Deployment
 from cloudserve_azureml import catalog, rules
 from cloudserve_azureml.errors import azure_errors, translate

@@ -17,8 +17,7 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from cloudserve.serving.bundle import pinned_closure, runtime_digest, runtime_files
-from cloudserve.serving.package import MONITOR_RUNTIME
+from cloudserve.serving.bundle import MONITOR_RUNTIME, pinned_closure, runtime_digest, runtime_files
 
 RUNTIME_FILE = "cloudserve-runtime.zip"
 WHEELS_DIR = "wheels"

@@ -33,7 +33,7 @@ from cloudserve.provider import (
     VersionMetrics,
     coerce_settings,
 )
-from cloudserve.serving.pins import framework_pin_problems
+from cloudserve.serving.pin_check import framework_pin_problems
 from cloudserve.spec.models import Deployment, SageMakerSettings
 from cloudserve.tags import is_rollout_bookkeeping
 from cloudserve_sagemaker import translate as tr

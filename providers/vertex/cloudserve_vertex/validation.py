@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cloudserve.errors import InvalidSpec
 from cloudserve.provider import DesiredEndpoint
-from cloudserve.serving.pins import written_with_problems
+from cloudserve.serving.pin_check import written_with_problems
 from cloudserve_vertex import catalog, containers, translate
 
 
