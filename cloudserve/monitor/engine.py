@@ -36,6 +36,7 @@ the categories of both samples, new ones included.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -217,6 +218,8 @@ def _no_data(
         baseline_count=base.baseline_count,
         baseline_null_fraction=base.baseline_null_fraction,
         current_null_fraction=1.0 if rows else None,
+        baseline_mean=base.baseline_mean,
+        baseline_std=base.baseline_std,
     )
 
 
@@ -224,9 +227,12 @@ def _numeric(
     name: str, baseline: NumericProfile, data: NumericColumn, options: DriftOptions
 ) -> FeatureResult:
     base = _counts_part(name, "numeric", baseline.count, baseline.nulls, data.rows, data.nulls)
+    # The profile's moments are exact even when its sketch is not, so they are used as is.
+    base.baseline_mean, base.baseline_std = baseline.mean, baseline.std
     current = sort_values(data.values)
     if current.size == 0:
         return _no_data(name, "numeric", data.rows, base, data.invalid, data.example)
+    base.current_mean, base.current_std = float(current.mean()), float(current.std())
     sketch = baseline.sketch
     n = min(baseline.count, int(current.size))
     decider, _ = choose_method("numeric", n, options.method)
@@ -250,7 +256,8 @@ def _numeric(
         "chi2": chi2.statistic,
         "chi2_p_value": chi2.p_value,
     }
-    return _decide(base, statistics, n, options, _numeric_histogram(sketch, current))
+    integer = baseline.integer and _whole(current)
+    return _decide(base, statistics, n, options, _numeric_histogram(sketch, current, integer=integer))
 
 
 def _categorical(
@@ -273,9 +280,11 @@ def _categorical(
         "chi2_p_value": chi2.p_value,
     }
     base.new_categories = new[:LISTED_NEW_CATEGORIES]
+    base.new_category_shares = [data.counts[k] / current_total for k in base.new_categories]
+    base.new_category_count = len(new)
     base.new_category_fraction = float(actual_counts[len(baseline.counts) :].sum() / current_total)
     n = min(baseline.count, current_total)
-    histogram = _category_histogram(keys, expected, actual)
+    histogram = _category_histogram(keys, expected, actual, new=len(new))
     return _decide(base, statistics, n, options, histogram)
 
 
@@ -323,48 +332,118 @@ def _decide(
     return result
 
 
-def _numeric_histogram(sketch: FloatArray, current: FloatArray) -> Histogram:
+def _numeric_histogram(sketch: FloatArray, current: FloatArray, *, integer: bool = False) -> Histogram:
     """Equal-width bins over the central 99% of both samples; outliers join the end bins."""
     lo = min(_quantile(sketch, 0.005), _quantile(current, 0.005))
     hi = max(_quantile(sketch, 0.995), _quantile(current, 0.995))
-    if not hi > lo:
-        lo, hi = lo - 0.5, hi + 0.5
-    edges = np.linspace(lo, hi, REPORT_BINS + 1)
+    if integer:
+        edges = _integer_edges(lo, hi)
+    else:
+        if not hi > lo:
+            lo, hi = lo - 0.5, hi + 0.5
+        edges = np.linspace(lo, hi, REPORT_BINS + 1)
     inner = edges[1:-1]
     return Histogram(
-        labels=[_short_number(x) for x in edges],
+        labels=[f"{x:.1f}" for x in edges] if integer else edge_labels(edges),
         baseline=proportions(bin_counts(sketch, inner)).tolist(),
         current=proportions(bin_counts(current, inner)).tolist(),
         numeric=True,
+        integer=integer,
     )
 
 
-def _short_number(value: float) -> str:
-    """Axis labels a person reads at a glance: 40.2k rather than 4.016e+04."""
-    magnitude = abs(value)
+def _whole(values: FloatArray) -> bool:
+    return bool(np.all(np.floor(values) == values))
+
+
+def _integer_edges(lo: float, hi: float) -> FloatArray:
+    """Half-integer edges, ``k`` whole values per bin (the last bin may hold fewer):
+    equal-width bins over whole numbers otherwise leave some bins between two integers
+    empty (a comb)."""
+    first, last = math.floor(lo), math.ceil(hi)
+    per_bin = max(1, math.ceil((last - first + 1) / REPORT_BINS))
+    bins = math.ceil((last - first + 1) / per_bin)
+    edges: FloatArray = first - 0.5 + per_bin * np.arange(bins + 1, dtype=np.float64)
+    # The last bin ends at the last value, so it holds only the values there can be.
+    edges[-1] = min(edges[-1], last + 0.5)
+    return edges
+
+
+def edge_labels(edges: FloatArray) -> list[str]:
+    """Axis labels a person reads at a glance (40.2k rather than 4.016e+04), each with
+    the digits the bin width needs, so near-constant columns do not read "1k 1k 1k"."""
+    width = float(np.min(np.diff(edges))) if edges.size > 1 else 1.0
+    magnitude = float(np.max(np.abs(edges))) if edges.size else 1.0
+    labels: list[str] = []
+    for extra in range(12):  # one more decimal until every edge reads differently
+        labels = [_short_number(float(x), width, magnitude, extra) for x in edges]
+        if len(set(labels)) == len(labels):
+            break
+    return labels
+
+
+def _short_number(value: float, width: float, magnitude: float, extra: int = 0) -> str:
+    """``value`` to the resolution of ``width``, on the axis's scale (one suffix for all)."""
+    if value == 0:
+        return "0"
+    if magnitude < 1e-3:
+        digits = max(2, math.floor(math.log10(magnitude)) - math.floor(math.log10(width)) + 1)
+        return f"{value:.{digits - 1 + extra}e}"
     for limit, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if magnitude >= limit:
-            return f"{value / limit:.3g}{suffix}"
-    return f"{value:.4g}" if magnitude >= 1e-3 or value == 0 else f"{value:.2e}"
+        decimals = _decimals(width / limit) + extra
+        # A suffix that needs many decimals reads worse than the plain number.
+        if magnitude >= limit and decimals <= 2:
+            return _plain(value / limit, decimals) + suffix
+    return _plain(value, _decimals(width) + extra)
+
+
+def _decimals(step: float) -> int:
+    """Decimal places that resolve ``step``: 0.0033 needs 3, 5 needs none."""
+    return max(0, math.ceil(-math.log10(step))) if step > 0 else 0
+
+
+def _plain(value: float, decimals: int) -> str:
+    text = f"{value:.{decimals}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
 def _quantile(ordered: FloatArray, q: float) -> float:
     return float(ordered[int(q * (ordered.size - 1))])
 
 
-def _category_histogram(keys: list[str], expected: FloatArray, actual: FloatArray) -> Histogram:
-    """The categories that matter most in either sample; the rest summed as "(other)"."""
+def _category_histogram(
+    keys: list[str], expected: FloatArray, actual: FloatArray, *, new: int = 0
+) -> Histogram:
+    """The categories that matter most in either sample, and every new one (up to
+    ``LISTED_NEW_CATEGORIES``, however rare); the rest summed as "(other)".
+
+    ``keys`` end with the ``new`` new categories. Categories that are all numbers
+    (ratings 1..5, small codes) are ordinal, so they are shown in value order.
+    """
     order = np.argsort(-np.maximum(expected, actual), kind="stable")
-    top = order[:REPORT_TOP_CATEGORIES]
-    labels = [keys[i] for i in top]
-    baseline = [float(expected[i]) for i in top]
-    current = [float(actual[i]) for i in top]
-    if order.size > REPORT_TOP_CATEGORIES:
-        rest = order[REPORT_TOP_CATEGORIES:]
+    shown = [int(i) for i in order[:REPORT_TOP_CATEGORIES]]
+    first_new = len(keys) - new
+    listed_new = range(first_new, min(len(keys), first_new + LISTED_NEW_CATEGORIES))
+    shown += [i for i in listed_new if i not in shown]
+    if all(_number_or_none(k) is not None for k in keys):
+        shown.sort(key=lambda i: _number_or_none(keys[i]) or 0.0)
+    labels = [keys[i] for i in shown]
+    baseline = [float(expected[i]) for i in shown]
+    current = [float(actual[i]) for i in shown]
+    rest = np.setdiff1d(np.arange(len(keys)), shown)
+    if rest.size:
         labels.append("(other)")
         baseline.append(float(expected[rest].sum()))
         current.append(float(actual[rest].sum()))
     return Histogram(labels=labels, baseline=baseline, current=current, numeric=False)
+
+
+def _number_or_none(key: str) -> float | None:
+    try:
+        value = float(key)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 def evaluate(

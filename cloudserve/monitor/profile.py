@@ -4,9 +4,9 @@ A deployment's baseline is read and summarised a single time and the summary sto
 beside it; every later window is compared with the stored profile, never with the raw
 training data again. Per numeric column the profile keeps a *quantile sketch* -- all
 sorted values up to ``max_points``, beyond that the means of equal-count slices, which
-trace the baseline's CDF to within 1/max_points -- plus exact moments and decile bins
-with exact counts; per categorical column, counts per category. A million-row,
-25-column baseline becomes a few megabytes.
+trace the baseline's CDF to within 1/max_points -- plus exact moments, whether every
+value is a whole number, and decile bins with exact counts; per categorical column,
+counts per category. A million-row, 25-column baseline becomes a few megabytes.
 
 Stored as one ``.npz`` (arrays plus a JSON header, loaded without pickle) so that it is
 fast to load, safe to read from an untrusted bucket, and readable from any numpy.
@@ -52,6 +52,9 @@ class NumericProfile:
     sketch: FloatArray
     edges: FloatArray
     bins: CountArray
+    #: Every value is a whole number; kept because the sketch's slice means may not be,
+    #: and the report bins whole numbers at half-integer edges.
+    integer: bool = False
 
     @property
     def exact(self) -> bool:
@@ -169,6 +172,7 @@ class BaselineProfile:
                         sketch=stored[f"c{index}_sketch"].astype(np.float64),
                         edges=stored[f"c{index}_edges"].astype(np.float64),
                         bins=stored[f"c{index}_bins"].astype(np.int64),
+                        integer=bool(entry.get("integer", False)),
                     )
                 else:
                     counts = {str(k): int(v) for k, v in entry["counts"].items()}
@@ -224,6 +228,7 @@ def _numeric_header(name: str, column: NumericProfile) -> dict[str, Any]:
         "nulls": column.nulls,
         "mean": column.mean,
         "std": column.std,
+        "integer": column.integer,
     }
 
 
@@ -250,6 +255,7 @@ def profile_numeric(data: NumericColumn, max_points: int = DEFAULT_MAX_POINTS) -
         sketch=quantile_sketch(ordered, max_points),
         edges=edges,
         bins=bin_counts(ordered, edges),
+        integer=bool(np.all(np.floor(ordered) == ordered)),
     )
 
 
@@ -342,8 +348,9 @@ def worker_count(tasks: int) -> int:
 
 # Bumped when profiling itself changes, so a profile stored by an older cloudserve is
 # made again rather than trusted (2: empty and unsupported baseline columns keep their
-# reason; 3: the sketch keeps slice means).
-PROFILER_VERSION = 3
+# reason; 3: the sketch keeps slice means; 4: numeric columns record whether they are
+# whole numbers).
+PROFILER_VERSION = 4
 
 
 def fingerprint_of(path: Path) -> dict[str, Any]:

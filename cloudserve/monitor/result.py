@@ -53,12 +53,15 @@ class Histogram:
 
     Numeric: ``labels`` are the bin edges (one more than the proportions; the first and
     last bins also hold values beyond them). Categorical: ``labels`` are categories.
+    ``integer``: a numeric column of whole numbers, binned at half-integer edges so each
+    bin holds whole values (no empty bins between integers); its labels are plain numbers.
     """
 
     labels: list[str]
     baseline: list[float]
     current: list[float]
     numeric: bool
+    integer: bool = False
 
 
 @dataclass
@@ -79,6 +82,15 @@ class FeatureResult:
     current_null_fraction: float | None = None
     new_categories: list[str] = field(default_factory=list)
     new_category_fraction: float = 0.0
+    #: Each listed new category's share of the current window (same order).
+    new_category_shares: list[float] = field(default_factory=list)
+    #: How many new categories there are in all (``new_categories`` lists the first ones).
+    new_category_count: int = 0
+    #: Exact moments of a numeric feature's present values, per side (None otherwise).
+    baseline_mean: float | None = None
+    baseline_std: float | None = None
+    current_mean: float | None = None
+    current_std: float | None = None
     message: str = ""
     histogram: Histogram | None = None
 
@@ -241,7 +253,21 @@ def describe(feature: FeatureResult) -> str:
     text = f"{feature.status} ({feature.method} {score} {_relation(feature)} {limit})"
     if feature.new_categories:
         text += f"; new categories: {', '.join(feature.new_categories[:5])}"
+        more = max(feature.new_category_count, len(feature.new_categories)) - 5
+        if more > 0:
+            text += f" and {more} more"
     return text
+
+
+def drift_rule(feature: FeatureResult) -> str:
+    """Which way the feature's score reads, with its own threshold: tests give p-values
+    (small is drift), distances give effect sizes (large is drift)."""
+    if feature.threshold is None or not feature.method:
+        return ""
+    limit = _number(feature.threshold)
+    if feature.method in ("ks", "chi2"):
+        return f"p < {limit} means drift"
+    return f"\u2265 {limit} means drift"
 
 
 def _relation(feature: FeatureResult) -> str:
