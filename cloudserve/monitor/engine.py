@@ -336,6 +336,8 @@ def _numeric_histogram(sketch: FloatArray, current: FloatArray, *, integer: bool
     """Equal-width bins over the central 99% of both samples; outliers join the end bins."""
     lo = min(_quantile(sketch, 0.005), _quantile(current, 0.005))
     hi = max(_quantile(sketch, 0.995), _quantile(current, 0.995))
+    # Half-integer edges are exact only while whole numbers are (below 2**52).
+    integer = integer and max(abs(lo), abs(hi)) < 2.0**52
     if integer:
         edges = _integer_edges(lo, hi)
     else:
@@ -374,6 +376,8 @@ def edge_labels(edges: FloatArray) -> list[str]:
     the digits the bin width needs, so near-constant columns do not read "1k 1k 1k"."""
     width = float(np.min(np.diff(edges))) if edges.size > 1 else 1.0
     magnitude = float(np.max(np.abs(edges))) if edges.size else 1.0
+    if not (math.isfinite(width) and math.isfinite(magnitude)):  # a span past float range
+        return [f"{x:.3g}" for x in edges]
     labels: list[str] = []
     for extra in range(12):  # one more decimal until every edge reads differently
         labels = [_short_number(float(x), width, magnitude, extra) for x in edges]
@@ -386,8 +390,10 @@ def _short_number(value: float, width: float, magnitude: float, extra: int = 0) 
     """``value`` to the resolution of ``width``, on the axis's scale (one suffix for all)."""
     if value == 0:
         return "0"
-    if magnitude < 1e-3:
-        digits = max(2, math.floor(math.log10(magnitude)) - math.floor(math.log10(width)) + 1)
+    if not 1e-3 <= magnitude < 1e15:
+        # Scientific, with as many significant digits as the bin width needs.
+        step = math.log10(width) if width > 0 else math.log10(magnitude) - 3
+        digits = min(17, max(2, math.floor(math.log10(magnitude)) - math.floor(step) + 1))
         return f"{value:.{digits - 1 + extra}e}"
     for limit, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
         decimals = _decimals(width / limit) + extra

@@ -199,3 +199,19 @@ def test_report_json_keeps_every_earlier_key(tmp_path: Path) -> None:
         assert earlier <= set(entry)
     x = next(f for f in payload["features"] if f["name"] == "x")
     assert {"labels", "baseline", "current", "numeric"} <= set(x["histogram"])
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.arange(40) * 1e300,  # whole numbers past 2**52: equal-width bins, scientific ticks
+        np.array([-(2.0**62), 2.0**62] * 20 + list(range(20))),
+        np.array([1.7e308, -1.7e308] * 10 + list(range(20))),  # a span past float range
+        np.arange(40) * 1e-310,
+    ],
+)
+def test_extreme_numbers_still_render(values: np.ndarray[Any, Any]) -> None:
+    result = judge({"x": values}, {"x": values[::-1]})
+    histogram = feature(result, "x").histogram
+    assert histogram is not None and not histogram.integer
+    assert 'id="f-x"' in render_html(result)
