@@ -143,7 +143,7 @@ def _summary_table(result: DriftResult) -> str:
             f"<tr><td><a href='#f-{escape(f.name)}'>{escape(f.name)}</a></td>"
             f"<td>{escape(f.kind or '')}</td><td>{_badge(f.status)}</td>"
             f"<td>{escape(f.method or '')}</td><td class='num'>{_fmt(f.score)}"
-            f"{f' <span class=rule>({escape(rule)})</span>' if rule else ''}</td>"
+            f"{f'<br><span class=rule>{escape(rule)}</span>' if rule else ''}</td>"
             f"<td class='num'>{_fmt(f.threshold)}</td>"
             f"<td class='num'>{f.baseline_count:,}</td><td class='num'>{f.current_count:,}</td>"
             f"<td class='num'>{_missing(f)}</td><td>{_table_new_categories(f)}</td></tr>"
