@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cloudserve import tags as T
-from cloudserve.desired import base_dir_of, build_desired
+from cloudserve.desired import build_desired
 from cloudserve.errors import Conflict, InvokeFailed, NotFound
 from cloudserve.executor import DEFAULT_TIMEOUT, ApplyResult, deployment_lock
 from cloudserve.executor import apply as _apply
@@ -49,7 +49,7 @@ def _deployment(spec: SpecSource, env: str | None, target: str | None) -> Deploy
 def provider_for(deployment: Deployment, *, offline: bool = False) -> Provider:
     target = deployment.target
     provider = create_provider(target, getattr(deployment.targets, target), offline=offline)
-    provider.project_dir = base_dir_of(deployment)
+    provider.project_dir = deployment.source_dir
     return provider
 
 

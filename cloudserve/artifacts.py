@@ -7,7 +7,8 @@ import hashlib
 import os
 from pathlib import Path
 
-REMOTE_SCHEMES = ("s3://", "gs://", "azureml://", "https://", "http://", "wasbs://", "abfss://")
+# bq://: a BigQuery table, which Vertex AI reads as a drift baseline.
+REMOTE_SCHEMES = ("s3://", "gs://", "bq://", "azureml://", "https://", "http://", "wasbs://", "abfss://")
 
 
 def is_remote(uri: str) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
 from cloudserve.artifacts import artifact_digest
@@ -18,11 +17,6 @@ def _hash(obj: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:HASH_LEN]
 
 
-def base_dir_of(deployment: Deployment) -> Path | None:
-    source = getattr(deployment, "_source_dir", None)
-    return Path(source) if source else None
-
-
 def version_config_hash(deployment: Deployment, version: str, target: str) -> str:
     """Hash of what cannot change in place: model bytes, image, env, size."""
     spec = deployment.spec.versions[version]
@@ -30,7 +24,7 @@ def version_config_hash(deployment: Deployment, version: str, target: str) -> st
     model: dict[str, Any] | None = None
     if spec.model is not None:
         model = spec.model.model_dump(mode="json")
-        model["digest"] = artifact_digest(spec.model.uri, base_dir_of(deployment))
+        model["digest"] = artifact_digest(spec.model.uri, deployment.source_dir)
         model.pop("uri", None)  # the bytes matter, not where they sit on this machine
     config = {
         "model": model,
@@ -67,7 +61,7 @@ def drift_config_hash(deployment: Deployment) -> str | None:
     if drift is None:
         return None
     config = drift.model_dump(mode="json")
-    config["baseline"] = artifact_digest(drift.baseline, base_dir_of(deployment))
+    config["baseline"] = artifact_digest(drift.baseline, deployment.source_dir)
     return _hash(config)
 
 
@@ -82,10 +76,12 @@ def build_desired(deployment: Deployment, provider: Provider) -> DesiredEndpoint
             config_hash=version_config_hash(deployment, name, target),
             scaling=scaling,
             instance_type=instance_type,
+            artifact=deployment.local_path(spec.model.uri) if spec.model is not None else None,
         )
         for name, spec in deployment.spec.versions.items()
     }
     monitoring_hash = drift_config_hash(deployment)
+    drift = deployment.spec.monitoring.drift
     spec_hash = _hash(
         {
             "versions": {n: v.config_hash for n, v in versions.items()},
@@ -105,4 +101,5 @@ def build_desired(deployment: Deployment, provider: Provider) -> DesiredEndpoint
         tags=ownership_tags(deployment.metadata.name, deployment.metadata.labels, spec_hash),
         spec_hash=spec_hash,
         monitoring_hash=monitoring_hash,
+        baseline=deployment.local_path(drift.baseline) if drift is not None else None,
     )

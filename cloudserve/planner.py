@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cloudserve import tags as T
-from cloudserve.artifacts import is_remote, resolve_local
-from cloudserve.desired import base_dir_of, build_desired
+from cloudserve.desired import build_desired
 from cloudserve.errors import Conflict, InvalidSpec, NotSupported, SpecProblem
 from cloudserve.provider import (
     Capability,
@@ -185,11 +184,8 @@ def missing_artifacts(deployment: Deployment) -> list[SpecProblem]:
     target (targets check only what their cloud adds, such as a remote baseline's scheme)."""
     problems = []
     for name, version in deployment.spec.versions.items():
-        model = version.model
-        if model is None or is_remote(model.uri):
-            continue
-        path = resolve_local(model.uri, base_dir_of(deployment))
-        if not path.exists():
+        path = deployment.local_path(version.model.uri) if version.model else None
+        if path is not None and not path.exists():
             problems.append(
                 located(
                     deployment,
@@ -200,18 +196,17 @@ def missing_artifacts(deployment: Deployment) -> list[SpecProblem]:
                 )
             )
     drift = deployment.spec.monitoring.drift
-    if drift is not None and not is_remote(drift.baseline):
-        path = resolve_local(drift.baseline, base_dir_of(deployment))
-        if not path.is_file():
-            problems.append(
-                located(
-                    deployment,
-                    "spec.monitoring.drift.baseline",
-                    f"baseline file {path} does not exist",
-                    hint="write the training data there (CSV or Parquet), or fix the path "
-                    "(relative paths start at the spec file's folder)",
-                )
+    path = deployment.local_path(drift.baseline) if drift is not None else None
+    if path is not None and not path.is_file():
+        problems.append(
+            located(
+                deployment,
+                "spec.monitoring.drift.baseline",
+                f"baseline file {path} does not exist",
+                hint="write the training data there (CSV or Parquet), or fix the path "
+                "(relative paths start at the spec file's folder)",
             )
+        )
     return problems
 
 

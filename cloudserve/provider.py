@@ -116,6 +116,7 @@ class DesiredVersion:
     config_hash: str  # model, image, env, size: a change means a replacement
     scaling: Scaling
     instance_type: str | None  # resolved for the chosen target; None where not applicable
+    artifact: Path | None = None  # the model on this machine; None when remote or image-only
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,7 @@ class DesiredEndpoint:
     tags: dict[str, str]
     spec_hash: str
     monitoring_hash: str | None
+    baseline: Path | None = None  # the drift baseline on this machine; None when remote or no drift
 
     @property
     def name(self) -> str:

@@ -6,12 +6,10 @@ in the admin API, so one set of builders serves both the first start and later c
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from cloudserve.artifacts import is_remote, resolve_local
-from cloudserve.desired import base_dir_of
 from cloudserve.provider import DesiredEndpoint, DesiredVersion, Status, VersionState
 
 # Tags the core writes on a running endpoint (rollout record, lease) outside the spec:
@@ -22,7 +20,7 @@ from cloudserve.tags import is_rollout_bookkeeping
 def base_dir(desired: DesiredEndpoint) -> Path:
     """Relative model paths resolve against the spec's folder (or, for a spec built in
     Python, the working directory of the apply); the server runs elsewhere."""
-    return base_dir_of(desired.deployment) or Path(os.getcwd())
+    return desired.deployment.source_dir or Path.cwd()
 
 
 def version_body(desired: DesiredEndpoint, version: DesiredVersion) -> dict[str, Any]:
@@ -81,7 +79,7 @@ def monitoring_body(desired: DesiredEndpoint) -> dict[str, Any] | None:
     config = DriftConfig.from_spec(drift)
     return {
         "hash": desired.monitoring_hash,
-        "baseline": str(resolve_local(config.baseline, base_dir(desired))),
+        "baseline": str(desired.baseline or config.baseline),
         "schedule": config.schedule,
         "method": config.method,
         "threshold": config.threshold,

@@ -241,7 +241,6 @@ def _spec_capture(spec: str, env: str | None) -> str:
     folder the server's own drift schedule reads). Cloud targets keep captures in their
     storage, which this command does not download: they need ``--current``."""
     from cloudserve.artifacts import resolve_local
-    from cloudserve.desired import base_dir_of
     from cloudserve.local.state import state_dir, state_root
     from cloudserve.spec.loader import load_one
 
@@ -252,6 +251,6 @@ def _spec_capture(spec: str, env: str | None) -> str:
         )
     capture = deployment.spec.capture
     if capture is not None and capture.destination:
-        return str(resolve_local(capture.destination, base_dir_of(deployment) or Path.cwd()))
+        return str(resolve_local(capture.destination, deployment.source_dir or Path.cwd()))
     root = state_root(deployment.targets.local.state_dir)
     return str(state_dir(root, deployment.name).path / "capture")

@@ -46,8 +46,7 @@ def written_with_problems(deployment: Deployment, names: Iterable[str] | None = 
     - XGBoost keeps saved models loadable by *later* versions only (xgboost
       doc/tutorials/saving_model.rst, "backward compatibility"): the series must not be older.
     """
-    from cloudserve.artifacts import is_remote, resolve_local
-    from cloudserve.desired import base_dir_of
+    from cloudserve.artifacts import is_remote
 
     problems = []
     for name in deployment.spec.versions if names is None else names:
@@ -55,7 +54,9 @@ def written_with_problems(deployment: Deployment, names: Iterable[str] | None = 
         model = version.model
         if model is None or version.image or not model.framework_version or is_remote(model.uri):
             continue
-        path = resolve_local(model.uri, base_dir_of(deployment))
+        path = deployment.local_path(model.uri)
+        if path is None:
+            continue
         written = written_with(path, model)
         if written is None or loads_safely(model.framework, written, model.framework_version):
             continue

@@ -8,8 +8,7 @@ both ask the loaders' own detection, so the two cannot disagree on what a file i
 
 from __future__ import annotations
 
-from cloudserve.artifacts import is_remote, resolve_local
-from cloudserve.desired import base_dir_of
+from cloudserve.artifacts import is_remote
 from cloudserve.errors import SpecProblem
 from cloudserve.spec.located import located
 from cloudserve.spec.models import Deployment
@@ -24,8 +23,8 @@ def model_problems(deployment: Deployment) -> list[SpecProblem]:
         model = version.model
         if model is None or is_remote(model.uri):
             continue  # remote artifacts are judged by name in ModelSpec, and again at load
-        root = resolve_local(model.uri, base_dir_of(deployment))
-        if not root.exists():
+        root = deployment.local_path(model.uri)
+        if root is None or not root.exists():
             continue  # plan reports missing artifacts
         folder = root if root.is_dir() else root.parent
         field = f"spec.versions.{name}.model"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import re
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -598,6 +599,19 @@ class Deployment(StrictModel):
     def source_file(self) -> str | None:
         """The file this deployment was loaded from (None for one built in Python)."""
         return self._source_file
+
+    @property
+    def source_dir(self) -> Path | None:
+        """The folder relative paths in the spec start at (None for one built in Python:
+        then they start at the working directory)."""
+        return Path(self._source_dir) if self._source_dir else None
+
+    def local_path(self, uri: str) -> Path | None:
+        """The file or folder a model ``uri`` or drift ``baseline`` names on this machine; None
+        for a cloud URI. The one place the spec's paths are resolved."""
+        from cloudserve.artifacts import is_remote, resolve_local
+
+        return None if is_remote(uri) else resolve_local(uri, self.source_dir)
 
     @property
     def target(self) -> str:

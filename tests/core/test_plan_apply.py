@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -230,3 +231,29 @@ def test_a_new_target_serving_image_replaces_versions(spec: dict[str, Any], prov
     assert not api.plan(spec, provider=provider).has_changes
     spec["targets"]["vertex"]["serving_image"] = "registry/cloudserve:0.2"
     assert keys(api.plan(spec, provider=provider)) == ["replace_version", "replace_version"]
+
+
+def test_paths_are_resolved_once_into_the_desired_state(tmp_path: Path, provider: FakeProvider) -> None:
+    """Model and baseline paths start at the spec file's folder, wherever the command runs;
+    cloud URIs (bq:// included) are left to the cloud."""
+    from cloudserve.desired import build_desired
+
+    folder = tmp_path / "project"
+    (folder / "models").mkdir(parents=True)
+    (folder / "models" / "m.skops").write_bytes(b"x")
+    (folder / "train.csv").write_text("a\n1\n")
+    spec_file = folder / "deploy.yaml"
+    spec_file.write_text(
+        "apiVersion: cloudserve/v1\nkind: Deployment\nmetadata: {name: paths}\n"
+        "spec:\n  versions:\n"
+        "    local: {model: {uri: models/m.skops, framework: sklearn}}\n"
+        "    remote: {model: {uri: 's3://bucket/m.tar.gz', framework: sklearn}}\n"
+        "  traffic: {local: 100}\n"
+        "  monitoring: {drift: {baseline: train.csv}}\n"
+    )
+    deployment = api.load(str(spec_file))[0]
+    desired = build_desired(deployment, provider)
+    assert desired.versions["local"].artifact == (folder / "models" / "m.skops").resolve()
+    assert desired.versions["remote"].artifact is None
+    assert desired.baseline == (folder / "train.csv").resolve()
+    assert deployment.local_path("bq://p.d.t") is None and deployment.local_path("gs://b/x") is None

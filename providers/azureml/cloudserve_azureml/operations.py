@@ -283,12 +283,8 @@ class AzureOperations:
 
         from azure.core.exceptions import ResourceNotFoundError
 
-        from cloudserve.artifacts import resolve_local
-        from cloudserve.desired import base_dir_of
-
-        drift = desired.deployment.spec.monitoring.drift
-        assert drift is not None
-        path = resolve_local(drift.baseline, base_dir_of(desired.deployment))
+        path = desired.baseline
+        assert path is not None  # validation: Azure ML drift needs a local baseline
         version = hashlib.sha256(path.read_bytes()).hexdigest()[: T.HASH_LEN]
         name = dr.baseline_name(desired.name)
         try:

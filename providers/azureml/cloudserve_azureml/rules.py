@@ -124,6 +124,11 @@ def validate(desired: DesiredEndpoint) -> list[str]:
             recurrence(drift.schedule)
         except ValueError as exc:
             problems.append(f"spec.monitoring.drift.schedule: {exc} (an Azure ML RecurrenceTrigger)")
+        if desired.baseline is None:
+            problems.append(
+                f"spec.monitoring.drift.baseline: {drift.baseline!r} is remote; cloudserve registers "
+                "the baseline as an Azure ML data asset from a local CSV or Parquet file, so give its path"
+            )
         alert = drift.alert
         if alert is not None and (alert.webhook or alert.channel):
             problems.append(

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cloudserve import tags as T
-from cloudserve.artifacts import is_remote, resolve_local
-from cloudserve.desired import base_dir_of
+from cloudserve.artifacts import is_remote
 from cloudserve.provider import DesiredEndpoint, DesiredVersion, Scaling
 from cloudserve.serving.bundle import copy_runtime, pinned_requirements
 from cloudserve.serving.cloud import PLATFORM_ENV, VERSION_ENV
@@ -86,7 +85,8 @@ def model_entity(ent: Any, desired: DesiredEndpoint, version: DesiredVersion) ->
         if not spec.uri.startswith("azureml:"):
             raise ValueError(f"{spec.uri}: Azure ML serves local models or azureml:// references")
         return spec.uri
-    path = resolve_local(spec.uri, base_dir_of(desired.deployment))
+    path = version.artifact
+    assert path is not None
     return ent.Model(
         name=f"{desired.name}-{version.name}",
         version=version.config_hash,
@@ -100,10 +100,7 @@ def model_entity(ent: Any, desired: DesiredEndpoint, version: DesiredVersion) ->
 def model_subdir(desired: DesiredEndpoint, version: DesiredVersion) -> str:
     """Where the model lands under AZUREML_MODEL_DIR: Azure mounts a registered folder (or
     file) by its own name."""
-    spec = version.spec.model
-    if spec is None or is_remote(spec.uri):
-        return ""
-    return resolve_local(spec.uri, base_dir_of(desired.deployment)).name
+    return version.artifact.name if version.artifact is not None else ""
 
 
 def environment_entity(ent: Any, desired: DesiredEndpoint, version: DesiredVersion) -> Any:
@@ -122,9 +119,7 @@ def environment_entity(ent: Any, desired: DesiredEndpoint, version: DesiredVersi
             },
         )
     assert spec.model is not None
-    source = (
-        None if is_remote(spec.model.uri) else resolve_local(spec.model.uri, base_dir_of(desired.deployment))
-    )
+    source = version.artifact
     conda = {
         "name": "cloudserve",
         "channels": ["conda-forge"],
@@ -242,7 +237,9 @@ def baseline_columns(desired: DesiredEndpoint) -> list[str]:
     if drift is None:
         return []
     try:
-        path = resolve_local(drift.baseline, base_dir_of(desired.deployment))
+        path = desired.baseline
+        if path is None:
+            return []
         if path.suffix.lower() in (".parquet", ".pq"):
             import pyarrow.parquet as pq
 

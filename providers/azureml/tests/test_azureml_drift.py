@@ -199,6 +199,10 @@ def test_schedule_is_checked_at_plan_time(
     assert any("monitoring.drift.schedule" in p for p in provider.validate(desired))
     webhook = build_desired(drift_spec(alert={"webhook": "http://127.0.0.1:9/hook"}), provider)
     assert any("alert by e-mail only" in p for p in provider.validate(webhook))  # never silently dropped
+    # A remote baseline used to pass plan and fail at apply reading a path made of its URI.
+    remote = build_desired(drift_spec(baseline="azureml://datastores/x/paths/train.csv"), provider)
+    assert any("spec.monitoring.drift.baseline" in p and "is remote" in p for p in provider.validate(remote))
+    assert provider.validate(build_desired(drift_spec(), provider)) == []
 
 
 # --- the emulator's rules for schedules, straight to the REST API ------------------------------

@@ -12,8 +12,7 @@ import contextlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from cloudserve.artifacts import is_remote, resolve_local
-from cloudserve.desired import base_dir_of
+from cloudserve.artifacts import is_remote
 from cloudserve.errors import AlreadyExists, InvalidSpec, NotFound
 from cloudserve.provider import DesiredEndpoint, DesiredVersion, Scaling
 from cloudserve.serving.wheels import fetch_wheels
@@ -42,9 +41,8 @@ class Deployer:
                 f"version {version.name!r}: SageMaker reads models from s3:// or a local path, not "
                 f"{model.uri!r}"
             )
-        source = resolve_local(model.uri, base_dir_of(desired.deployment))
-        if not source.exists():
-            raise InvalidSpec(f"version {version.name!r}: model path {source} does not exist")
+        source = version.artifact
+        assert source is not None  # not remote; plan refused a path that does not exist
         bucket = self._bucket()
         offline = self.settings.offline
         key = staging.content_key(self.settings.prefix, source, model, offline)

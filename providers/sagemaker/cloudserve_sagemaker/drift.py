@@ -21,12 +21,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cloudserve.artifacts import is_remote, resolve_local
-from cloudserve.desired import base_dir_of
+from cloudserve.artifacts import is_remote
 from cloudserve.errors import AlreadyExists, Conflict, InvalidSpec, NotFound
 from cloudserve.provider import DesiredEndpoint
 from cloudserve.serving.wheels import fetch_wheels
-from cloudserve.spec.models import Deployment, SageMakerSettings
+from cloudserve.spec.models import SageMakerSettings
 from cloudserve_sagemaker import drift_requests as dr
 from cloudserve_sagemaker import job_runtime
 from cloudserve_sagemaker import translate as tr
@@ -133,7 +132,7 @@ class DriftMonitor:
         if drift is None or desired.monitoring_hash is None:
             self.remove(desired.name)
             return
-        profile_uri = self.stage_profile(desired.deployment)
+        profile_uri = self.stage_profile(desired)
         if self.settings.native_monitoring:
             self._put_native(desired, profile_uri)
             self._remove_scheduler(desired.name)
@@ -141,16 +140,14 @@ class DriftMonitor:
             self._put_scheduler(desired, profile_uri)
             self._remove_native(desired.name)
 
-    def stage_profile(self, deployment: Deployment) -> str:
+    def stage_profile(self, desired: DesiredEndpoint) -> str:
         """Profile the baseline here (reusing the profile stored beside it) and upload it
         to ``<prefix>/monitoring/<digest>/`` unless that key exists; returns its S3 URI."""
         from cloudserve.monitor.profile import load_or_build
 
-        drift = deployment.spec.monitoring.drift
-        assert drift is not None
-        baseline = resolve_local(drift.baseline, base_dir_of(deployment))
-        if not baseline.is_file():
-            raise InvalidSpec(f"monitoring.drift.baseline: {baseline} does not exist")
+        drift = desired.deployment.spec.monitoring.drift
+        baseline = desired.baseline
+        assert drift is not None and baseline is not None  # plan: a local file that exists
         profile = load_or_build(baseline, features=drift.features)
         with tempfile.TemporaryDirectory() as tmp:
             path = profile.save(Path(tmp) / dr.PROFILE_FILE)

@@ -14,8 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from cloudserve.artifacts import is_remote, resolve_local
-from cloudserve.desired import base_dir_of
 from cloudserve.spec.models import Deployment, ModelSpec, VersionSpec
 from cloudserve_vertex import catalog
 
@@ -113,9 +111,7 @@ def _artifact_blocker(deployment: Deployment, model: ModelSpec) -> str | None:
 
 
 def local_path(deployment: Deployment, model: ModelSpec) -> Path | None:
-    if is_remote(model.uri):
-        return None
-    return resolve_local(model.uri, base_dir_of(deployment))
+    return deployment.local_path(model.uri)
 
 
 def runtime_env(model: ModelSpec | None) -> dict[str, str]:

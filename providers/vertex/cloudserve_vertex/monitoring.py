@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from cloudserve import tags as T
-from cloudserve.artifacts import digest_path, is_remote, resolve_local
-from cloudserve.desired import base_dir_of
+from cloudserve.artifacts import digest_path, is_remote
 from cloudserve.monitor.config import DriftConfig, parse_duration
 from cloudserve.provider import DesiredEndpoint
 from cloudserve_vertex.client import VertexClient, v1
@@ -126,9 +125,9 @@ def stage_baseline(client: VertexClient, desired: DesiredEndpoint) -> str:
     """gs:// and bq:// as they are; a local file uploaded once to a content-addressed path."""
     drift = desired.deployment.spec.monitoring.drift
     assert drift is not None
-    if drift.baseline.startswith(("gs://", "bq://")):
+    path = desired.baseline
+    if path is None:  # gs:// or bq:// (validation refuses other schemes)
         return drift.baseline
-    path = resolve_local(drift.baseline, base_dir_of(desired.deployment))
     bucket = (desired.deployment.targets.vertex.staging_bucket or "").removeprefix("gs://").strip("/")
     name = f"{BASELINE_PREFIX}/{digest_path(path)[:32]}/{path.name}"
     if not client.object_exists(bucket, name):

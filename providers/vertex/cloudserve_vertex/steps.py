@@ -83,7 +83,7 @@ def artifact_uri(client: VertexClient, desired: DesiredEndpoint, version: str) -
         return None
     if spec.model.uri.startswith("gs://"):
         return spec.model.uri.rstrip("/")
-    path = translate.local_artifact(desired, spec)
+    path = desired.versions[version].artifact
     if path is None:
         from cloudserve.errors import InvalidSpec
 

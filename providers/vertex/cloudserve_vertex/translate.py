@@ -21,11 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from cloudserve import tags as tag_keys
-from cloudserve.artifacts import is_remote, resolve_local
-from cloudserve.desired import base_dir_of
 from cloudserve.provider import DesiredEndpoint, DesiredVersion, Scaling
 from cloudserve.serving.cloud import VERSION_ENV
-from cloudserve.spec.models import Capture, VersionSpec
+from cloudserve.spec.models import Capture
 from cloudserve_vertex import catalog, containers
 from cloudserve_vertex.client import v1
 
@@ -84,12 +82,6 @@ def model_labels(desired: DesiredEndpoint, version: DesiredVersion) -> dict[str,
 
 def model_display_name(deployment: str, version: str) -> str:
     return f"{deployment}-{version}"
-
-
-def local_artifact(desired: DesiredEndpoint, spec: VersionSpec) -> Path | None:
-    if spec.model is None or is_remote(spec.model.uri):
-        return None
-    return resolve_local(spec.model.uri, base_dir_of(desired.deployment))
 
 
 def staged_uri(bucket: str, digest: str) -> str:

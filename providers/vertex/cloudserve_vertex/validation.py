@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cloudserve.artifacts import is_remote
 from cloudserve.errors import InvalidSpec
 from cloudserve.provider import DesiredEndpoint
 from cloudserve.serving.pin_check import written_with_problems
@@ -62,14 +63,11 @@ def _version_problems(desired: DesiredEndpoint, name: str, spec: object) -> list
         )
     if spec.model is not None:
         uri = spec.model.uri
-        remote = uri.startswith(("s3://", "azureml://", "https://", "http://", "wasbs://", "abfss://"))
-        if remote:
+        if is_remote(uri) and not uri.startswith("gs://"):
             out.append(f"{where}: model.uri {uri!r}: Vertex AI reads models from gs:// or a local path")
-        local = translate.local_artifact(desired, spec)
+        local = desired.versions[name].artifact  # plan's missing_artifacts says if it is not there
         if local is not None and not desired.deployment.targets.vertex.staging_bucket:
             out.append(f"{where}: a local model needs targets.vertex.staging_bucket (gs://...) to stage it")
-        if local is not None and not local.exists():
-            out.append(f"{where}: model path {local} does not exist")
     if len(translate.model_display_name(desired.name, name)) > translate.DISPLAY_NAME_MAX:
         out.append(f"{where}: model display name exceeds {translate.DISPLAY_NAME_MAX} characters")
     return out

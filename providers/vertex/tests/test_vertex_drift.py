@@ -39,7 +39,7 @@ def baseline(tmp_path: Path) -> Path:
 
 
 def drift_spec(
-    make_spec: MakeSpec, baseline: Path, versions: dict[str, str] | None = None, **drift: Any
+    make_spec: MakeSpec, baseline: Path | str, versions: dict[str, str] | None = None, **drift: Any
 ) -> Deployment:
     versions = versions or {"stable": "a", "candidate": "b"}
     traffic = {v: (100 if i == 0 else 0) for i, v in enumerate(versions)}
@@ -230,3 +230,16 @@ def test_per_feature_thresholds_need_keyed_instances(
     without = drift_spec(make_spec, baseline, thresholds={})
     plain = without.model_copy(update={"targets": make_spec(NAME, {"v": "a"}, {"v": 100}).targets})
     assert provider.validate(build_desired(plain, provider)) == []  # one default threshold: any format
+
+
+def test_a_bigquery_baseline_is_planned_and_used_as_it_is(
+    provider: VertexProvider, emulator: VertexEmulator, make_spec: MakeSpec
+) -> None:
+    """bq:// is remote: plan does not look for it on this machine (it used to say 'baseline
+    file .../bq:/... does not exist'), and the job reads the table itself."""
+    spec = drift_spec(make_spec, "bq://test-project.ml.training")
+    assert build_desired(spec, provider).baseline is None
+    apply_spec(provider, spec)
+    objective = the_job(emulator).model_deployment_monitoring_objective_configs[0].objective_config
+    assert objective.training_dataset.bigquery_source.input_uri == "bq://test-project.ml.training"
+    assert not [o for o in emulator.objects() if "/baselines/" in o]
