@@ -162,6 +162,7 @@ class VertexState(MonitoringJobs):
         rules.check_labels(model.labels, "model")
         if not model.container_spec.image_uri:
             raise invalid("Model.container_spec.image_uri is required.")
+        rules.check_artifact_uri(model.artifact_uri)
         if req.model_id and not rules.MODEL_ID_RE.match(req.model_id):
             raise invalid(f"model_id {req.model_id!r} does not match [a-z_][a-z0-9_-]{{0,62}}.")
         model_id = req.model_id or self._new_id(19)
@@ -218,6 +219,8 @@ class VertexState(MonitoringJobs):
         rules.check_labels(endpoint.labels, "endpoint")
         if endpoint.deployed_models or endpoint.traffic_split:
             raise invalid("deployed_models and traffic_split are output only at creation.")
+        rules.check_network(endpoint.network)
+        rules.check_logging_config(endpoint.predict_request_response_logging_config)
         endpoint_id = q.get("endpointId") or q.get("endpoint_id") or self._new_id(9)
         if not rules.ENDPOINT_ID_RE.match(endpoint_id):
             raise invalid(
@@ -267,6 +270,8 @@ class VertexState(MonitoringJobs):
                 rules.check_labels(value, "endpoint")
             if attr == "traffic_split":
                 rules.check_traffic(dict(value), {d.id for d in endpoint.deployed_models})
+            if attr == "predict_request_response_logging_config":
+                rules.check_logging_config(value)
             if attr in ("labels", "traffic_split"):
                 getattr(endpoint, attr).clear()
                 getattr(endpoint, attr).update(dict(value))

@@ -218,6 +218,46 @@ def check_dedicated_resources(resources: object) -> None:
             raise invalid("autoscaling_metric_specs.target must be between 1 and 100 (percent).")
 
 
+# Endpoint.network: "Format: projects/{project}/global/networks/{network}. Where {project}
+# is a project number, as in 12345, and {network} is network name" (discovery document);
+# network names: "[a-z]([-a-z0-9]*[a-z0-9])?", at most 63 (Compute Engine networks.insert).
+NETWORK_RE = re.compile(r"^projects/[0-9]+/global/networks/[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
+# BigQueryDestination.outputUri: "Accepted forms: bq://projectId or bq://projectId.bqDatasetId
+# or bq://projectId.bqDatasetId.bqTableId", up to 2000 characters. Dataset and table ids:
+# letters, digits and underscores (BigQuery "Creating datasets" / "Creating tables").
+BIGQUERY_URI_RE = re.compile(r"^bq://[a-z][a-z0-9-]{4,28}[a-z0-9](?:\.[A-Za-z0-9_]+){0,2}$")
+BIGQUERY_URI_CHARS = 2000
+
+
+def check_network(network: str) -> None:
+    if network and not NETWORK_RE.match(network):
+        raise invalid(
+            f"Invalid network {network!r}: expected projects/{{project number}}/global/networks/{{network}}."
+        )
+
+
+def check_logging_config(config: object) -> None:
+    """PredictRequestResponseLoggingConfig: samplingRate is "a fraction in range(0,1]";
+    the destination is a BigQuery URI in one of the accepted forms."""
+    if not config.enabled:  # type: ignore[attr-defined]
+        return
+    rate = config.sampling_rate  # type: ignore[attr-defined]
+    if not 0 < rate <= 1:
+        raise invalid(f"sampling_rate {rate} must be in range (0, 1].")
+    uri = config.bigquery_destination.output_uri  # type: ignore[attr-defined]
+    if len(uri) > BIGQUERY_URI_CHARS or not BIGQUERY_URI_RE.match(uri):
+        raise invalid(
+            f"bigquery_destination.output_uri {uri!r} must be bq://projectId[.datasetId[.tableId]]."
+        )
+
+
+def check_artifact_uri(uri: str) -> None:
+    """Model.artifactUri: the Cloud Storage directory of the artifacts ("Import models to
+    Vertex AI": "You must store your model artifacts in a Cloud Storage bucket")."""
+    if uri and not uri.startswith("gs://"):
+        raise invalid(f"Model.artifact_uri {uri!r} must be a Cloud Storage (gs://) URI.")
+
+
 def check_private_endpoint(network: str, deployed_ids: set[str], split: Mapping[str, int]) -> None:
     """Vertex doc "Use private endpoints", Limitations: a private endpoint (Endpoint.network
     set) serves one model and does not support traffic splitting."""

@@ -120,16 +120,49 @@ def choose(deployment: Deployment) -> Choice:
     override = compute.instance_type.get("vertex")
     if override:
         machine = machine_types().get(override)
+        if machine is None:
+            # The catalog holds the prediction tables of "Configure compute resources for
+            # prediction"; a type outside them is refused by Vertex AI at deploy time.
+            raise InvalidSpec(
+                f"compute.instance_type.vertex {override!r} is not a Vertex AI prediction machine type",
+                hint=f"use one of {', '.join(machine_types())}",
+                target="vertex",
+            )
         accel_type = vertex_accelerator(accel.type) if accel else None
-        if machine and machine.bundled_accelerator:
+        count = accel.count if accel else 0
+        _check_override_accelerator(machine, accel_type, count)
+        if machine.bundled_accelerator:
             accel_type, count = machine.bundled_accelerator, machine.bundled_count
-        else:
-            count = accel.count if accel else 0
-        price = _price(machine, accel_type, count) if machine else None
-        return Choice(override, accel_type, count, price)
+        return Choice(override, accel_type, count, _price(machine, accel_type, count))
     return smallest_fit(
         compute.cpu, compute.memory, accel.type if accel else None, accel.count if accel else 1
     )
+
+
+def _check_override_accelerator(machine: MachineType, accel: str | None, count: int) -> None:
+    """An explicit machine type with compute.accelerator: the GPU must be one it takes
+    (N1 types attach T4/V100/P100/P4 in the listed counts; A2/G2 types come with their own
+    GPU, at most as many as they carry). Refused rather than silently replaced."""
+    if accel is None:
+        return
+    if machine.bundled_accelerator is not None:
+        ok = accel == machine.bundled_accelerator and count <= machine.bundled_count
+        offer = f"comes with {machine.bundled_count}x {machine.bundled_accelerator}"
+    else:
+        spec = data()["attachable_accelerators"].get(accel)
+        ok = spec is not None and machine.family in spec["families"] and count in spec["counts"]
+        offer = "takes " + (
+            f"{accel} in counts {spec['counts']} on {'/'.join(spec['families'])} types"
+            if spec
+            else f"no attachable {accel}"
+        )
+    if not ok:
+        raise InvalidSpec(
+            f"compute.accelerator {count}x {accel} cannot run on compute.instance_type.vertex "
+            f"{machine.name} (it {offer}; 'Configure compute resources for prediction', GPUs)",
+            hint="drop compute.instance_type.vertex to let plan choose, or change the accelerator",
+            target="vertex",
+        )
 
 
 # Vertex AI serves each prebuilt container from three multi-region Artifact Registry
