@@ -105,7 +105,11 @@ def _create_model(original: Callable[..., Any]) -> Callable[..., Any]:
             raise ValidationError(
                 f'Cannot create already existing model "{self.sagemaker_backend._models[name].arn}".'
             )
-        return original(self)
+        reply = original(self)
+        # moto 5.2.5 drops EnableNetworkIsolation; keep it, so the serverless rule can see it.
+        if self._get_param("EnableNetworkIsolation"):
+            self.sagemaker_backend._models[name].enable_network_isolation = True
+        return reply
 
     return create_model
 

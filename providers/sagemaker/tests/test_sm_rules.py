@@ -5,6 +5,7 @@ raw SDK request SageMaker would refuse, with SageMaker's ValidationException sha
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -22,13 +23,22 @@ SERVERLESS = {"serverless": {"memory": "2Gi"}}
 def _plan(
     make_spec: Any, versions: dict[str, str], settings: dict[str, Any] | None = None, **spec: Any
 ) -> list[str]:
-    provider = SageMakerProvider(
-        SageMakerSettings(region="us-east-1", role_arn=ROLE, bucket="b", **(settings or {})), offline=True
-    )
+    base: dict[str, Any] = {"region": "us-east-1", "role_arn": ROLE, "bucket": "b"}
+    provider = SageMakerProvider(SageMakerSettings(**{**base, **(settings or {})}), offline=True)
     traffic = spec.pop("traffic", None)
-    return provider.validate(
-        build_desired(make_spec("churn", versions=versions, traffic=traffic, **spec), provider)
+    labels = spec.pop("labels", None)
+    # a version named after a model key ("a") serves that model; any other value is its URI
+    deployment = make_spec(
+        "churn", versions={v: k if len(k) == 1 else "a" for v, k in versions.items()}, traffic=traffic, **spec
     )
+    for v, uri in versions.items():
+        if len(uri) > 1:
+            model = deployment.spec.versions[v].model
+            assert model is not None
+            model.uri = uri
+    if labels is not None:
+        deployment.metadata.labels = labels
+    return provider.validate(build_desired(deployment, provider))
 
 
 def _variant(name: str = "a", **extra: Any) -> dict[str, Any]:
@@ -155,3 +165,231 @@ def test_tag_budget_is_50(make_spec: Any, emulator: SageMakerEmulator) -> None:
     with pytest.raises(ClientError) as caught:
         sm.add_tags(ResourceArn=arn, Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(51)])
     assert caught.value.response["Error"]["Code"] == "ValidationException"
+
+
+# --- the rest of the README table: one case per row not covered above ---------------------
+def _sm(emulator: SageMakerEmulator) -> Any:
+    sm = emulator.client("sagemaker")
+    sm.create_model(ModelName="m", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "img"})
+    return sm
+
+
+def _instances(name: str = "a", **extra: Any) -> dict[str, Any]:
+    return {
+        "VariantName": name,
+        "ModelName": "m",
+        "InstanceType": "ml.m5.large",
+        "InitialInstanceCount": 1,
+        **extra,
+    }
+
+
+def _served(emulator: SageMakerEmulator) -> Any:
+    sm = _sm(emulator)
+    sm.create_endpoint_config(EndpointConfigName="c", ProductionVariants=[_instances()])
+    sm.create_endpoint(EndpointName="e", EndpointConfigName="c")
+    emulator.settle()  # InService: weights and capacities update only then
+    return sm
+
+
+# rule -> (spec: versions, settings, spec fields | None, plan text, request | None, emulator text).
+# A None side is the README's "(plan only)" / "(emulator only)".
+RULES: dict[str, tuple[dict[str, Any] | None, str, Callable[[SageMakerEmulator], object] | None, str]] = {
+    "role-arn": (
+        dict(versions={"a": "a"}, settings={"role_arn": "arn:aws:iam::12:role/serving"}),
+        "targets.sagemaker.role_arn",
+        lambda e: e.client("sagemaker").create_model(
+            ModelName="m", ExecutionRoleArn="arn:aws:iam::12:role/serving", PrimaryContainer={"Image": "i"}
+        ),
+        "executionRoleArn' failed to satisfy constraint",
+    ),
+    "model-uri": (
+        dict(versions={"a": "gs://bucket/model.tar.gz"}),
+        "versions.a.model.uri",
+        lambda e: e.client("sagemaker").create_model(
+            ModelName="m",
+            ExecutionRoleArn=ROLE,
+            PrimaryContainer={"Image": "i", "ModelDataUrl": "gs://bucket/model.tar.gz"},
+        ),
+        "modelDataUrl' failed to satisfy constraint",
+    ),
+    "staging-bucket": (
+        dict(versions={"a": "a"}, settings={"bucket": None}),
+        "targets.sagemaker.bucket is required",
+        None,
+        "",
+    ),
+    "capture-destination": (
+        dict(versions={"a": "a"}, capture={"sample_percent": 10, "destination": "gs://bucket/capture"}),
+        "capture.destination must be an s3:// URI",
+        lambda e: _sm(e).create_endpoint_config(
+            EndpointConfigName="c",
+            ProductionVariants=[_instances()],
+            DataCaptureConfig={
+                "InitialSamplingPercentage": 10,
+                "DestinationS3Uri": "gs://bucket/capture",
+                "CaptureOptions": [{"CaptureMode": "Input"}],
+            },
+        ),
+        "destinationS3Uri' failed to satisfy constraint",
+    ),
+    "shadow-pairing": (
+        dict(versions={"a": "a", "b": "b", "c": "b"}, traffic={"a": 100}, mirror={"b": 10, "c": 10}),
+        "pairs exactly one live version",
+        lambda e: _sm(e).create_endpoint_config(
+            EndpointConfigName="c",
+            ProductionVariants=[_instances("a")],
+            ShadowProductionVariants=[_instances("b"), _instances("c")],
+        ),
+        "exactly one ProductionVariant and one ShadowProductionVariant",
+    ),
+    "production-variants-max": (
+        dict(versions={f"v{i}": "a" for i in range(11)}, traffic={"v0": 100}),
+        "at most 10 production variants",
+        lambda e: _sm(e).create_endpoint_config(
+            EndpointConfigName="c", ProductionVariants=[_instances(f"v{i}") for i in range(11)]
+        ),
+        "less than or equal to 10",
+    ),
+    "instance-type": (
+        dict(versions={"a": "a"}, compute={"instance_type": {"sagemaker": "c5.xlarge"}}),
+        "compute.instance_type.sagemaker 'c5.xlarge'",
+        lambda e: _sm(e).create_endpoint_config(
+            EndpointConfigName="c", ProductionVariants=[_instances(InstanceType="c5.xlarge")]
+        ),
+        "Member must satisfy enum value set",
+    ),
+    "min-instances": (
+        dict(versions={"a": "a"}, compute={"replicas": {"min": 0, "max": 2}}),
+        "replicas.min >= 1",
+        lambda e: _served(e).update_endpoint_weights_and_capacities(
+            EndpointName="e", DesiredWeightsAndCapacities=[{"VariantName": "a", "DesiredInstanceCount": 0}]
+        ),
+        "DesiredInstanceCount must be at least 1",
+    ),
+    "serverless-scaling": (
+        dict(versions={"a": "a"}, compute={**SERVERLESS, "replicas": {"min": 1, "max": 3}}),
+        "scale by max_concurrency",
+        lambda e: _sm(e).create_endpoint_config(
+            EndpointConfigName="c", ProductionVariants=[_variant(InitialInstanceCount=2)]
+        ),
+        "cannot be combined with InstanceType or InitialInstanceCount",
+    ),
+    "gpu-autoscale": (
+        dict(
+            versions={"a": "a"},
+            compute={
+                "replicas": {"min": 1, "max": 2},
+                "autoscale": {"metric": "gpu_utilization", "target": 50},
+            },
+        ),
+        "gpu_utilization needs compute.accelerator",
+        None,
+        "",
+    ),
+    "tag-value": (
+        dict(versions={"a": "a"}, labels={"team": "a#b"}),
+        "AWS tag values allow",
+        lambda e: e.client("sagemaker").add_tags(
+            ResourceArn=_sm(e).describe_model(ModelName="m")["ModelArn"],
+            Tags=[{"Key": "team", "Value": "a#b"}],
+        ),
+        "value' failed to satisfy constraint",
+    ),
+    "offline-archive": (
+        dict(versions={"a": "s3://bucket/model.tar.gz"}, settings={"offline": True}),
+        "targets.sagemaker.offline",
+        None,
+        "",
+    ),
+    "native-monitoring-serverless": (
+        dict(
+            versions={"a": "a"},
+            settings={"native_monitoring": True},
+            compute=SERVERLESS,
+            monitoring={"drift": {"baseline": "s3://bucket/train.csv"}},
+        ),
+        "native_monitoring: SageMaker Model Monitor does not cover serverless",
+        None,
+        "",
+    ),
+    "network-isolation-serverless": (
+        None,
+        "",
+        lambda e: _isolated(e).create_endpoint_config(
+            EndpointConfigName="c", ProductionVariants=[_variant()]
+        ),
+        "enables network isolation",
+    ),
+    "endpoint-name": (
+        None,
+        "",
+        lambda e: e.client("sagemaker").create_endpoint(EndpointName="churn_v1", EndpointConfigName="c"),
+        "endpointName' failed to satisfy constraint",
+    ),
+    "variant-weights": (
+        None,
+        "",
+        lambda e: _sm(e).create_endpoint_config(
+            EndpointConfigName="c", ProductionVariants=[_instances(InitialVariantWeight=0)]
+        ),
+        "must be greater than 0",
+    ),
+    "variant-names-unique": (
+        None,
+        "",
+        lambda e: _sm(e).create_endpoint_config(
+            EndpointConfigName="c", ProductionVariants=[_instances("a"), _instances("a")]
+        ),
+        "Variant names must be unique",
+    ),
+}
+
+
+def _isolated(emulator: SageMakerEmulator) -> Any:
+    sm = emulator.client("sagemaker")
+    sm.create_model(
+        ModelName="m", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "img"}, EnableNetworkIsolation=True
+    )
+    return sm
+
+
+@pytest.mark.parametrize("rule", sorted(RULES))
+def test_each_rule_refused_by_plan_and_by_the_emulator(
+    rule: str, make_spec: Any, emulator: SageMakerEmulator
+) -> None:
+    spec, plan_match, request, emulator_match = RULES[rule]
+    if spec is not None:
+        spec = dict(spec)
+        problems = _plan(make_spec, spec.pop("versions"), spec.pop("settings", None), **spec)
+        assert any(plan_match in p for p in problems), problems
+    if request is not None:
+        with pytest.raises(ClientError, match=emulator_match) as caught:
+            request(emulator)
+        assert caught.value.response["Error"]["Code"] == "ValidationException"
+
+
+# README rows tested by the tests above this section, by rule name.
+TESTED_ABOVE = {
+    "serverless-gpu": "gpu",
+    "serverless-capture": "capture",
+    "serverless-one-variant": "multiple_variants",
+    "serverless-canary": "canary",
+    "serverless-kms": "kms",
+    "serverless-memory": "memory_step, memory_cap",
+    "serverless-vpc": "test_serverless_excludes_vpc",
+    "cpu-utilization": "test_cpu_utilization_target_is_summed_over_cores",
+    "tag-budget": "test_tag_budget_is_50",
+}
+
+
+def test_the_readme_table_and_the_cases_name_the_same_rules() -> None:
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    section = text.split("## Cloud rules plan and the emulator both enforce", 1)[1].split("\n## ", 1)[0]
+    section = section.split("\n### ", 1)[0]
+    rows = re.findall(r"^\| `([a-z0-9-]+)` \|", section, flags=re.M)
+    assert len(rows) == len(set(rows)), "a rule appears twice in the README table"
+    assert sorted(rows) == sorted({*RULES, *TESTED_ABOVE})
