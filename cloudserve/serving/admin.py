@@ -78,6 +78,11 @@ class Admin:
         for name, version in self.endpoint.versions.items():
             doc["versions"][name] = {**version.config, **version_status(version)}
         doc["pid"] = os.getpid()
+        doc["batching"] = {  # how batches formed: the benchmark reads it, and people tuning
+            name: {"batches": b.batches, "requests": b.requests, "model_ms": round(b.model_ms, 3)}
+            for name, version in self.endpoint.versions.items()
+            if (b := version.current_batcher) is not None
+        }
         return doc
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

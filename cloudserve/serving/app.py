@@ -41,16 +41,20 @@ def configure_frameworks() -> None:
 
     scikit-learn keeps its config per thread. Parameter validation (of fit arguments and
     public functions) is skipped; input checks stay on, since whether NaN is acceptable
-    input depends on the estimator.
+    input depends on the estimator. OpenMP's thread count is per thread too: the native
+    pools get what a serving worker may use (``threads.py``).
     """
     import sys
     import warnings
+
+    from cloudserve.serving.threads import limit_native_pools
 
     warnings.filterwarnings("ignore", message="X does not have valid feature names")
     if "sklearn" in sys.modules:
         import sklearn
 
         sklearn.set_config(skip_parameter_validation=True)
+    limit_native_pools()
 
 
 def too_large() -> StateError:

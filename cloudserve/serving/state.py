@@ -46,6 +46,11 @@ class Version:
         return self._batcher
 
     @property
+    def current_batcher(self) -> Batcher | None:
+        """The batcher if a request has made it, without making one."""
+        return self._batcher
+
+    @property
     def ready(self) -> bool:
         return self.model is not None
 

@@ -46,7 +46,7 @@ def direct_predict(model: Any) -> Direct | None:
             return predict(matrix)  # scikit-learn's own checks and messages
         return scorer(matrix)
 
-    return run if _agrees(model, scorer) else None
+    return run if agrees(model, scorer) else None
 
 
 def _linear_scorer(model: Any) -> Direct | None:
@@ -136,13 +136,16 @@ def _scaler(step: Any) -> Direct | None:
     return transform
 
 
-def _agrees(model: Any, scorer: Direct) -> bool:
-    """Whether the direct path answers exactly as ``predict`` on probe rows."""
-    final = getattr(model, "_final_estimator", None)  # a Pipeline led by "passthrough" has no width
-    width = getattr(model, "n_features_in_", None) or getattr(final, "n_features_in_", None)
-    if not isinstance(width, int | np.integer) or width < 1:
-        return False
-    probe = np.random.default_rng(0).normal(size=(PROBE_ROWS, int(width))) * 3.0
+def agrees(model: Any, scorer: Direct, probe: Any = None) -> bool:
+    """Whether ``scorer`` answers exactly as ``model.predict`` on probe rows (one, and all).
+
+    ``probe`` defaults to seeded normal rows of the model's width."""
+    if probe is None:
+        final = getattr(model, "_final_estimator", None)  # a Pipeline led by "passthrough" has no width
+        width = getattr(model, "n_features_in_", None) or getattr(final, "n_features_in_", None)
+        if not isinstance(width, int | np.integer) or width < 1:
+            return False
+        probe = np.random.default_rng(0).normal(size=(PROBE_ROWS, int(width))) * 3.0
     try:
         with warnings.catch_warnings():  # e.g. "X does not have valid feature names"
             warnings.simplefilter("ignore")
@@ -153,4 +156,8 @@ def _agrees(model: Any, scorer: Direct) -> bool:
 
 def _same(expected: Any, got: Any) -> bool:
     expected, got = np.asarray(expected), np.asarray(got)
-    return expected.dtype == got.dtype and np.array_equal(expected, got)
+    if expected.dtype != got.dtype or expected.shape != got.shape:
+        return False
+    if expected.dtype.kind in "fc":  # bit for bit: tells -0.0 from 0.0, and NaN equals NaN
+        return bool(np.ascontiguousarray(expected).tobytes() == np.ascontiguousarray(got).tobytes())
+    return bool(np.array_equal(expected, got))

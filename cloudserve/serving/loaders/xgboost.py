@@ -15,6 +15,7 @@ from typing import Any
 
 from cloudserve.serving.loaders.base import InputError, LoadedModel, LoaderError, why
 from cloudserve.serving.loaders.tabular import estimator_predict_fn, matrix_builder
+from cloudserve.serving.threads import model_threads
 
 
 def looks_like_xgboost_json(path: Path) -> bool:
@@ -35,6 +36,9 @@ def load_xgboost(path: Path) -> LoadedModel:
         booster.load_model(str(path))
     except Exception as exc:
         raise LoaderError(f"{path.name}: not an XGBoost model file ({why(exc)})") from exc
+    # XGBoost's predictor takes one thread per core unless told (see threads.py).
+    threads = model_threads()
+    booster.set_param({"nthread": threads})
     info: dict[str, Any] = {"num_features": booster.num_features()}
     sk_meta = booster.attr("scikit_learn")
     estimator_type = _estimator_type(sk_meta)
@@ -42,6 +46,7 @@ def load_xgboost(path: Path) -> LoadedModel:
         cls = xgb.XGBClassifier if estimator_type == "classifier" else xgb.XGBRegressor
         model = cls()
         model.load_model(str(path))
+        model.set_params(n_jobs=threads)  # after the load, which restores the saved params
         info["class"] = cls.__name__
         return LoadedModel(format="xgboost", path=path, predict=estimator_predict_fn(model), info=info)
     return LoadedModel(format="xgboost", path=path, predict=_booster_predict(booster), info=info)
