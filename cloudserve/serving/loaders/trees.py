@@ -110,7 +110,8 @@ def _forest_scorer(model: Any) -> tuple[Direct, bool] | None:
 
 def _float32(matrix: Any) -> Any:
     """The cast ``_validate_X_predict`` makes; None when it overflows (scikit-learn raises)."""
-    rows = matrix.astype(np.float32)
+    with np.errstate(over="ignore"):  # an overflow is found just below, and refused
+        rows = matrix.astype(np.float32)
     return rows if np.isfinite(rows).all() else None
 
 
