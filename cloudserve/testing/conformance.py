@@ -229,3 +229,92 @@ class ProviderConformance:
             assert result.status_code == 200
             assert result.version == version
             assert result.body["predictions"] == predictions(key, instances)
+
+    def test_add_and_remove_a_version(self, provider: Provider, make_spec: MakeSpec, name: str) -> None:
+        one = make_spec(name, versions={"stable": "a"}, traffic={"stable": 100})
+        self.apply(provider, one)
+        two = make_spec(
+            name, versions={"stable": "a", "candidate": "b"}, traffic={"stable": 100, "candidate": 0}
+        )
+        assert any("candidate" in c for c in pending_changes(provider, two))
+        self.apply(provider, two)
+        observed = provider.observe(name)
+        assert observed is not None and set(observed.versions) == {"stable", "candidate"}
+        assert pending_changes(provider, two) == []
+        self.apply(provider, one)
+        observed = provider.observe(name)
+        assert observed is not None and set(observed.versions) == {"stable"}
+        assert _nonzero(observed.traffic) == {"stable": 100}
+        assert pending_changes(provider, one) == []
+
+    def test_the_rollout_record_survives_a_settings_update(
+        self, provider: Provider, make_spec: MakeSpec, name: str
+    ) -> None:
+        """Every key of the record (head, steps, chunked -from/-to/-new/-why) and the lease
+        round-trip through the target's tags, are never shown as a change, and are kept when
+        the user's labels change (update_endpoint)."""
+        from cloudserve.rollout.record import Lease, RolloutRecord
+
+        versions, traffic = {"stable": "a", "candidate": "b"}, {"stable": 100, "candidate": 0}
+        spec = make_spec(name, versions=versions, traffic=traffic)
+        self.apply(provider, spec)
+        record = RolloutRecord(
+            state="paused",
+            step=7,
+            steps=tuple(range(1, 101)),
+            spec_hash=build_desired(spec, provider).spec_hash,
+            previous={"stable": 100, "candidate": 0},
+            target={"stable": 37, "candidate": 63},
+            new_versions=("candidate",),
+            reason="gate error_rate: 0.031 > 0.01 over 300 s (candidate 412 requests, stable 3,980) " * 2,
+            updated=1_700_000_000,
+        )
+        written = {k: v for k, v in record.to_tags().items() if v is not None}
+        compact = RolloutRecord.from_tags(written)  # as compact as the record keeps it (hash, reason)
+        assert compact is not None
+        record = compact
+        lease = Lease(holder="conformance-host-1234", expires=1_700_000_600)
+        provider.write_tags(name, {**written, T.LEASE: lease.encode()})
+        tags = provider.read_tags(name)
+        assert tags is not None and RolloutRecord.from_tags(tags) == record
+        assert Lease.decode(tags.get(T.LEASE)) == lease
+        assert not [c for c in pending_changes(provider, spec) if "settings" in c]
+
+        metadata = spec.metadata.model_copy(
+            update={"labels": {**spec.metadata.labels, "owner": "ml-platform"}}
+        )
+        relabelled = spec.model_copy(update={"metadata": metadata})
+        self.finish(provider.update_endpoint(build_desired(relabelled, provider)))
+        tags = provider.read_tags(name)
+        assert tags is not None and tags.get("owner") == "ml-platform"
+        assert RolloutRecord.from_tags(tags) == record
+        assert Lease.decode(tags.get(T.LEASE)) == lease
+
+    def test_capabilities_and_metrics_keep_their_promises(
+        self, provider: Provider, make_spec: MakeSpec, name: str
+    ) -> None:
+        """Every Feature is declared (an unsupported one with its reason), and metrics()
+        answers one VersionMetrics per version asked for, with counts that cannot be negative."""
+        from cloudserve.provider import Feature, Support, VersionMetrics
+
+        capabilities = provider.capabilities()
+        assert set(capabilities) == set(Feature)
+        for feature, capability in capabilities.items():
+            assert capability.feature is feature
+            if capability.support is Support.UNSUPPORTED:
+                assert capability.reason, f"{feature} is unsupported without a reason"
+        spec = make_spec(
+            name, versions={"stable": "a", "candidate": "b"}, traffic={"stable": 50, "candidate": 50}
+        )
+        self.apply(provider, spec)
+        try:
+            answer = provider.metrics(name, ["stable", "candidate"], 300.0)
+        except NotSupported:
+            return  # a target without metrics says so; gates then refuse to run on it
+        assert set(answer) == {"stable", "candidate"}
+        for version, metrics in answer.items():
+            assert isinstance(metrics, VersionMetrics), version
+            assert metrics.requests >= 0 and metrics.errors >= 0 and metrics.client_errors >= 0
+            assert metrics.errors <= metrics.requests or metrics.requests == 0
+            for latency in (metrics.latency_p50_ms, metrics.latency_p99_ms):
+                assert latency is None or latency >= 0
