@@ -78,8 +78,11 @@ if path.endswith(".json"):
     model.load_model(path)
     mlflow.xgboost.save_model(model, out)
 else:
-    import joblib, mlflow.sklearn
-    mlflow.sklearn.save_model(joblib.load(path), out)
+    import joblib, mlflow.sklearn, skops.io
+    model = joblib.load(path)
+    # mlflow 3 saves with skops, which asks which types to trust: we built this model.
+    trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    mlflow.sklearn.save_model(model, out, skops_trusted_types=trusted)
 """
 
 # A bounded CPU-bound neighbour: one process pinned to one core, spinning until killed
