@@ -48,7 +48,7 @@ def _deployment(spec: SpecSource, env: str | None, target: str | None) -> Deploy
 
 def provider_for(deployment: Deployment, *, offline: bool = False) -> Provider:
     target = deployment.target
-    provider = create_provider(target, getattr(deployment.targets, target), offline=offline)
+    provider = create_provider(target, deployment.target_settings(target), offline=offline)
     provider.project_dir = deployment.source_dir
     return provider
 

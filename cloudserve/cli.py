@@ -74,9 +74,37 @@ def spec_argument(f: Any) -> Any:
 
 
 env_option = click.option("--env", "env", help="Apply this environment overlay from the spec.")
+
+
+class TargetName(click.ParamType[str]):
+    """An installed or bundled target, read from entry points only when the option is used
+    (a click.Choice would scan them on every start)."""
+
+    name = "target"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from cloudserve.spec import targets
+
+        if value not in targets.known():
+            self.fail(targets.unknown_target_message(value, "--target"), param, ctx)
+        return str(value)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str:
+        from cloudserve.spec import targets
+
+        return "[" + "|".join(targets.known()) + "]"
+
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+        from click.shell_completion import CompletionItem
+
+        from cloudserve.spec import targets
+
+        return [CompletionItem(name) for name in targets.known() if name.startswith(incomplete)]
+
+
 target_option = click.option(
     "--target",
-    type=click.Choice(["local", "sagemaker", "vertex", "azureml"]),
+    type=TargetName(),
     help="Override the spec's target (after CLOUDSERVE_TARGET).",
 )
 output_option = click.option(

@@ -9,6 +9,7 @@ from typing import Any
 from cloudserve.artifacts import artifact_digest
 from cloudserve.provider import DesiredEndpoint, DesiredVersion, Provider, Scaling
 from cloudserve.spec.models import Deployment
+from cloudserve.spec.targets import TargetSettings
 from cloudserve.tags import HASH_LEN, ownership_tags
 
 
@@ -36,10 +37,10 @@ def version_config_hash(deployment: Deployment, version: str, target: str) -> st
         "serverless": compute.serverless.model_dump(mode="json") if compute.serverless else None,
         "instance_type": compute.instance_type.get(target),
     }
-    # A target-wide serving image (Vertex's serving_image) is part of what each version runs.
-    image = getattr(getattr(deployment.targets, target, None), "serving_image", None)
-    if image is not None:
-        config["serving_image"] = image
+    # Target-wide settings that are part of what each version runs (Vertex's serving_image).
+    settings = deployment.target_settings(target)
+    if isinstance(settings, TargetSettings):
+        config.update(settings.version_fields())
     return _hash(config)
 
 

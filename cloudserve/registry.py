@@ -7,32 +7,22 @@ A provider module is imported only when its target is used, so `import cloudserv
 from __future__ import annotations
 
 import difflib
-from functools import cache
-from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from cloudserve.errors import CloudServeError, TargetNotInstalled
 from cloudserve.install import install_hint
 from cloudserve.provider import INTERFACE_VERSION, Provider
+from cloudserve.spec import targets
 
-GROUP = "cloudserve.providers"
-
-# Targets cloudserve knows about, with the distribution that provides each.
-KNOWN_TARGETS: dict[str, str] = {
-    "local": "cloudserve[serve]",
-    "sagemaker": "cloudserve-sagemaker",
-    "vertex": "cloudserve-vertex",
-    "azureml": "cloudserve-azureml",
-}
+GROUP = targets.PROVIDERS_GROUP
+KNOWN_TARGETS = targets.BUNDLED  # the bundled targets, with the distribution of each
 
 
 class ProviderLoadError(CloudServeError):
     exit_code = 2
 
 
-@cache
-def _entry_points() -> dict[str, EntryPoint]:
-    return {ep.name: ep for ep in entry_points(group=GROUP)}
+_entry_points = targets.provider_entry_points  # a module global, so tests can replace it
 
 
 def installed_targets() -> list[str]:

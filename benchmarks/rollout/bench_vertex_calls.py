@@ -27,6 +27,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from cloudserve_vertex.settings import VertexSettings
 from common import train_two_models
 
 PROJECT, NUMBER, BUCKET, NAME = "bench-project", "123456789012", "bench-artifacts", "churn"
@@ -74,7 +75,7 @@ def count(steps: list[int], bake: str, poll: float) -> Counter[str]:
         os.environ.update(emu.env())
         models = train_two_models(Path(tmp), ("v1", "v2"))
         base = spec(models, {"stable": 100, "candidate": 0}, steps, bake)
-        provider = VertexProvider(base.targets.vertex)
+        provider = VertexProvider(VertexSettings.of(base))
         clock = SimulatedClock()
         apply(base, provider, sleep=clock.sleep, clock=clock)
         emu.record_predictions(NAME, "stable", count=1000, errors=1, latency_ms=40)

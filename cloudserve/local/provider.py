@@ -24,6 +24,7 @@ from cloudserve.local import translate
 from cloudserve.local.client import INVOKE_TIMEOUT, VERSION_HEADER, ServerClient
 from cloudserve.local.lock import DEFAULT_LOCK_TIMEOUT, deployment_lock
 from cloudserve.local.process import SERVER_MODULE, ServerInfo, pid_alive, spawn, stop, wait_ready
+from cloudserve.local.settings import LocalSettings
 from cloudserve.local.state import StateDir, state_dir, state_root
 from cloudserve.provider import (
     Capability,
@@ -41,7 +42,7 @@ from cloudserve.provider import (
     VersionMetrics,
     coerce_settings,
 )
-from cloudserve.spec.models import Deployment, LocalSettings
+from cloudserve.spec.models import Deployment
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cloudserve.cli import output_option
+from cloudserve.local.settings import LocalSettings
 
 if TYPE_CHECKING:
     from cloudserve.monitor.config import DriftConfig
@@ -252,5 +253,5 @@ def _spec_capture(spec: str, env: str | None) -> str:
     capture = deployment.spec.capture
     if capture is not None and capture.destination:
         return str(resolve_local(capture.destination, deployment.source_dir or Path.cwd()))
-    root = state_root(deployment.targets.local.state_dir)
+    root = state_root(LocalSettings.of(deployment).state_dir)
     return str(state_dir(root, deployment.name).path / "capture")

@@ -31,6 +31,13 @@ def _unwrap(annotation: Any) -> list[Any]:
 
 def _model_at(root: type[BaseModel], path: Path) -> type[BaseModel] | None:
     """The model class that validates the mapping at ``path``, if one does."""
+    # A model whose mapping field is validated by models it looks up (Deployment.targets: each
+    # target's settings) says which one through ``child_model(field, key)``.
+    child_model = getattr(root, "child_model", None)
+    if len(path) >= 2 and child_model is not None:
+        child = child_model(str(path[0]), str(path[1]))
+        if child is not None:
+            return _model_at(child, path[2:])
     candidates: list[Any] = [root]
     for part in path:
         nxt: list[Any] = []

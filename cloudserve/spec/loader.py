@@ -15,9 +15,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from cloudserve.errors import InvalidSpec, SpecProblem, render_problems
+from cloudserve.spec import targets
 from cloudserve.spec.errors_map import problems_from
 from cloudserve.spec.interpolate import interpolate
-from cloudserve.spec.models import TARGETS, Deployment
+from cloudserve.spec.models import Deployment
 from cloudserve.spec.secrets import find_inline_secrets
 from cloudserve.spec.yamlpos import MAX_FILE_BYTES, Path, Position, SourceDoc, parse_documents
 
@@ -227,14 +228,14 @@ def _load_doc(
     for override in (chosen, target):
         if override is None:
             continue
-        if override not in TARGETS:
+        if override not in targets.known():
             raise _invalid(
                 [
                     SpecProblem(
                         f"unknown target {override!r}",
                         file=doc.file,
                         field="spec.target",
-                        hint=f"choose one of {', '.join(TARGETS)}",
+                        hint=f"choose one of {', '.join(targets.known())}",
                     )
                 ]
             )

@@ -16,18 +16,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
+from cloudserve.spec.base import StrictModel
 from cloudserve.spec.quantities import Cpu, Duration, MemoryMiB
 
+__all__ = ["StrictModel"]  # re-exported: the spec's models and targets' settings share it
+
 API_VERSION = "cloudserve/v1"
-TARGETS = ("local", "sagemaker", "vertex", "azureml")
 # The metrics every target reports; rollout gates read these. errors are server errors
 # (5xx answers); client errors (4xx, requests the model refused as malformed) are counted
 # apart, so malformed traffic cannot fail a healthy canary unless a gate asks for them.
@@ -48,28 +48,6 @@ _NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 _LABEL_KEY_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 
 Percent = Annotated[int, Field(ge=0, le=100)]
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=False)
-
-    def __init__(self, /, **data: Any) -> None:
-        """Built from Python, a spec model fails as a spec file does: InvalidSpec with the
-        field, the loader's message and did-you-mean (not pydantic's raw ValidationError).
-        ``model_validate`` (the loader's path) is untouched."""
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            from cloudserve.errors import InvalidSpecValue, render_problems
-            from cloudserve.spec.errors_map import problems_from
-            from cloudserve.spec.yamlpos import SourceDoc
-
-            problems = problems_from(exc, SourceDoc(data, {}, f"<{type(self).__name__}(...)>"), type(self))
-            raise InvalidSpecValue(render_problems(problems), problems=problems) from None
-
-    # Tells pydantic this __init__ only wraps BaseModel's, so validation (model_validate and
-    # nested models) never calls it: the loader keeps its own located errors.
-    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
 
 
 def _check_name(value: str, what: str, max_len: int) -> str:
@@ -264,9 +242,10 @@ class Compute(StrictModel):
     @field_validator("instance_type")
     @classmethod
     def _known_targets(cls, value: dict[str, str]) -> dict[str, str]:
+        from cloudserve.spec.targets import check_target_name
+
         for key in value:
-            if key not in TARGETS:
-                raise ValueError(f"instance_type: unknown target {key!r}; use one of {', '.join(TARGETS)}")
+            check_target_name(key, "instance_type")
         return value
 
     @model_validator(mode="after")
@@ -421,9 +400,10 @@ class Monitoring(StrictModel):
 
 
 class DeploymentSpec(StrictModel):
-    target: Literal["local", "sagemaker", "vertex", "azureml"] | None = Field(
+    target: str | None = Field(
         default=None,
-        description="Where it runs; CLOUDSERVE_TARGET and --target override. Default local.",
+        description="Where it runs: local, sagemaker, vertex, azureml or an installed target's "
+        "name; CLOUDSERVE_TARGET and --target override. Default local.",
     )
     versions: dict[str, VersionSpec] = Field(min_length=1)
     traffic: dict[str, Percent] | None = Field(
@@ -435,6 +415,13 @@ class DeploymentSpec(StrictModel):
     rollout: Rollout = Field(default_factory=Rollout)
     capture: Capture | None = None
     monitoring: Monitoring = Field(default_factory=Monitoring)
+
+    @field_validator("target")
+    @classmethod
+    def _known_target(cls, value: str | None) -> str | None:
+        from cloudserve.spec.targets import check_target_name
+
+        return value if value is None else check_target_name(value, "spec.target")
 
     @field_validator("versions")
     @classmethod
@@ -487,83 +474,6 @@ class DeploymentSpec(StrictModel):
         return {name: self.traffic.get(name, 0) for name in self.versions}
 
 
-class LocalSettings(StrictModel):
-    host: str = Field(default="127.0.0.1", description="Bind address. Only change to expose it deliberately.")
-    port: int | None = Field(default=None, ge=0, le=65535, description="Fixed port; a free one when omitted.")
-    state_dir: str | None = Field(
-        default=None,
-        description=(
-            "Where endpoints record pid and port. Default ~/.cloudserve/local; a deployment "
-            "there belongs to the spec folder that created it."
-        ),
-    )
-
-
-class Vpc(StrictModel):
-    subnets: list[str] = Field(min_length=1)
-    security_group_ids: list[str] = Field(min_length=1)
-
-
-class SageMakerSettings(StrictModel):
-    region: str | None = Field(default=None, description="Defaults to the AWS chain's region.")
-    role_arn: str | None = Field(default=None, description="Execution role SageMaker assumes.")
-    bucket: str | None = Field(default=None, description="S3 bucket for model artifacts.")
-    prefix: str = "cloudserve"
-    vpc: Vpc | None = None
-    kms_key_id: str | None = None
-    profile: str | None = Field(
-        default=None, description="Named AWS profile (credentials stay in the AWS chain)."
-    )
-    native_monitoring: bool = Field(
-        default=False, description="Use SageMaker Model Monitor schedules where the account can."
-    )
-    offline: bool = Field(
-        default=False,
-        description="Carry every wheel the serving container installs inside model.tar.gz, so "
-        "it starts with no package index (a VPC without internet access). The wheels are "
-        "fetched once, at apply, on this machine.",
-    )
-
-
-class VertexSettings(StrictModel):
-    project: str | None = None
-    location: str = "us-central1"
-    staging_bucket: str | None = None
-    service_account: str | None = None
-    network: str | None = None
-    serving_image: str | None = Field(
-        default=None,
-        description="cloudserve's serving-runtime image (Artifact Registry), used for versions no "
-        "prebuilt Vertex container can serve (skops, MLflow, custom handlers); it loads the model "
-        "from AIP_STORAGE_URI.",
-    )
-    instance_format: Literal["keyed", "list"] | None = Field(
-        default=None,
-        description="How callers send prediction instances: keyed ({feature: value}) or list "
-        "([v1, v2, ...]). Per-feature drift thresholds need keyed: Vertex AI model monitoring names "
-        "the values of list instances itself.",
-    )
-
-
-class AzureMLSettings(StrictModel):
-    subscription_id: str | None = None
-    resource_group: str | None = None
-    workspace: str | None = None
-    auth_mode: Literal["key", "aml_token", "aad_token"] = "key"
-    offline: bool = Field(
-        default=False,
-        description="Build each version's image from a build context that carries every wheel, "
-        "so Azure's image build needs no package index (fetched once, at apply, on this machine).",
-    )
-
-
-class TargetSettings(StrictModel):
-    local: LocalSettings = Field(default_factory=LocalSettings)
-    sagemaker: SageMakerSettings = Field(default_factory=SageMakerSettings)
-    vertex: VertexSettings = Field(default_factory=VertexSettings)
-    azureml: AzureMLSettings = Field(default_factory=AzureMLSettings)
-
-
 class Deployment(StrictModel):
     """One deployment: a named endpoint serving one or more model versions."""
 
@@ -571,7 +481,11 @@ class Deployment(StrictModel):
     kind: Literal["Deployment"] = "Deployment"
     metadata: Metadata
     spec: DeploymentSpec
-    targets: TargetSettings = Field(default_factory=TargetSettings)
+    targets: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Settings per target, keyed by the target's name; each block is checked by "
+        "the settings model its target declares (see each provider's README).",
+    )
     environments: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Named overlays merged over this document with --env."
     )
@@ -581,6 +495,33 @@ class Deployment(StrictModel):
     # (line, column) of every key and value, so later checks (a target's rules at plan
     # time) can point at the line they are about, as the loader's own errors do.
     _source_positions: dict[tuple[str | int, ...], tuple[int, int]] = PrivateAttr(default_factory=dict)
+
+    @field_validator("targets")
+    @classmethod
+    def _target_blocks(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from cloudserve.spec.targets import validate_blocks
+
+        return validate_blocks(value)
+
+    @classmethod
+    def child_model(cls, field: str, key: str) -> type[BaseModel] | None:
+        """The model that validates ``targets.<key>`` (for the loader's did-you-mean)."""
+        from cloudserve.spec.targets import settings_model
+
+        return settings_model(key) if field == "targets" else None
+
+    def target_settings(self, target: str | None = None) -> Any:
+        """The ``targets.<target>`` block (default: this deployment's target) as its target's
+        settings model, the model's defaults when the block is absent; None for a target that
+        declares no settings or is not installed. Providers read it typed, through
+        ``TheirSettings.of(deployment)``."""
+        from cloudserve.spec.targets import default_settings
+
+        name = target or self.target
+        if self.targets.get(name) is None:
+            # Kept, so that settings changed in Python (spec.target_settings().x = 1) stick.
+            self.targets[name] = default_settings(name)
+        return self.targets[name]
 
     def locate(self, field: str) -> tuple[int, int] | None:
         """Line and column of a dotted field path (or of its nearest ancestor) in the source."""

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
+from cloudserve_sagemaker.settings import SageMakerSettings
 
 from cloudserve import tags as T
 from cloudserve.provider import EndpointState, Status
@@ -51,7 +52,7 @@ def test_run_names_and_tags_fit_every_target(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setenv(live.TARGETS_ENV, str(targets))
     tagged = run.tag(Deployment.model_validate(copy.deepcopy(EXAMPLE_SPEC)))
     assert tagged.metadata.labels == {"team": "growth", **run.labels()}
-    assert tagged.targets.sagemaker.region == "eu-west-1"  # the account's settings, not the test's
+    assert SageMakerSettings.of(tagged).region == "eu-west-1"  # the account's settings, not the test's
 
 
 def test_the_ceiling_is_printed_and_must_be_confirmed(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,13 +11,14 @@ import pytest
 
 from cloudserve import registry
 from cloudserve.errors import TargetNotInstalled
+from cloudserve.spec import targets
 from cloudserve.testing.fake import FakeProvider
 
 
 @pytest.fixture
 def entry_points(monkeypatch: pytest.MonkeyPatch) -> dict[str, EntryPoint]:
     eps: dict[str, EntryPoint] = {}
-    registry._entry_points.cache_clear()
+    targets._groups.cache_clear()
     monkeypatch.setattr(registry, "_entry_points", lambda: eps)
     return eps
 
@@ -97,7 +98,7 @@ def test_import_cloudserve_imports_no_sdk() -> None:
 
 
 def test_entry_points_are_real() -> None:
-    registry._entry_points.cache_clear()
+    targets._groups.cache_clear()
     assert "local" in registry.installed_targets()
 
 

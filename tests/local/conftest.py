@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from cloudserve.local.provider import LocalProvider
+from cloudserve.local.settings import LocalSettings
 from cloudserve.local.state import ENV_STATE_DIR
-from cloudserve.spec.models import Deployment, LocalSettings
+from cloudserve.spec.models import Deployment
 from cloudserve.testing.conformance import MakeSpec
 
 

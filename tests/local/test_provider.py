@@ -18,8 +18,9 @@ from cloudserve import tags as T
 from cloudserve.desired import build_desired
 from cloudserve.errors import Conflict, DeploymentFailed, NotFound, ProviderError
 from cloudserve.local.provider import LocalProvider
+from cloudserve.local.settings import LocalSettings
 from cloudserve.provider import Feature, Status, Support
-from cloudserve.spec.models import LocalSettings, ModelSpec
+from cloudserve.spec.models import ModelSpec
 from cloudserve.testing.conformance import SAMPLE_INSTANCES, MakeSpec, pending_changes, wait
 
 pytestmark = pytest.mark.slow

@@ -7,8 +7,9 @@ from pathlib import Path
 from cloudserve import tags as T
 from cloudserve.desired import build_desired
 from cloudserve.local.provider import LocalProvider
+from cloudserve.local.settings import LocalSettings
 from cloudserve.local.translate import full_traffic, same_capture, tag_patch
-from cloudserve.spec.models import Deployment, LocalSettings
+from cloudserve.spec.models import Deployment
 
 
 def test_tag_patch_sets_removes_and_keeps_rollout_bookkeeping() -> None:

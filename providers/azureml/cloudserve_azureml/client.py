@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from cloudserve.spec.models import AzureMLSettings
+from cloudserve_azureml.settings import AzureMLSettings
 
 _credential_factory: Callable[[], Any] | None = None
 

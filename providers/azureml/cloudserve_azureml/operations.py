@@ -23,10 +23,10 @@ from cloudserve.provider import (
     VersionMetrics,
     VersionState,
 )
-from cloudserve.spec.models import AzureMLSettings
 from cloudserve_azureml import drift as dr
 from cloudserve_azureml import translate as tr
 from cloudserve_azureml.client import AzureClients
+from cloudserve_azureml.settings import AzureMLSettings
 
 _STATUS = {
     "creating": Status.CREATING,

@@ -27,9 +27,10 @@ from cloudserve.provider import (
     coerce_settings,
 )
 from cloudserve.serving.pin_check import framework_pin_problems
-from cloudserve.spec.models import AzureMLSettings, Deployment
+from cloudserve.spec.models import Deployment
 from cloudserve_azureml import catalog, rules
 from cloudserve_azureml.errors import azure_errors, translate
+from cloudserve_azureml.settings import AzureMLSettings
 from cloudserve_azureml.translate import conda_pip_pins
 
 Step = Callable[[], Any]

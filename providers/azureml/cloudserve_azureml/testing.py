@@ -13,7 +13,7 @@ Usage::
     from cloudserve_azureml.testing import AzureMLEmulator
 
     with AzureMLEmulator() as azure:
-        spec.targets.azureml = azure.settings()      # subscription, group, workspace
+        spec.targets["azureml"] = azure.settings()  # subscription, group, workspace
         ...  # cloudserve apply / the Python API / AzureMLProvider, as in production
         azure.throttle(times=2, retry_after=0.01)    # the next two ARM calls get 429
         azure.fail_deployment("candidate", "ImagePullFailure: ...")

@@ -23,6 +23,7 @@ from cloudserve.serving.bundle import copy_runtime, pinned_requirements
 from cloudserve.serving.cloud import PLATFORM_ENV, VERSION_ENV
 from cloudserve.spec.models import ModelSpec
 from cloudserve_azureml import offline
+from cloudserve_azureml.settings import AzureMLSettings
 
 # Azure ML's prebuilt minimal inference images (Microsoft Learn, "prebuilt Docker images
 # for inference"); the framework is pinned on top through the environment's conda file.
@@ -132,7 +133,7 @@ def environment_entity(ent: Any, desired: DesiredEndpoint, version: DesiredVersi
     gpu = desired.deployment.spec.compute.accelerator is not None
     slug = f"{spec.model.framework}-{spec.model.framework_version or 'latest'}".replace(".", "-")
     base = GPU_BASE_IMAGE if gpu else CPU_BASE_IMAGE
-    if desired.deployment.targets.azureml.offline:
+    if AzureMLSettings.of(desired.deployment).offline:
         pins = tuple(conda_pip_pins(spec.model, source))
         return ent.Environment(
             name=f"cloudserve-{slug}{'-gpu' if gpu else ''}-offline",

@@ -227,7 +227,7 @@ def test_offline_the_image_builds_from_a_context_that_carries_every_wheel(
     settings = {**azure.settings(), "offline": True}
     provider = AzureMLProvider(settings)
     spec = make_spec("churn", versions={"stable": "a"}, traffic={"stable": 100})
-    spec = spec.model_copy(update={"targets": spec.targets.model_copy(update={"azureml": provider.settings})})
+    spec = spec.model_copy(update={"targets": {**spec.targets, "azureml": provider.settings}})
     apply_spec(provider, spec)
     props = azure.deployment("churn", "stable")["properties"]  # type: ignore[index]
     environment = azure.state.get(props["environmentId"])

@@ -16,11 +16,11 @@ from cloudserve.artifacts import is_remote
 from cloudserve.errors import AlreadyExists, InvalidSpec, NotFound
 from cloudserve.provider import DesiredEndpoint, DesiredVersion, Scaling
 from cloudserve.serving.wheels import fetch_wheels
-from cloudserve.spec.models import SageMakerSettings
 from cloudserve_sagemaker import staging
 from cloudserve_sagemaker import translate as tr
 from cloudserve_sagemaker.client import AwsClients
 from cloudserve_sagemaker.native import NativeRollout, alarm_prefix, alarm_request
+from cloudserve_sagemaker.settings import SageMakerSettings
 
 
 class Deployer:

@@ -25,11 +25,11 @@ from cloudserve.artifacts import is_remote
 from cloudserve.errors import AlreadyExists, Conflict, InvalidSpec, NotFound
 from cloudserve.provider import DesiredEndpoint
 from cloudserve.serving.wheels import fetch_wheels
-from cloudserve.spec.models import SageMakerSettings
 from cloudserve_sagemaker import drift_requests as dr
 from cloudserve_sagemaker import job_runtime
 from cloudserve_sagemaker import translate as tr
 from cloudserve_sagemaker.client import AwsClients
+from cloudserve_sagemaker.settings import SageMakerSettings
 
 
 def drift_problems(desired: DesiredEndpoint, settings: SageMakerSettings) -> list[str]:

@@ -34,7 +34,7 @@ from cloudserve.provider import (
     coerce_settings,
 )
 from cloudserve.serving.pin_check import framework_pin_problems
-from cloudserve.spec.models import Deployment, SageMakerSettings
+from cloudserve.spec.models import Deployment
 from cloudserve.tags import is_rollout_bookkeeping
 from cloudserve_sagemaker import translate as tr
 from cloudserve_sagemaker.catalog import load_catalog
@@ -59,6 +59,7 @@ from cloudserve_sagemaker.native import (
     rollback_error,
     rollback_record,
 )
+from cloudserve_sagemaker.settings import SageMakerSettings
 from cloudserve_sagemaker.staging import start_note
 from cloudserve_sagemaker.validation import validate_desired
 

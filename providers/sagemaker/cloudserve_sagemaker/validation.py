@@ -12,7 +12,7 @@ import re
 
 from cloudserve.artifacts import is_remote
 from cloudserve.provider import DesiredEndpoint
-from cloudserve.spec.models import SageMakerSettings
+from cloudserve_sagemaker.settings import SageMakerSettings
 
 MAX_PRODUCTION_VARIANTS = 10
 _TAG_VALUE_EXTRA = set("_.:/=+-@")

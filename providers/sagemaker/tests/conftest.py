@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 from cloudserve_sagemaker.provider import SageMakerProvider
+from cloudserve_sagemaker.settings import SageMakerSettings
 from cloudserve_sagemaker.testing import SageMakerEmulator
 
-from cloudserve.spec.models import Deployment, SageMakerSettings
+from cloudserve.spec.models import Deployment
 
 # The scikit-learn series the fixtures' models are written with: plan refuses any other
 # (scikit-learn warns when another version loads an estimator).

@@ -16,13 +16,14 @@ import pytest
 from cloudserve_sagemaker import drift_requests as dr
 from cloudserve_sagemaker._scheduler import request_problems
 from cloudserve_sagemaker.provider import SageMakerProvider
+from cloudserve_sagemaker.settings import SageMakerSettings
 from cloudserve_sagemaker.testing import SageMakerEmulator
 
 from cloudserve.desired import build_desired
 from cloudserve.planner import make_plan
 from cloudserve.provider import Feature, Support
 from cloudserve.serving.wheels import CACHE_ENV
-from cloudserve.spec.models import Deployment, SageMakerSettings
+from cloudserve.spec.models import Deployment
 from cloudserve.testing.conformance import apply_spec, pending_changes, wait
 from cloudserve.testing.webhook import webhook_receiver
 
@@ -63,7 +64,7 @@ def drift_spec(
         },
     )
     if native:
-        spec.targets.sagemaker.native_monitoring = True
+        SageMakerSettings.of(spec).native_monitoring = True
     return spec
 
 

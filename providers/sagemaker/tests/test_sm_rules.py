@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from cloudserve_sagemaker.provider import SageMakerProvider
+from cloudserve_sagemaker.settings import SageMakerSettings
 from cloudserve_sagemaker.testing import SageMakerEmulator
 
 from cloudserve.desired import build_desired
-from cloudserve.spec.models import SageMakerSettings
 
 ROLE = "arn:aws:iam::123456789012:role/serving"
 SERVERLESS = {"serverless": {"memory": "2Gi"}}

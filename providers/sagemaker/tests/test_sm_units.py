@@ -7,6 +7,7 @@ from cloudserve_sagemaker import translate as tr
 from cloudserve_sagemaker.catalog import load_catalog
 from cloudserve_sagemaker.errors import translate_client_error
 from cloudserve_sagemaker.provider import SageMakerProvider
+from cloudserve_sagemaker.settings import SageMakerSettings
 
 from cloudserve.desired import build_desired
 from cloudserve.errors import (
@@ -18,7 +19,7 @@ from cloudserve.errors import (
     Throttled,
     Unavailable,
 )
-from cloudserve.spec.models import Compute, SageMakerSettings
+from cloudserve.spec.models import Compute
 
 
 def test_catalog_is_dated_sourced_and_real() -> None:
@@ -237,7 +238,7 @@ def test_offline_refuses_an_archive_it_does_not_build(make_spec) -> None:  # typ
         update={"model": blue.model.model_copy(update={"uri": "s3://artifacts/m.tar.gz"})}
     )
     spec = spec.model_copy(update={"spec": spec.spec.model_copy(update={"versions": {"blue": remote}})})
-    settings = spec.targets.sagemaker.model_copy(update={"offline": True})
+    settings = SageMakerSettings.of(spec).model_copy(update={"offline": True})
     provider = SageMakerProvider(settings, offline=True)
     problems = provider.validate(build_desired(spec, provider))
     assert any("targets.sagemaker.offline" in p and "spec.versions.blue.model.uri" in p for p in problems), (

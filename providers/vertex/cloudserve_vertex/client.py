@@ -20,8 +20,8 @@ from functools import cached_property
 from typing import Any
 
 from cloudserve.errors import InvalidSpec
-from cloudserve.spec.models import VertexSettings
 from cloudserve_vertex.errors import translated
+from cloudserve_vertex.settings import VertexSettings
 
 ENDPOINT_ENV = "CLOUDSERVE_VERTEX_ENDPOINT"
 STORAGE_URL = "https://storage.googleapis.com"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from cloudserve.spec.models import Deployment, ModelSpec, VersionSpec
 from cloudserve_vertex import catalog
+from cloudserve_vertex.settings import VertexSettings
 
 # The files each prebuilt container loads from artifactUri (exactly one of them).
 PREBUILT_FILES = {"sklearn": (".joblib", ".pkl"), "xgboost": (".bst", ".joblib", ".pkl")}
@@ -43,10 +44,10 @@ def choose(deployment: Deployment, version: str) -> Container:
     assert spec.model is not None  # a version has a model or an image
     blocker = prebuilt_blocker(deployment, spec)
     if blocker is None:
-        image = catalog.container_image(spec.model, deployment.targets.vertex.location)
+        image = catalog.container_image(spec.model, VertexSettings.of(deployment).location)
         name = (image or "").rsplit("/", 1)[-1].split(":")[0]
         return Container(image, "prebuilt", f"Vertex AI's prebuilt {name} container")
-    serving_image = deployment.targets.vertex.serving_image
+    serving_image = VertexSettings.of(deployment).serving_image
     if serving_image:
         return Container(serving_image, "serving_image", f"{SETTING}, because {blocker}")
     return Container(None, "none", blocker)
@@ -71,7 +72,7 @@ def prebuilt_blocker(deployment: Deployment, spec: VersionSpec) -> str | None:
             f"the prebuilt {model.framework} container unpickles the model file, which runs "
             "code from it (set trust_pickle: true for a model you built yourself)"
         )
-    if catalog.container_image(model, deployment.targets.vertex.location) is None:
+    if catalog.container_image(model, VertexSettings.of(deployment).location) is None:
         known = ", ".join(catalog.container_versions(model.framework)) or "none"
         version = model.framework_version or "(no framework_version)"
         return f"Vertex AI has no prebuilt container for {model.framework} {version} (prebuilt: {known})"

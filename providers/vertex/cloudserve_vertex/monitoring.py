@@ -27,6 +27,7 @@ from cloudserve.artifacts import digest_path, is_remote
 from cloudserve.monitor.config import DriftConfig, parse_duration
 from cloudserve.provider import DesiredEndpoint
 from cloudserve_vertex.client import VertexClient, v1
+from cloudserve_vertex.settings import VertexSettings
 
 HASH_LABEL = "cloudserve-monitoring"  # the spec's monitoring hash, on the job
 DEFAULT_THRESHOLD = 0.3  # Vertex AI's backend default (the SDK's SkewDetectionConfig docs)
@@ -84,7 +85,7 @@ def _feature_name_problems(desired: DesiredEndpoint) -> list[str]:
     drift = desired.deployment.spec.monitoring.drift
     assert drift is not None
     named = sorted(set(drift.thresholds) | set(drift.features or []))
-    fmt = desired.deployment.targets.vertex.instance_format
+    fmt = VertexSettings.of(desired.deployment).instance_format
     if not named or fmt == "keyed":
         return []
     field = "monitoring.drift.thresholds" if drift.thresholds else "monitoring.drift.features"
@@ -116,7 +117,7 @@ def _baseline_problems(desired: DesiredEndpoint, baseline: str) -> list[str]:
         ]
     if baseline.startswith("gs://"):
         return []
-    if not desired.deployment.targets.vertex.staging_bucket:
+    if not VertexSettings.of(desired.deployment).staging_bucket:
         return [f"{where}: a local baseline needs targets.vertex.staging_bucket to stage it"]
     return []
 
@@ -128,7 +129,7 @@ def stage_baseline(client: VertexClient, desired: DesiredEndpoint) -> str:
     path = desired.baseline
     if path is None:  # gs:// or bq:// (validation refuses other schemes)
         return drift.baseline
-    bucket = (desired.deployment.targets.vertex.staging_bucket or "").removeprefix("gs://").strip("/")
+    bucket = (VertexSettings.of(desired.deployment).staging_bucket or "").removeprefix("gs://").strip("/")
     name = f"{BASELINE_PREFIX}/{digest_path(path)[:32]}/{path.name}"
     if not client.object_exists(bucket, name):
         client.upload_object(bucket, name, path.read_bytes())

@@ -32,9 +32,10 @@ from cloudserve.provider import (
     VersionState,
     coerce_settings,
 )
-from cloudserve.spec.models import Deployment, VertexSettings
+from cloudserve.spec.models import Deployment
 from cloudserve_vertex import catalog, containers, drift, metrics, monitoring, translate
 from cloudserve_vertex.client import VertexClient
+from cloudserve_vertex.settings import VertexSettings
 from cloudserve_vertex.steps import Chain, Context, Step, deploy_step, upload_steps
 from cloudserve_vertex.validation import problems as validation_problems
 

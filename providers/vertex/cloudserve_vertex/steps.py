@@ -18,6 +18,7 @@ from cloudserve_vertex import translate
 from cloudserve_vertex.client import VertexClient
 from cloudserve_vertex.errors import operation_failed
 from cloudserve_vertex.errors import translate as translate_error
+from cloudserve_vertex.settings import VertexSettings
 
 Context = dict[str, Any]
 Step = tuple[str, Callable[[Context], Any]]
@@ -91,7 +92,7 @@ def artifact_uri(client: VertexClient, desired: DesiredEndpoint, version: str) -
             f"version {version}: Vertex AI reads models from gs:// or a local path, not {spec.model.uri}",
             target="vertex",
         )
-    bucket = (desired.deployment.targets.vertex.staging_bucket or "").removeprefix("gs://").strip("/")
+    bucket = (VertexSettings.of(desired.deployment).staging_bucket or "").removeprefix("gs://").strip("/")
     uri = translate.staged_uri(bucket, digest_path(path))
     prefix = uri.removeprefix(f"gs://{bucket}/")
     if client.object_exists(bucket, f"{prefix}/{COMPLETE_MARKER}"):

@@ -26,6 +26,7 @@ from cloudserve.serving.cloud import VERSION_ENV
 from cloudserve.spec.models import Capture
 from cloudserve_vertex import catalog, containers
 from cloudserve_vertex.client import v1
+from cloudserve_vertex.settings import VertexSettings
 
 # Label rules (Vertex AI Endpoint/Model ``labels`` field reference and the Resource
 # Manager label requirements it links to): keys 1-63 characters, starting with a
@@ -152,7 +153,7 @@ def dedicated_resources(desired: DesiredEndpoint, scaling: Scaling) -> Any:
 
 def deployed_model(desired: DesiredEndpoint, version: DesiredVersion, model_name: str) -> Any:
     types = v1()
-    settings = desired.deployment.targets.vertex
+    settings = VertexSettings.of(desired.deployment)
     return types.DeployedModel(
         model=model_name,
         display_name=version.name,
@@ -177,7 +178,7 @@ def logging_config(capture: Capture | None, project: str) -> Any:
 
 def build_endpoint(desired: DesiredEndpoint, project: str) -> Any:
     types = v1()
-    settings = desired.deployment.targets.vertex
+    settings = VertexSettings.of(desired.deployment)
     return types.Endpoint(
         display_name=desired.name,
         description="managed by cloudserve",

@@ -9,6 +9,7 @@ from cloudserve.errors import InvalidSpec
 from cloudserve.provider import DesiredEndpoint
 from cloudserve.serving.pin_check import written_with_problems
 from cloudserve_vertex import catalog, containers, translate
+from cloudserve_vertex.settings import VertexSettings
 
 # Project ids: 6-30 lowercase ASCII letters, digits or hyphens, starting with a letter and
 # not ending with a hyphen (gcloud projects create, PROJECT_ID; Resource Manager "Creating and
@@ -30,7 +31,7 @@ _BIGQUERY = re.compile(r"^bq://[a-z][a-z0-9-]{4,28}[a-z0-9](?:\.\w+){0,2}$", re.
 
 def problems(desired: DesiredEndpoint) -> list[str]:
     deployment = desired.deployment
-    settings = deployment.targets.vertex
+    settings = VertexSettings.of(deployment)
     spec = deployment.spec
     out: list[str] = []
     if not settings.project:
@@ -96,7 +97,7 @@ def _version_problems(desired: DesiredEndpoint, name: str, spec: object) -> list
         if is_remote(uri) and not uri.startswith("gs://"):
             out.append(f"{where}: model.uri {uri!r}: Vertex AI reads models from gs:// or a local path")
         local = desired.versions[name].artifact  # plan's missing_artifacts says if it is not there
-        if local is not None and not desired.deployment.targets.vertex.staging_bucket:
+        if local is not None and not VertexSettings.of(desired.deployment).staging_bucket:
             out.append(f"{where}: a local model needs targets.vertex.staging_bucket (gs://...) to stage it")
     if len(translate.model_display_name(desired.name, name)) > translate.DISPLAY_NAME_MAX:
         out.append(f"{where}: model display name exceeds {translate.DISPLAY_NAME_MAX} characters")

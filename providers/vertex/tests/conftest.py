@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from cloudserve_vertex.provider import VertexProvider
+from cloudserve_vertex.settings import VertexSettings
 from cloudserve_vertex.testing import VertexEmulator
 
 from cloudserve.spec.models import Deployment
@@ -133,7 +134,7 @@ def make_spec(models: dict[str, Any]) -> Callable[..., Deployment]:
 
 @pytest.fixture
 def provider(emulator: VertexEmulator, make_spec: Callable[..., Deployment]) -> Iterator[VertexProvider]:
-    settings = make_spec("settings", {"v": "a"}, {"v": 100}).targets.vertex
+    settings = VertexSettings.of(make_spec("settings", {"v": "a"}, {"v": 100}))
     p = VertexProvider(settings)
     yield p
     p.close()

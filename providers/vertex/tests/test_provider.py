@@ -12,6 +12,7 @@ import pytest
 from cloudserve_vertex import catalog, containers, translate
 from cloudserve_vertex.client import v1
 from cloudserve_vertex.provider import VertexProvider
+from cloudserve_vertex.settings import VertexSettings
 from cloudserve_vertex.testing import VertexEmulator
 
 from cloudserve import errors
@@ -210,7 +211,7 @@ def test_container_choice_prebuilt_image_or_serving_image(models: dict[str, Any]
     assert (chosen["new"].image, chosen["skops"].image) == (image, image)
     assert "sklearn 1.7" in chosen["new"].reason and "format skops" in chosen["skops"].reason
     assert (chosen["own"].image, chosen["own"].kind) == ("example.com/own:1", "image")
-    provider = VertexProvider(spec.targets.vertex)
+    provider = VertexProvider(VertexSettings.of(spec))
     desired = build_desired(spec, provider)
     assert provider.validate(desired) == []
     assert f"container: {image}" in provider.plan_note(desired.versions["skops"]).notes[0]
@@ -240,7 +241,7 @@ def test_catalog_smallest_fit_override_and_plan_note(make_spec: MakeSpec) -> Non
     spec = make_spec(
         "churn", {"stable": "a"}, {"stable": 100}, compute={"instance_type": {"vertex": "n1-highmem-4"}}
     )
-    provider = VertexProvider(spec.targets.vertex)
+    provider = VertexProvider(VertexSettings.of(spec))
     desired = build_desired(spec, provider)
     note = provider.plan_note(desired.versions["stable"])
     assert note.instance_type == "n1-highmem-4"

@@ -17,6 +17,7 @@ import pytest
 from cloudserve_vertex import monitoring
 from cloudserve_vertex.client import v1
 from cloudserve_vertex.provider import VertexProvider
+from cloudserve_vertex.settings import VertexSettings
 from cloudserve_vertex.testing import VertexEmulator
 
 from cloudserve.desired import build_desired
@@ -58,8 +59,8 @@ def drift_spec(
 
 def keyed(spec: Deployment) -> Deployment:
     """The spec with targets.vertex.instance_format: keyed (per-feature thresholds need it)."""
-    vertex = spec.targets.vertex.model_copy(update={"instance_format": "keyed"})
-    return spec.model_copy(update={"targets": spec.targets.model_copy(update={"vertex": vertex})})
+    vertex = VertexSettings.of(spec).model_copy(update={"instance_format": "keyed"})
+    return spec.model_copy(update={"targets": {**spec.targets, "vertex": vertex}})
 
 
 def the_job(emulator: VertexEmulator) -> Any:
@@ -217,10 +218,8 @@ def test_per_feature_thresholds_need_keyed_instances(
     assert provider.validate(build_desired(keyed_spec, provider)) == []
 
     def with_format(fmt: str | None) -> list[str]:
-        vertex = keyed_spec.targets.vertex.model_copy(update={"instance_format": fmt})
-        spec = keyed_spec.model_copy(
-            update={"targets": keyed_spec.targets.model_copy(update={"vertex": vertex})}
-        )
+        vertex = VertexSettings.of(keyed_spec).model_copy(update={"instance_format": fmt})
+        spec = keyed_spec.model_copy(update={"targets": {**keyed_spec.targets, "vertex": vertex}})
         return provider.validate(build_desired(spec, provider))
 
     unsaid = "\n".join(with_format(None))

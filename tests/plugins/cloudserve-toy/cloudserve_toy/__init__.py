@@ -1,0 +1,1 @@
+"""cloudserve-toy: a small in-memory target from outside cloudserve."""
