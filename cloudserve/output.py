@@ -49,6 +49,8 @@ def _price(note: Any) -> str:
         parts.append(note.instance_type)
     if note.hourly_price_usd is not None:
         parts.append(f"${note.hourly_price_usd:.4g}/h per replica")
+        if note.replicas and note.replicas > 1:
+            parts.append(f"${note.hourly_price_at_min_usd:.4g}/h at {note.replicas} replicas")
     return f"  ({', '.join(parts)})" if parts else ""
 
 

@@ -75,18 +75,26 @@ class Action:
         }
         if self.note is not None:
             out["instance_type"] = self.note.instance_type
-            out["hourly_price_usd"] = self.note.hourly_price_usd
+            out.update(_price_fields(self.note))
             out["notes"] = list(self.note.notes)
         if self.version_notes:
             out["versions"] = {
                 v: {
                     "instance_type": n.instance_type,
-                    "hourly_price_usd": n.hourly_price_usd,
+                    **_price_fields(n),
                     "notes": list(n.notes),
                 }
                 for v, n in self.version_notes.items()
             }
         return out
+
+
+def _price_fields(note: PlanNote) -> dict[str, Any]:
+    return {
+        "hourly_price_usd": note.hourly_price_usd,  # one replica
+        "replicas_min": note.replicas,
+        "hourly_price_at_min_usd": note.hourly_price_at_min_usd,
+    }
 
 
 @dataclass
@@ -296,6 +304,8 @@ TRUSTED_CODE_NOTE = (
 def version_note(provider: Provider, version: DesiredVersion) -> PlanNote:
     """The target's note on a version, plus what every target shares: trusted code."""
     note = provider.plan_note(version)
+    if note.hourly_price_usd is not None:  # serverless and unpriced sizes have no replica count
+        note = dataclasses.replace(note, replicas=max(version.scaling.min, 1))
     model = version.spec.model
     if model is not None and model.trust_pickle:
         note = dataclasses.replace(note, notes=(*note.notes, TRUSTED_CODE_NOTE))

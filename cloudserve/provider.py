@@ -213,11 +213,23 @@ class CallbackOperation(Operation):
 
 @dataclass(frozen=True)
 class PlanNote:
-    """A target's annotation on a planned version: instance type, hourly price, and so on."""
+    """A target's annotation on a planned version: instance type, hourly price, and so on.
+
+    ``hourly_price_usd`` is the price of one replica for an hour on every target (the catalog's
+    unit price); the core fills ``replicas`` (the minimum that runs) and multiplies, so one spec
+    shows the same kind of number on every cloud."""
 
     instance_type: str | None = None
     hourly_price_usd: float | None = None
     notes: tuple[str, ...] = ()
+    replicas: int | None = None  # set by the planner, not by providers
+
+    @property
+    def hourly_price_at_min_usd(self) -> float | None:
+        """What the version costs per hour at its minimum replicas."""
+        if self.hourly_price_usd is None or self.replicas is None:
+            return None
+        return round(self.hourly_price_usd * self.replicas, 6)
 
 
 SettingsModel = TypeVar("SettingsModel", bound=BaseModel)

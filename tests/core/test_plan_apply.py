@@ -35,6 +35,22 @@ def test_fresh_plan_creates_endpoint(spec: dict[str, Any], provider: FakeProvide
     assert action.version_notes["stable"].hourly_price_usd == 0.1
 
 
+def test_prices_mean_one_replica_and_the_planner_multiplies(
+    spec: dict[str, Any], provider: FakeProvider
+) -> None:
+    """hourly_price_usd is one replica's price on every target; the total at the minimum
+    replicas is computed once, here, for the JSON plan and the text."""
+    spec = copy.deepcopy(spec)
+    spec["spec"]["compute"] = {"replicas": {"min": 3, "max": 4}}
+    plan = api.plan(spec, provider=provider)
+    stable = plan.to_dict()["actions"][0]["versions"]["stable"]
+    assert stable["hourly_price_usd"] == 0.1  # the fake's unit price
+    assert stable["replicas_min"] == 3 and stable["hourly_price_at_min_usd"] == pytest.approx(0.3)
+    from cloudserve.output import render_plan
+
+    assert "$0.1/h per replica, $0.3/h at 3 replicas" in render_plan(plan)
+
+
 def test_apply_then_no_changes(spec: dict[str, Any], provider: FakeProvider, cloud: FakeCloud) -> None:
     result = api.apply(spec, provider=provider)
     assert [a.key for a in result.applied] == ["create_endpoint"]

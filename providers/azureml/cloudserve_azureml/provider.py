@@ -117,14 +117,13 @@ class AzureMLProvider(Provider):
                 instance_type=version.instance_type,
                 notes=("instance type not in cloudserve's catalog: no price shown", *build),
             )
-        count = version.scaling.min or 1
         return PlanNote(
             instance_type=sku.name,
-            hourly_price_usd=round(sku.hourly_usd * count, 4),
+            hourly_price_usd=sku.hourly_usd,  # per instance; the core multiplies
             notes=(
                 f"{sku.vcpu} vCPU, {sku.memory_gib:g} GiB"
                 + (f", {sku.gpu_count}x {sku.gpu}" if sku.gpu else "")
-                + f"; x{count} instance(s); list price as of {as_of}",
+                + f"; list price as of {as_of}",
                 *build,
             ),
         )

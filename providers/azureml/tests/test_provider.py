@@ -15,6 +15,7 @@ from cloudserve_azureml.testing import AzureMLEmulator
 
 from cloudserve import errors as E
 from cloudserve.desired import build_desired
+from cloudserve.planner import version_note
 from cloudserve.testing.conformance import MakeSpec, apply_spec, wait
 
 ArmCall = Callable[..., requests.Response]  # the conftest's `arm` and `put_endpoint`
@@ -47,7 +48,10 @@ def test_plan_note_shows_sku_and_price(provider: AzureMLProvider, make_spec: Mak
     desired = build_desired(spec, provider)
     note = provider.plan_note(desired.versions["stable"])
     assert note.instance_type == "Standard_D4as_v4"
-    assert note.hourly_price_usd == pytest.approx(2 * 0.192)
+    # One instance's price, as on every target; the planner multiplies by the minimum replicas.
+    assert note.hourly_price_usd == pytest.approx(0.192)
+    planned = version_note(provider, desired.versions["stable"])
+    assert planned.replicas == 2 and planned.hourly_price_at_min_usd == pytest.approx(2 * 0.192)
     # What reaches PyPI: the image build, from the conda file's exact list; no start downloads.
     (build,) = [n for n in note.notes if n.startswith("image build")]
     assert "exactly pinned" in build and "nothing at start" in build

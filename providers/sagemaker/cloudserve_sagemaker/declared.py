@@ -98,12 +98,10 @@ def priced_note(version: DesiredVersion) -> PlanNote:
     if version.instance_type is None:
         return PlanNote(notes=("serverless: billed per request duration",))
     entry = catalog.get(version.instance_type)
-    count = max(version.scaling.min, 1)
-    price = entry.price_per_hour * count if entry else None
-    notes = [f"{count} x {version.instance_type}"] if count > 1 else []
-    notes.append(
+    price = entry.price_per_hour if entry else None  # per instance; the core multiplies
+    note = (
         f"price: {catalog.region} on-demand, catalog of {catalog.as_of}"
         if entry
         else "price unknown: not in the catalog"
     )
-    return PlanNote(instance_type=version.instance_type, hourly_price_usd=price, notes=tuple(notes))
+    return PlanNote(instance_type=version.instance_type, hourly_price_usd=price, notes=(note,))

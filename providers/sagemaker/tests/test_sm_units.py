@@ -19,6 +19,7 @@ from cloudserve.errors import (
     Throttled,
     Unavailable,
 )
+from cloudserve.planner import version_note
 from cloudserve.spec.models import Compute
 
 
@@ -105,7 +106,10 @@ def test_validate_and_plan_note(make_spec) -> None:  # type: ignore[no-untyped-d
     ok = make_spec("churn", versions={"stable": "a"}, compute={"replicas": {"min": 2}})
     desired = build_desired(ok, provider)
     note = provider.plan_note(desired.versions["stable"])
-    assert note.instance_type == "ml.c5.large" and note.hourly_price_usd == pytest.approx(2 * 0.102)
+    # One instance's price, as on every target; the planner multiplies by the minimum replicas.
+    assert note.instance_type == "ml.c5.large" and note.hourly_price_usd == pytest.approx(0.102)
+    planned = version_note(provider, desired.versions["stable"])
+    assert planned.replicas == 2 and planned.hourly_price_at_min_usd == pytest.approx(2 * 0.102)
     assert provider.operations("set_traffic", desired, "stable") == [
         "sagemaker:UpdateEndpointWeightsAndCapacities"
     ]

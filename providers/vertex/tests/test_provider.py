@@ -18,6 +18,7 @@ from cloudserve_vertex.testing import VertexEmulator
 from cloudserve import errors
 from cloudserve import tags as T
 from cloudserve.desired import build_desired
+from cloudserve.planner import version_note
 from cloudserve.provider import Feature, Support
 from cloudserve.registry import provider_class
 from cloudserve.spec.models import Deployment, ModelSpec
@@ -239,13 +240,19 @@ def test_catalog_smallest_fit_override_and_plan_note(make_spec: MakeSpec) -> Non
     with pytest.raises(errors.InvalidSpec, match="not offered"):
         catalog.smallest_fit(2, 1024, "nvidia-a10g", 1)
     spec = make_spec(
-        "churn", {"stable": "a"}, {"stable": 100}, compute={"instance_type": {"vertex": "n1-highmem-4"}}
+        "churn",
+        {"stable": "a"},
+        {"stable": 100},
+        compute={"instance_type": {"vertex": "n1-highmem-4"}, "replicas": {"min": 2}},
     )
     provider = VertexProvider(VertexSettings.of(spec))
     desired = build_desired(spec, provider)
     note = provider.plan_note(desired.versions["stable"])
     assert note.instance_type == "n1-highmem-4"
-    assert note.hourly_price_usd == catalog.machine_types()["n1-highmem-4"].hourly_usd
+    unit = catalog.machine_types()["n1-highmem-4"].hourly_usd
+    assert note.hourly_price_usd == unit  # one replica, as on every target
+    planned = version_note(provider, desired.versions["stable"])
+    assert planned.replicas == 2 and planned.hourly_price_at_min_usd == pytest.approx(2 * unit)
 
 
 def test_container_table_matches_the_sdk() -> None:
