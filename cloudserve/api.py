@@ -89,12 +89,16 @@ def apply(
     provider: Provider | None = None,
     gates: Sequence[CallableGate] = (),
     poll_interval: float = 15.0,
+    plan: Plan | None = None,
 ) -> ApplyResult:
     """Make the target match the spec; returns what was done. Raises a neutral error
     naming the failed step; the next apply converges from there. ``gates`` adds Python
     callables to the rollout's gates: each gets a GateContext and returns a bool or a
-    GateResult. A failed rollout raises RolloutFailed after rolling back (or pausing)."""
-    deployment = _deployment(spec, env, target)
+    GateResult. A failed rollout raises RolloutFailed after rolling back (or pausing).
+
+    ``plan``: a plan from :func:`plan` that was shown to someone. It is carried out as shown,
+    or not at all: Conflict when the target has moved since (``spec`` is then its deployment)."""
+    deployment = plan.desired.deployment if plan is not None else _deployment(spec, env, target)
     with _provider(deployment, provider) as prov:
         return _apply(
             deployment,
@@ -103,6 +107,7 @@ def apply(
             progress=progress,
             python_gates=gates,
             poll_interval=poll_interval,
+            shown=plan,
         )
 
 

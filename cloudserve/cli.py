@@ -266,6 +266,7 @@ def apply(
 
     deployments = api.load(spec, env=env, target=target)
     ask = not yes and _on_terminal()
+    plans: list[Any] = [None] * len(deployments)  # a shown plan is applied as shown
     if output == "text" or ask:
         plans = [api.plan(d) for d in deployments]
         # In JSON mode the plan shown before the question goes to stderr: stdout stays JSON.
@@ -274,11 +275,11 @@ def apply(
             click.echo("apply cancelled: nothing changed", err=True)
             sys.exit(1)
     results = []
-    for deployment in deployments:
+    for deployment, shown in zip(deployments, plans, strict=True):
         progress = None
         if output == "text":
             progress = _progress_printer()
-        result = api.apply(deployment, timeout=timeout, progress=progress, poll_interval=poll)
+        result = api.apply(deployment, timeout=timeout, progress=progress, poll_interval=poll, plan=shown)
         results.append(result)
         rollout = result.rollout
         if output == "text" and rollout is not None and rollout.state == "paused":

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cloudserve import tags as T
-from cloudserve.errors import CloudServeError
+from cloudserve.errors import CloudServeError, Conflict
 from cloudserve.planner import Action, Plan, make_plan
 from cloudserve.provider import Operation, Provider
 from cloudserve.rollout.controller import ProgressFn, RolloutResult
@@ -145,6 +145,29 @@ def execute(
     return done
 
 
+def _fingerprint(plan: Plan) -> tuple[Any, ...]:
+    """What a plan promises: its actions with their field changes, and how traffic moves."""
+    actions = tuple(
+        (a.key, a.subject, tuple((c.field, repr(c.before), repr(c.after)) for c in a.changes))
+        for a in plan.actions
+    )
+    native = plan.desired.native.description if plan.desired.native else None
+    return plan.desired.spec_hash, plan.rollout_mode, native, actions
+
+
+def _check_unmoved(shown: Plan, fresh: Plan) -> None:
+    if _fingerprint(shown) == _fingerprint(fresh):
+        return
+    then = "; ".join(a.describe() for a in shown.actions) or "no changes"
+    now = "; ".join(a.describe() for a in fresh.actions) or "no changes"
+    raise Conflict(
+        f"{shown.deployment} on {shown.target} changed since the plan was shown: it planned "
+        f"[{then}]; it would now do [{now}]. Nothing was changed",
+        hint="run plan (or apply) again and review the new plan",
+        target=shown.target,
+    )
+
+
 def apply(
     deployment: Deployment,
     provider: Provider,
@@ -155,14 +178,21 @@ def apply(
     python_gates: Sequence[CallableGate] = (),
     poll_interval: float = 15.0,
     clock: Callable[[], float] | None = None,
+    shown: Plan | None = None,
 ) -> ApplyResult:
     """Plan and carry out; traffic changes go through the rollout controller when the
-    spec's rollout asks for steps (see :mod:`cloudserve.rollout.flow`)."""
+    spec's rollout asks for steps (see :mod:`cloudserve.rollout.flow`). With ``shown`` (a
+    plan a person or CI has seen), that plan is carried out as it is, once a fresh look at the
+    target under the lock finds that it would plan the same: otherwise Conflict, and nothing
+    changes."""
     from cloudserve.rollout.flow import run_with_rollout
 
     start = time.monotonic()
     with deployment_lock(provider, deployment.name):
         plan = make_plan(deployment, provider)
+        if shown is not None:
+            _check_unmoved(shown, plan)
+            plan = shown
         applied, rollout = run_with_rollout(
             provider,
             plan,

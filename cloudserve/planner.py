@@ -23,6 +23,7 @@ from cloudserve.provider import (
     DesiredVersion,
     EndpointState,
     Feature,
+    NativePlan,
     PlanNote,
     Provider,
     Status,
@@ -256,12 +257,16 @@ def make_plan(deployment: Deployment, provider: Provider, *, offline: bool = Fal
     for action in actions:
         action.operations = provider.operations(action.key, desired, action.subject)
         if action.resource == "version" and action.kind is not ActionKind.DELETE:
-            action.note = version_note(provider, desired.versions[action.subject])
+            action.note = version_note(provider, desired, desired.versions[action.subject])
         elif action.key == "create_endpoint":
-            action.version_notes = {v: version_note(provider, d) for v, d in desired.versions.items()}
+            action.version_notes = {
+                v: version_note(provider, desired, d) for v, d in desired.versions.items()
+            }
     used_where = used_features(deployment)
     used = [f.value for f in used_where]
-    mode, why = rollout_mode(deployment, provider, desired, observed, actions)
+    mode, why, native = rollout_mode(deployment, provider, desired, observed, actions)
+    if native is not None:
+        desired = dataclasses.replace(desired, native=native)  # kept on the plan for apply
     plan = Plan(
         deployment.name, provider.name, desired, observed, actions, capabilities, offline, used, mode, why
     )
@@ -301,9 +306,9 @@ TRUSTED_CODE_NOTE = (
 )
 
 
-def version_note(provider: Provider, version: DesiredVersion) -> PlanNote:
+def version_note(provider: Provider, desired: DesiredEndpoint, version: DesiredVersion) -> PlanNote:
     """The target's note on a version, plus what every target shares: trusted code."""
-    note = provider.plan_note(version)
+    note = provider.plan_note(desired, version)
     if note.hourly_price_usd is not None:  # serverless and unpriced sizes have no replica count
         note = dataclasses.replace(note, replicas=max(version.scaling.min, 1))
     model = version.spec.model
@@ -318,16 +323,28 @@ def rollout_mode(
     desired: DesiredEndpoint,
     observed: EndpointState | None,
     actions: list[Action],
-) -> tuple[str, str]:
+) -> tuple[str, str, NativePlan | None]:
     """How this change's traffic moves: at once, by cloudserve's controller, or natively."""
     strategy = deployment.spec.rollout.strategy
     if strategy == "all_at_once":
-        return "none", ""
+        return "none", "", None
     if observed is None:
-        return "none", "a new endpoint starts at the spec's split; rollouts apply to later changes"
+        return "none", "a new endpoint starts at the spec's split; rollouts apply to later changes", None
     native = provider.native_rollout(desired, observed, [a.key for a in actions])
-    if native:
-        return "native", native
+    if native is not None:
+        return "native", native.description, native
+    mode, why = _client_or_none(deployment, provider, desired, observed, actions)
+    return mode, why, None
+
+
+def _client_or_none(
+    deployment: Deployment,
+    provider: Provider,
+    desired: DesiredEndpoint,
+    observed: EndpointState,
+    actions: list[Action],
+) -> tuple[str, str]:
+    strategy = deployment.spec.rollout.strategy
     moving = any(a.key == "set_traffic" for a in actions) and any(
         desired.traffic.get(v, 0) > observed.traffic.get(v, 0) for v in desired.traffic
     )

@@ -23,7 +23,10 @@ from cloudserve.errors import NotSupported
 from cloudserve.spec.models import NEUTRAL_METRICS as NEUTRAL_METRICS  # re-exported
 from cloudserve.spec.models import Deployment, VersionSpec
 
-INTERFACE_VERSION = 1
+# 2: plan-time calls are pure. plan_note gets the DesiredEndpoint, and native_rollout returns a
+# NativePlan whose private data the core keeps on the plan (DesiredEndpoint.native) and hands
+# back to the write calls, so a provider keeps no state between plan and apply.
+INTERFACE_VERSION = 2
 
 
 class Support(enum.StrEnum):
@@ -120,6 +123,15 @@ class DesiredVersion:
 
 
 @dataclass(frozen=True)
+class NativePlan:
+    """A target's own rollout of one change: a sentence for the plan, and whatever the target
+    needs to carry it out (its private data; the core only stores and returns it)."""
+
+    description: str
+    private: Any = None
+
+
+@dataclass(frozen=True)
 class DesiredEndpoint:
     """Everything the provider needs to build one deployment, resolved for its target."""
 
@@ -132,6 +144,9 @@ class DesiredEndpoint:
     spec_hash: str
     monitoring_hash: str | None
     baseline: Path | None = None  # the drift baseline on this machine; None when remote or no drift
+    # Set by the planner when the target carries out this change's rollout itself: what
+    # native_rollout returned, for the write calls to act on (a shown plan is applied as shown).
+    native: NativePlan | None = None
 
     @property
     def name(self) -> str:
@@ -271,7 +286,9 @@ class Provider(abc.ABC):
         """The instance type for the spec's portable size on this target."""
         return None
 
-    def plan_note(self, version: DesiredVersion) -> PlanNote:
+    def plan_note(self, desired: DesiredEndpoint, version: DesiredVersion) -> PlanNote:
+        """Size, unit price and notes for one planned version. Pure: what it needs comes from
+        ``desired``, never from state kept since another call."""
         return PlanNote(instance_type=version.instance_type)
 
     def operations(self, action: str, desired: DesiredEndpoint, subject: str) -> list[str]:
@@ -344,10 +361,10 @@ class Provider(abc.ABC):
 
     def native_rollout(
         self, desired: DesiredEndpoint, observed: EndpointState, actions: list[str]
-    ) -> str | None:
+    ) -> NativePlan | None:
         """If this target carries out this change's rollout itself (e.g. SageMaker deployment
-        guardrails), a sentence saying how; its write methods then do it. None: cloudserve's
-        controller moves the traffic."""
+        guardrails), how: the write methods then find it as ``desired.native``. None:
+        cloudserve's controller moves the traffic. Pure, like every plan-time call."""
         return None
 
     def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default

@@ -69,7 +69,14 @@ def _check(target: str, cls: Any) -> None:
         raise ProviderLoadError(
             f"{where} implements provider interface v{cls.interface_version}; this cloudserve "
             f"speaks v{INTERFACE_VERSION}",
-            hint="upgrade the provider package and cloudserve together",
+            hint="upgrade the provider package and cloudserve together"
+            + (
+                "; a v1 provider moves to v2 with plan_note(desired, version) and native_rollout "
+                "returning a NativePlan, keeping no state between plan and apply "
+                "(docs/writing-a-target.md)"
+                if cls.interface_version == 1
+                else ""
+            ),
         )
     abstract = getattr(cls, "__abstractmethods__", ())
     if abstract:

@@ -138,7 +138,7 @@ class LocalProvider(Provider):
     def resolve_instance_type(self, deployment: Deployment) -> str | None:
         return "local"
 
-    def plan_note(self, version: DesiredVersion) -> PlanNote:
+    def plan_note(self, desired: DesiredEndpoint, version: DesiredVersion) -> PlanNote:
         notes = ["one process on this machine serves every version"]
         if version.spec.env:
             # Versions share the server process, so one version's variables cannot be its

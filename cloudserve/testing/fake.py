@@ -68,7 +68,7 @@ class FakeProvider(Provider):
     def resolve_instance_type(self, deployment: Any) -> str | None:
         return "fake.small"
 
-    def plan_note(self, version: DesiredVersion) -> PlanNote:
+    def plan_note(self, desired: DesiredEndpoint, version: DesiredVersion) -> PlanNote:
         return PlanNote(instance_type=version.instance_type, hourly_price_usd=0.1)
 
     def operations(self, action: str, desired: DesiredEndpoint, subject: str) -> list[str]:

@@ -152,7 +152,7 @@ def budget(target: str, provider: Provider, spec: Deployment) -> Budget:
     ``spec`` at the default (smallest serving) size. Makes no API call."""
     desired = build_desired(spec, provider)
     version = next(iter(desired.versions.values()))
-    note = provider.plan_note(version)
+    note = provider.plan_note(desired, version)
     if note.hourly_price_usd is None:
         raise pytest.UsageError(
             f"the {target} catalog has no price for {note.instance_type}: cannot bound the cost"

@@ -273,3 +273,29 @@ def test_paths_are_resolved_once_into_the_desired_state(tmp_path: Path, provider
     assert desired.versions["remote"].artifact is None
     assert desired.baseline == (folder / "train.csv").resolve()
     assert deployment.local_path("bq://p.d.t") is None and deployment.local_path("gs://b/x") is None
+
+
+def test_a_shown_plan_is_applied_as_shown(spec: dict[str, Any], cloud: FakeCloud) -> None:
+    """The plan a person saw is the one carried out, even by another provider object."""
+    shown = api.plan(spec, provider=FakeProvider(cloud=cloud))
+    result = api.apply(shown.desired.deployment, provider=FakeProvider(cloud=cloud), plan=shown)
+    assert result.plan is shown and [a.key for a in result.applied] == ["create_endpoint"]
+    assert cloud.endpoints["churn"].traffic == shown.desired.traffic
+
+
+def test_a_shown_plan_is_refused_when_the_target_moved(spec: dict[str, Any], cloud: FakeCloud) -> None:
+    provider = FakeProvider(cloud=cloud)
+    api.apply(spec, provider=provider)
+    changed = copy.deepcopy(spec)
+    changed["spec"]["traffic"] = {"stable": 50, "candidate": 50}
+    shown = api.plan(changed, provider=provider)
+    assert [a.key for a in shown.actions] == ["set_traffic"]
+    # Meanwhile someone else moves the endpoint to exactly that split and beyond.
+    cloud.endpoints["churn"].traffic = {"stable": 0, "candidate": 100}
+    before = copy.deepcopy(cloud.endpoints["churn"])
+    calls = len(cloud.calls)
+    with pytest.raises(Conflict, match="changed since the plan was shown") as refused:
+        api.apply(shown.desired.deployment, provider=provider, plan=shown)
+    assert "run plan (or apply) again" in (refused.value.hint or "")
+    writes = [c for c in cloud.calls[calls:] if c not in ("observe", "read_tags", "write_tags")]
+    assert writes == [] and cloud.endpoints["churn"].traffic == before.traffic

@@ -39,6 +39,10 @@ class OldInterface(FakeProvider):
     interface_version = 0
 
 
+class InterfaceV1(FakeProvider):
+    interface_version = 1
+
+
 def test_loads_and_checks(entry_points: dict[str, EntryPoint]) -> None:
     entry_points["fake"] = _ep("fake", "cloudserve.testing.fake:FakeProvider")
     assert registry.provider_class("fake") is FakeProvider
@@ -51,6 +55,7 @@ def test_loads_and_checks(entry_points: dict[str, EntryPoint]) -> None:
         ("NotAProvider", "not a cloudserve.provider.Provider subclass"),
         ("WrongName", "declares name 'other'; it must be 'fake'"),
         ("OldInterface", "implements provider interface v0"),
+        ("InterfaceV1", "implements provider interface v1; this cloudserve speaks v2"),
     ],
 )
 def test_rejects_bad_providers(entry_points: dict[str, EntryPoint], attr: str, message: str) -> None:
@@ -103,3 +108,10 @@ def test_entry_points_are_real() -> None:
 
 
 def _unused(*_: Any) -> None: ...
+
+
+def test_a_v1_plugin_is_told_how_to_move_to_v2(entry_points: dict[str, EntryPoint]) -> None:
+    entry_points["fake"] = _ep("fake", f"{__name__}:InterfaceV1")
+    with pytest.raises(registry.ProviderLoadError) as refused:
+        registry.provider_class("fake")
+    assert "plan_note(desired, version)" in (refused.value.hint or "")

@@ -54,6 +54,6 @@ def test_plan_says_version_env_is_not_applied_locally(tmp_path: Path) -> None:
     )
     provider = LocalProvider(LocalSettings(state_dir=str(tmp_path / "state")))
     desired = build_desired(spec, provider)
-    plain, tuned = (provider.plan_note(desired.versions[v]).notes for v in ("plain", "tuned"))
+    plain, tuned = (provider.plan_note(desired, desired.versions[v]).notes for v in ("plain", "tuned"))
     assert not any("env" in note for note in plain)
     assert any("env (MODE, THRESHOLD) is not applied here" in note for note in tuned)

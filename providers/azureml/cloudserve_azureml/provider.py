@@ -108,7 +108,7 @@ class AzureMLProvider(Provider):
             return override
         return catalog.smallest_fit(deployment.spec.compute).name
 
-    def plan_note(self, version: DesiredVersion) -> PlanNote:
+    def plan_note(self, desired: DesiredEndpoint, version: DesiredVersion) -> PlanNote:
         sku = catalog.find(version.instance_type or "")
         as_of, _ = catalog.catalog()
         build = _build_note(version, self.settings.offline)

@@ -46,11 +46,11 @@ def test_plan_note_shows_sku_and_price(provider: AzureMLProvider, make_spec: Mak
         compute={"cpu": 4, "memory": "16Gi", "replicas": {"min": 2}},
     )
     desired = build_desired(spec, provider)
-    note = provider.plan_note(desired.versions["stable"])
+    note = provider.plan_note(desired, desired.versions["stable"])
     assert note.instance_type == "Standard_D4as_v4"
     # One instance's price, as on every target; the planner multiplies by the minimum replicas.
     assert note.hourly_price_usd == pytest.approx(0.192)
-    planned = version_note(provider, desired.versions["stable"])
+    planned = version_note(provider, desired, desired.versions["stable"])
     assert planned.replicas == 2 and planned.hourly_price_at_min_usd == pytest.approx(2 * 0.192)
     # What reaches PyPI: the image build, from the conda file's exact list; no start downloads.
     (build,) = [n for n in note.notes if n.startswith("image build")]

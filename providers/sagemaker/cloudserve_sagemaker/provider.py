@@ -27,6 +27,7 @@ from cloudserve.provider import (
     EndpointState,
     Feature,
     InvokeResult,
+    NativePlan,
     Operation,
     PlanNote,
     Provider,
@@ -74,7 +75,6 @@ class SageMakerProvider(Provider):
         self.deployer = Deployer(self.aws, settings)
         self.monitor = DriftMonitor(self.aws, settings)
         self._arns: dict[str, str] = {}  # endpoint name -> ARN (an ARN is derived from the name)
-        self._native: dict[tuple[str, str], NativeRollout] = {}  # (endpoint, spec hash) -> plan
 
     # --- what the target can do ---------------------------------------------------------
     def capabilities(self) -> Mapping[Feature, Capability]:
@@ -95,7 +95,7 @@ class SageMakerProvider(Provider):
         explicit = compute.instance_type.get("sagemaker")
         return explicit or load_catalog().smallest_fit(compute).type
 
-    def plan_note(self, version: DesiredVersion) -> PlanNote:
+    def plan_note(self, desired: DesiredEndpoint, version: DesiredVersion) -> PlanNote:
         note = priced_note(version)
         start = None if version.spec.image else start_note(version.spec.model, self.settings.offline)
         return replace(note, notes=(*note.notes, start)) if start else note
@@ -112,17 +112,12 @@ class SageMakerProvider(Provider):
 
     def native_rollout(
         self, desired: DesiredEndpoint, observed: EndpointState, actions: list[str]
-    ) -> str | None:
+    ) -> NativePlan | None:
         """SageMaker's guardrails carry the rollout when the change is one live version's new
         model and the spec's steps and gates map onto them exactly (see :mod:`.native`);
-        ``replace_version`` then sends that DeploymentConfig."""
-        key = (desired.name, desired.spec_hash)
+        ``replace_version`` then sends that DeploymentConfig, found on ``desired.native``."""
         native = plan_native(desired, observed, actions)
-        if isinstance(native, str):
-            self._native.pop(key, None)
-            return None
-        self._native[key] = native
-        return native.describe()
+        return None if isinstance(native, str) else NativePlan(native.describe(), native)
 
     # --- read ---------------------------------------------------------------------------
     def list_endpoints(self) -> list[str]:
@@ -334,9 +329,8 @@ class SageMakerProvider(Provider):
     def replace_version(self, desired: DesiredEndpoint, version: DesiredVersion) -> Operation:
         live = self._live(desired.name)
         production, shadow = self._rebuild(desired, live, {version.name: version}, set())
-        native = self._native.pop((desired.name, desired.spec_hash), None)
-        if native is not None and native.version != version.name:
-            native = None
+        planned = desired.native.private if desired.native is not None else None
+        native = planned if isinstance(planned, NativeRollout) and planned.version == version.name else None
         return self._roll_config(
             desired,
             live,

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from cloudserve_sagemaker.provider import SageMakerProvider
+from cloudserve_sagemaker.settings import SageMakerSettings
 from cloudserve_sagemaker.testing import SageMakerEmulator
 
 from cloudserve import tags as T
@@ -180,6 +181,31 @@ def test_healthy_native_canary_completes(
     answer = provider.invoke("churn", {"instances": ROWS})
     assert answer.body == {"predictions": predictions("b", ROWS)}
     assert not run(one_version("b"), provider, clock).changed
+
+
+def test_a_shown_native_plan_is_applied_by_another_provider_instance(
+    one_version: Callable[..., Deployment],
+    provider: SageMakerProvider,
+    settings: SageMakerSettings,
+    emulator: SageMakerEmulator,
+    clock: Clock,
+) -> None:
+    """Plan-time calls keep no state (interface v2): the guardrails decision travels on the
+    plan, so a plan made by one provider object is applied as shown by another (as the CLI's
+    shown plan and a CI job's are)."""
+    run(one_version("a"), provider, clock)
+    shown = make_plan(one_version("b"), provider)
+    assert shown.rollout_mode == "native" and shown.desired.native is not None
+    other = SageMakerProvider(settings)
+    try:
+        result = run(shown.desired.deployment, other, clock, shown=shown)
+    finally:
+        other.close()
+    assert result.plan is shown
+    routing = emulator.state.deployment_configs["churn"]["BlueGreenUpdatePolicy"][
+        "TrafficRoutingConfiguration"
+    ]
+    assert routing["Type"] == "CANARY"
 
 
 def test_native_canary_with_an_alarm_in_alarm_rolls_back_with_the_reason(

@@ -105,10 +105,10 @@ def test_validate_and_plan_note(make_spec) -> None:  # type: ignore[no-untyped-d
     assert any("shadow" in p for p in problems)
     ok = make_spec("churn", versions={"stable": "a"}, compute={"replicas": {"min": 2}})
     desired = build_desired(ok, provider)
-    note = provider.plan_note(desired.versions["stable"])
+    note = provider.plan_note(desired, desired.versions["stable"])
     # One instance's price, as on every target; the planner multiplies by the minimum replicas.
     assert note.instance_type == "ml.c5.large" and note.hourly_price_usd == pytest.approx(0.102)
-    planned = version_note(provider, desired.versions["stable"])
+    planned = version_note(provider, desired, desired.versions["stable"])
     assert planned.replicas == 2 and planned.hourly_price_at_min_usd == pytest.approx(2 * 0.102)
     assert provider.operations("set_traffic", desired, "stable") == [
         "sagemaker:UpdateEndpointWeightsAndCapacities"

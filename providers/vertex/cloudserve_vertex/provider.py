@@ -77,8 +77,6 @@ class VertexProvider(Provider):
     def __init__(self, settings: Any = None, *, offline: bool = False) -> None:
         super().__init__(coerce_settings(VertexSettings, settings), offline=offline)
         self._client: VertexClient | None = None
-        self._choice: catalog.Choice | None = None
-        self._deployment: Deployment | None = None  # the spec being planned, for plan notes
         # Model resource name -> its labels. cloudserve never relabels a Model and Vertex AI
         # assigns each upload a new id, so one read per Model is enough: a rollout's polls
         # observe the endpoint every few seconds and would otherwise re-read every Model.
@@ -98,18 +96,21 @@ class VertexProvider(Provider):
         return validation_problems(desired) + monitoring.problems(desired)
 
     def resolve_instance_type(self, deployment: Deployment) -> str | None:
-        self._deployment = deployment
         try:
-            self._choice = catalog.choose(deployment)
-            return self._choice.machine_type
+            return catalog.choose(deployment).machine_type
         except InvalidSpec:
             return None  # validate() reports why, with the other problems
 
-    def plan_note(self, version: DesiredVersion) -> PlanNote:
-        container = self._container_note(version.name)
+    def plan_note(self, desired: DesiredEndpoint, version: DesiredVersion) -> PlanNote:
+        container = _container_note(desired.deployment, version.name)
         if version.instance_type is None:
             return PlanNote(notes=container)
-        choice = self._choice if self._choice and self._choice.machine_type == version.instance_type else None
+        try:  # the same choice resolve_instance_type made, recomputed: plan calls keep no state
+            choice: catalog.Choice | None = catalog.choose(desired.deployment)
+        except InvalidSpec:
+            choice = None
+        if choice is not None and choice.machine_type != version.instance_type:
+            choice = None
         machine = catalog.machine_types().get(version.instance_type)
         price = choice.hourly_usd if choice else (machine.hourly_usd if machine else None)
         data = catalog.data()
@@ -121,14 +122,6 @@ class VertexProvider(Provider):
         return PlanNote(
             instance_type=version.instance_type, hourly_price_usd=price, notes=(*container, *notes)
         )
-
-    def _container_note(self, version: str) -> tuple[str, ...]:
-        """Which container the version's Model gets, and why (the same choice apply makes)."""
-        deployment = self._deployment
-        if deployment is None or version not in deployment.spec.versions:
-            return ()
-        chosen = containers.choose(deployment, version)
-        return (f"container: {chosen.image} ({chosen.reason})",) if chosen.image else ()
 
     def operations(self, action: str, desired: DesiredEndpoint, subject: str) -> list[str]:
         deploy = [f"models.upload {desired.name}-{subject}", f"endpoints.deployModel {subject}"]
@@ -500,3 +493,11 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "__iter__") and not isinstance(value, str | bytes):
         return [_plain(v) for v in value]
     return value
+
+
+def _container_note(deployment: Deployment, version: str) -> tuple[str, ...]:
+    """Which container the version's Model gets, and why (the same choice apply makes)."""
+    if version not in deployment.spec.versions:
+        return ()
+    chosen = containers.choose(deployment, version)
+    return (f"container: {chosen.image} ({chosen.reason})",) if chosen.image else ()

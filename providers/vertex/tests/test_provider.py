@@ -215,7 +215,7 @@ def test_container_choice_prebuilt_image_or_serving_image(models: dict[str, Any]
     provider = VertexProvider(VertexSettings.of(spec))
     desired = build_desired(spec, provider)
     assert provider.validate(desired) == []
-    assert f"container: {image}" in provider.plan_note(desired.versions["skops"]).notes[0]
+    assert f"container: {image}" in provider.plan_note(desired, desired.versions["skops"]).notes[0]
     model = translate.build_model(desired, desired.versions["skops"], "gs://b/x")
     assert model.container_spec.image_uri == image
     assert {e.name: e.value for e in model.container_spec.env} == {
@@ -247,11 +247,11 @@ def test_catalog_smallest_fit_override_and_plan_note(make_spec: MakeSpec) -> Non
     )
     provider = VertexProvider(VertexSettings.of(spec))
     desired = build_desired(spec, provider)
-    note = provider.plan_note(desired.versions["stable"])
+    note = provider.plan_note(desired, desired.versions["stable"])
     assert note.instance_type == "n1-highmem-4"
     unit = catalog.machine_types()["n1-highmem-4"].hourly_usd
     assert note.hourly_price_usd == unit  # one replica, as on every target
-    planned = version_note(provider, desired.versions["stable"])
+    planned = version_note(provider, desired, desired.versions["stable"])
     assert planned.replicas == 2 and planned.hourly_price_at_min_usd == pytest.approx(2 * unit)
 
 

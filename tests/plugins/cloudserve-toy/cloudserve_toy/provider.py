@@ -31,5 +31,5 @@ class ToyProvider(FakeProvider):
     def resolve_instance_type(self, deployment: Any) -> str | None:
         return ToySettings.of(deployment).size
 
-    def plan_note(self, version: DesiredVersion) -> PlanNote:
+    def plan_note(self, desired: DesiredEndpoint, version: DesiredVersion) -> PlanNote:
         return PlanNote(instance_type=version.instance_type, hourly_price_usd=self.toy.hourly_usd)
