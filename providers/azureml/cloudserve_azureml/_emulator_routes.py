@@ -16,7 +16,13 @@ from cloudserve_azureml._emulator_arm import (
     check_tags,
     check_traffic,
 )
-from cloudserve_azureml._emulator_state import spelled, version_key
+from cloudserve_azureml._emulator_state import (
+    INSTANCES_MIN,
+    MANAGED_ONLINE_SKUS,
+    MODEL_REF_RE,
+    spelled,
+    version_key,
+)
 
 Query = dict[str, list[str]]
 Body = dict[str, Any]
@@ -289,6 +295,7 @@ def put_deployment(r: ArmRouter, path: str, q: Query, b: Body, m: M) -> Reply:
         raise _not_found("Endpoint", endpoint)
     props = dict(b.get("properties") or {})
     _check_deployment_refs(r, props)
+    _check_capacity(b.get("sku"))
     old = r.state.get(path)
     if old is not None and old["properties"]["provisioningState"] in ("Creating", "Updating", "Deleting"):
         raise EmulatedError(
@@ -319,8 +326,34 @@ def _check_deployment_refs(r: ArmRouter, props: dict[str, Any]) -> None:
     for ref in (props.get("model"), props.get("environmentId"), code):
         if ref and ref.startswith("/subscriptions/") and r.state.get(ref) is None:
             raise EmulatedError(400, "BadArgument", f"Referenced asset {ref} does not exist.")
-    if not props.get("instanceType"):
+    sku = props.get("instanceType")
+    if not sku:
         raise EmulatedError(400, "BadArgument", "instanceType is required for a managed online deployment.")
+    if str(sku).lower() not in MANAGED_ONLINE_SKUS:
+        raise EmulatedError(
+            400,
+            "BadArgument",
+            f"instanceType {sku!r} is not a supported VM size for managed online endpoints.",
+        )
+    model = props.get("model")
+    if model and not MODEL_REF_RE.match(str(model)):
+        raise EmulatedError(
+            400,
+            "BadArgument",
+            f"model {model!r} must be a model version ARM id or "
+            "azureml://registries/<registry>/models/<name>/versions/<version>.",
+        )
+
+
+def _check_capacity(sku: Any) -> None:
+    """The instance count (sku.capacity) of a managed online deployment: at least one."""
+    capacity = (sku or {}).get("capacity") if isinstance(sku, dict) else None
+    if capacity is not None and (not isinstance(capacity, int) or capacity < INSTANCES_MIN):
+        raise EmulatedError(
+            400,
+            "BadArgument",
+            f"sku.capacity {capacity!r}: a deployment needs at least {INSTANCES_MIN} instance.",
+        )
 
 
 def patch_deployment(r: ArmRouter, path: str, q: Query, b: Body, m: M) -> Reply:
@@ -328,6 +361,7 @@ def patch_deployment(r: ArmRouter, path: str, q: Query, b: Body, m: M) -> Reply:
     if old is None:
         raise _not_found("Deployment", m["dep"])
     check_tags(b.get("tags"))  # tags and sku only (REST PartialMinimalTrackedResourceWithSku)
+    _check_capacity(b.get("sku"))
     if "sku" in b:
         old["sku"] = b["sku"]
     if "tags" in b:

@@ -46,6 +46,9 @@ SPARK_INSTANCES = {
 }
 SPARK_RUNTIMES = {"3.3", "3.4"}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# NotificationSetting.emails: "a limitation of 499 characters in total concat with comma
+# separator" (REST API 2023-06-01-preview).
+EMAILS_MAX_CHARS = 499
 # The service answers enum values as the REST API spells them (RecurrenceFrequency,
 # ModelTaskType, Numerical/CategoricalDataDriftMetric, 2023-06-01-preview); azure-ai-ml
 # sends "day", "classification", "normalizedWassersteinDistance".
@@ -169,6 +172,12 @@ def _check_monitor(r: ArmRouter, definition: dict[str, Any]) -> None:
     bad = [e for e in emails if not _EMAIL.match(str(e))]
     if bad:
         raise _bad(f"alert e-mail {bad[0]!r} is not an e-mail address.")
+    joined = ",".join(str(e) for e in emails)
+    if len(joined) > EMAILS_MAX_CHARS:
+        raise _bad(
+            f"emailNotificationSetting.emails: {len(joined)} characters joined with commas; "
+            f"the limit is {EMAILS_MAX_CHARS}."
+        )
 
 
 def _check_drift_signal(r: ArmRouter, key: str, signal: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ from cloudserve.provider import (
     VersionMetrics,
     VersionState,
 )
+from cloudserve_azureml import catalog
 from cloudserve_azureml import drift as dr
 from cloudserve_azureml import translate as tr
 from cloudserve_azureml.client import AzureClients
@@ -159,7 +160,8 @@ class AzureOperations:
         if model is not None and not isinstance(model, str):
             model = self.c.ml.models.create_or_update(model)
         environment = self.c.ml.environments.create_or_update(tr.environment_entity(ent, desired, version))
-        instance_type = version.instance_type or tr.CPU_BASE_IMAGE
+        # resolve_instance_type always names a SKU; the image name used to stand in here
+        instance_type = version.instance_type or catalog.smallest_fit(desired.deployment.spec.compute).name
         deployment = tr.deployment_entity(ent, desired, version, instance_type, model, environment)
         return self.c.ml.online_deployments.begin_create_or_update(deployment)
 

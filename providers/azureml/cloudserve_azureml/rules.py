@@ -21,6 +21,47 @@ MIRROR_MAX_TOTAL = 50
 AUTOSCALE_SOURCE = "Azure Monitor autoscale ScaleAction.cooldown"
 COOLDOWN_SECONDS = (60.0, 7 * 24 * 3600.0)
 SAFE_ROLLOUT_DOC = "Azure ML doc 'Safe rollout for online endpoints'"
+SKU_DOC = "Azure ML doc 'Managed online endpoints SKU list'"
+# The VM sizes a managed online deployment can run on, with each one's GPU count (Microsoft
+# Learn, reference-managed-online-endpoints-vm-sku-list, as of 2023-10-18; NV A10 sizes carry
+# a fraction of one GPU). Matched without regard to case, as ARM matches SKU names.
+_CPU_SIZES = {
+    "D{}as_v4": (2, 4, 8, 16, 32, 48, 64, 96),
+    "D{}a_v4": (2, 4, 8, 16, 32, 48, 64, 96),
+    "DS{}_v2": (1, 2, 3, 4, 5),
+    "E{}s_v3": (2, 4, 8, 16, 32, 48, 64),
+    "F{}s_v2": (2, 4, 8, 16, 32, 48, 64, 72),
+    "FX{}mds": (4, 12, 24, 36, 48),
+    "L{}as_v3": (8, 16, 32, 48, 64, 80),
+    "L{}s_v2": (8, 16, 32, 48, 64, 80),
+    "L{}s_v3": (8, 16, 32, 48, 64, 80),
+}
+_GPU_SKUS = {
+    "NC24ads_A100_v4": 1, "NC48ads_A100_v4": 2, "NC96ads_A100_v4": 4,
+    "NC4as_T4_v3": 1, "NC8as_T4_v3": 1, "NC16as_T4_v3": 1, "NC64as_T4_v3": 4,
+    "NC6s_v2": 1, "NC12s_v2": 2, "NC24s_v2": 4,
+    "NC6s_v3": 1, "NC12s_v3": 2, "NC24s_v3": 4,
+    "NC40ads_H100_v5": 1, "NC80adis_H100_v5": 2,
+    "ND96amsr_A100_v4": 8, "ND96asr_v4": 8, "ND40rs_v2": 8,
+    "ND96is_H100_v5": 8, "ND96isr_H100_v5": 8,
+    "NV6ads_A10_v5": 1 / 6, "NV12ads_A10_v5": 1 / 3, "NV18ads_A10_v5": 1 / 2,
+    "NV36ads_A10_v5": 1, "NV36adms_A10_v5": 1, "NV72ads_A10_v5": 2,
+}  # fmt: skip
+MANAGED_SKUS: dict[str, float] = {
+    **{f"standard_{form.format(n)}".lower(): 0 for form, sizes in _CPU_SIZES.items() for n in sizes},
+    **{f"standard_{name}".lower(): gpus for name, gpus in _GPU_SKUS.items()},
+}
+# Model references a deployment can take (Azure ML doc "Work with registered models",
+# Supported paths): a local folder cloudserve registers, or a registered model in a registry.
+# azureml://datastores/... and azureml://jobs/... are places to register a model from, not
+# models a deployment can name; the short form azureml:<name>:<version> is read by the core
+# as a local path.
+_REGISTRY_MODEL = re.compile(r"^azureml://registries/[^/]+/models/[^/]+/versions/[^/]+$")
+# Alert e-mails: "a limitation of 499 characters in total concat with comma separator" (REST
+# NotificationSetting.emails, 2023-06-01-preview). The address form itself is not stated;
+# plan refuses what is not name@domain.tld, the safe side.
+EMAILS_MAX_CHARS = 499
+_EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 
 
 def name_problem(kind: str, name: str) -> str | None:
@@ -136,14 +177,60 @@ def validate(desired: DesiredEndpoint) -> list[str]:
                 "(AlertNotification.emails); use alert.email for this target, or run "
                 "`cloudserve monitor run --webhook` from your own scheduler"
             )
+        emails = list(alert.email) if alert is not None else []
+        bad = [e for e in emails if not _EMAIL.match(e)]
+        if bad:
+            problems.append(
+                f"spec.monitoring.drift.alert.email: {bad[0]!r} is not an e-mail address (name@domain)"
+            )
+        if len(",".join(emails)) > EMAILS_MAX_CHARS:
+            problems.append(
+                f"spec.monitoring.drift.alert.email: the addresses take {len(','.join(emails))} "
+                f"characters joined by commas; Azure ML allows {EMAILS_MAX_CHARS} "
+                "(REST NotificationSetting.emails)"
+            )
+    problems += _compute_problems(desired)
     for name, version in desired.versions.items():
         model = version.spec.model
-        if model is not None and version.spec.image is None and model.uri.startswith(("s3://", "gs://")):
+        if model is None or version.spec.image is not None or version.artifact is not None:
+            continue
+        if not _REGISTRY_MODEL.match(model.uri):
             problems.append(
-                f"spec.versions.{name}.model.uri: Azure ML registers local paths or azureml:// "
-                f"models, not {model.uri.split(':', 1)[0]}:// URIs."
+                f"spec.versions.{name}.model.uri: {model.uri!r}: an Azure ML deployment serves a local "
+                "model folder (cloudserve registers it) or a registered model "
+                "azureml://registries/<registry>/models/<name>/versions/<version> "
+                "(Azure ML doc 'Work with registered models', Supported paths)."
             )
+    capture = desired.deployment.spec.capture
+    if capture is not None and capture.destination is not None:
+        problems.append(
+            f"spec.capture.destination: {capture.destination!r}; Azure ML's data collector writes "
+            "captured payloads to the workspace's default blob datastore (Azure ML doc 'Collect "
+            "production data from models deployed for real-time inferencing'); cloudserve cannot "
+            "send them elsewhere on this target, so omit destination"
+        )
     return problems
+
+
+def _compute_problems(desired: DesiredEndpoint) -> list[str]:
+    """An explicit SKU must be one managed online endpoints run, and carry the GPU asked for."""
+    compute = desired.deployment.spec.compute
+    sku = compute.instance_type.get("azureml")
+    if not sku:
+        return []
+    gpus = MANAGED_SKUS.get(sku.lower())
+    if gpus is None:
+        return [
+            f"spec.compute.instance_type.azureml: {sku!r} is not a managed online endpoint VM size "
+            f"({SKU_DOC})"
+        ]
+    if compute.accelerator is not None and gpus == 0:
+        return [
+            f"spec.compute.accelerator: {sku} (compute.instance_type.azureml) has no GPU, so the "
+            f"asked {compute.accelerator.count}x {compute.accelerator.type} would be dropped; pick a "
+            f"GPU size ({SKU_DOC}) or remove compute.accelerator"
+        ]
+    return []
 
 
 _WS = "Microsoft.MachineLearningServices/workspaces"
