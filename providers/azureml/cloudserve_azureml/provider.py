@@ -28,6 +28,7 @@ from cloudserve.provider import (
 )
 from cloudserve.serving.pin_check import framework_pin_problems
 from cloudserve.spec.models import Deployment
+from cloudserve.steps import Context, Pending, StepOperation
 from cloudserve_azureml import catalog, rules
 from cloudserve_azureml.errors import azure_errors, translate
 from cloudserve_azureml.settings import AzureMLSettings
@@ -36,37 +37,46 @@ from cloudserve_azureml.translate import conda_pip_pins
 Step = Callable[[], Any]
 
 
-class StepOperation(Operation):
-    """Runs ``steps`` one after another; a step may return a poller to wait on."""
+class _Poller(Pending):
+    """An azure-core LROPoller, its errors translated."""
 
-    def __init__(self, description: str, steps: list[tuple[str, Step]]) -> None:
-        self.description = description
-        self._steps = list(steps)
-        self._poller: Any = None
-        self._what = ""
+    def __init__(self, what: str, poller: Any) -> None:
+        self.what = what
+        self.poller = poller
 
-    def poll(self) -> bool:
-        while True:
-            if self._poller is not None:
-                try:
-                    # A bounded wait lets the SDK's polling thread finish quick operations
-                    # within this poll instead of making the caller spin.
-                    self._poller.wait(timeout=0.05)
-                    if not self._poller.done():
-                        return False
-                    self._poller.result()
-                except Exception as exc:
-                    self._poller = None
-                    raise _failed(exc, self._what) from exc
-                self._poller = None
-            if not self._steps:
-                return True
-            self._what, step = self._steps[0]
-            with azure_errors(self._what):
-                result = step()
-            self._steps.pop(0)  # only once it started: a throttled step is retried as it is
-            if result is not None and hasattr(result, "done"):
-                self._poller = result
+    def done(self) -> bool:
+        try:
+            # A bounded wait lets the SDK's polling thread finish quick operations within
+            # this poll instead of making the caller spin.
+            self.poller.wait(timeout=0.05)
+            if not self.poller.done():
+                return False
+            self.value = self.poller.result()
+        except Exception as exc:
+            raise _failed(exc, self.what) from exc
+        return True
+
+    def result(self) -> Any:
+        return self.value
+
+
+def _poller(what: str, result: Any) -> Pending | None:
+    return _Poller(what, result) if result is not None and hasattr(result, "done") else None
+
+
+def _ignore_context(call: Step) -> Callable[[Context], Any]:
+    return lambda context: call()
+
+
+def step_operation(description: str, steps: list[tuple[str, Step]]) -> StepOperation:
+    """Azure calls in order (the core's StepOperation and its retry rule): a step may return
+    a poller, waited on before the next starts; SDK errors are translated."""
+    return StepOperation(
+        description,
+        [(what, _ignore_context(call)) for what, call in steps],
+        pending=_poller,
+        guard=azure_errors,
+    )
 
 
 def _failed(exc: Exception, what: str) -> Exception:
@@ -149,43 +159,43 @@ class AzureMLProvider(Provider):
 
     # --- write ---------------------------------------------------------------------------------
     def create_endpoint(self, desired: DesiredEndpoint) -> Operation:
-        return StepOperation(f"create endpoint {desired.name}", self.ops.create_endpoint_steps(desired))
+        return step_operation(f"create endpoint {desired.name}", self.ops.create_endpoint_steps(desired))
 
     def create_version(self, desired: DesiredEndpoint, version: DesiredVersion) -> Operation:
         steps = self.ops.version_steps(desired, version) + self._drift_refresh(desired)
-        return StepOperation(f"create deployment {version.name}", steps)
+        return step_operation(f"create deployment {version.name}", steps)
 
     def replace_version(self, desired: DesiredEndpoint, version: DesiredVersion) -> Operation:
         # A PUT of the deployment with the new model/environment/SKU: Azure rolls the
         # instances in place, keeping the deployment's name and its traffic share.
-        return StepOperation(f"replace deployment {version.name}", self.ops.version_steps(desired, version))
+        return step_operation(f"replace deployment {version.name}", self.ops.version_steps(desired, version))
 
     def update_version(self, desired: DesiredEndpoint, version: DesiredVersion) -> Operation:
-        return StepOperation(f"update scaling of {version.name}", self.ops.scaling_steps(desired, version))
+        return step_operation(f"update scaling of {version.name}", self.ops.scaling_steps(desired, version))
 
     def delete_version(self, desired: DesiredEndpoint, name: str) -> Operation:
         steps = self.ops.delete_version_steps(desired.name, name) + self._drift_refresh(desired)
-        return StepOperation(f"delete deployment {name}", steps)
+        return step_operation(f"delete deployment {name}", steps)
 
     def _drift_refresh(self, desired: DesiredEndpoint) -> list[tuple[str, Step]]:
         """The drift schedule has one signal per deployment: adding or removing one rewrites it."""
         return self.ops.drift_steps(desired) if desired.deployment.spec.monitoring.drift else []
 
     def set_traffic(self, name: str, traffic: Mapping[str, int], mirror: Mapping[str, int]) -> Operation:
-        return StepOperation(
+        return step_operation(
             f"set traffic on {name}",
             [("set traffic", lambda: self.ops.put_traffic(name, dict(traffic), dict(mirror)))],
         )
 
     def update_endpoint(self, desired: DesiredEndpoint) -> Operation:
-        return StepOperation(f"update endpoint {desired.name}", self.ops.update_endpoint_steps(desired))
+        return step_operation(f"update endpoint {desired.name}", self.ops.update_endpoint_steps(desired))
 
     def delete_endpoint(self, name: str) -> Operation:
         with azure_errors(f"read endpoint {name}"):
             steps = self.ops.delete_endpoint_steps(name)
         if steps is None:
             raise NotFound(f"endpoint {name!r} does not exist", target="azureml")
-        return StepOperation(f"delete endpoint {name}", steps)
+        return step_operation(f"delete endpoint {name}", steps)
 
     def write_tags(self, name: str, tags: Mapping[str, str | None]) -> None:
         with azure_errors(f"write tags on {name}"):
@@ -221,4 +231,4 @@ def _build_note(version: DesiredVersion, offline: bool) -> tuple[str, ...]:
     )
 
 
-__all__ = ["AzureMLProvider", "StepOperation", "T"]
+__all__ = ["AzureMLProvider", "T"]

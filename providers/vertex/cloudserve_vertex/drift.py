@@ -13,9 +13,9 @@ from typing import Any
 
 from cloudserve import tags as T
 from cloudserve.provider import DesiredEndpoint
+from cloudserve.steps import Context, Step
 from cloudserve_vertex import monitoring
 from cloudserve_vertex.client import VertexClient
-from cloudserve_vertex.steps import Context, Step
 
 
 def find_job(client: VertexClient, endpoint_name: str, deployment: str) -> Any | None:

@@ -33,10 +33,11 @@ from cloudserve.provider import (
     coerce_settings,
 )
 from cloudserve.spec.models import Deployment
+from cloudserve.steps import Context, Step, StepOperation
 from cloudserve_vertex import catalog, containers, drift, metrics, monitoring, translate
 from cloudserve_vertex.client import VertexClient
 from cloudserve_vertex.settings import VertexSettings
-from cloudserve_vertex.steps import Chain, Context, Step, deploy_step, upload_steps
+from cloudserve_vertex.steps import chain, deploy_step, upload_steps
 from cloudserve_vertex.validation import problems as validation_problems
 
 CAPABILITIES = {
@@ -262,7 +263,7 @@ class VertexProvider(Provider):
         steps.append(("set traffic", lambda ctx: self._patch_traffic(desired.name, desired.traffic)))
         if desired.monitoring_hash is not None:
             steps += drift.apply_steps(client, desired)
-        return Chain(f"create Vertex AI endpoint {desired.name}", steps)
+        return chain(f"create Vertex AI endpoint {desired.name}", steps)
 
     def create_version(self, desired: DesiredEndpoint, version: DesiredVersion) -> Operation:
         steps = [
@@ -270,7 +271,7 @@ class VertexProvider(Provider):
             deploy_step(self.client, desired, version.name),
             drift.cover_step(self.client, desired.name),
         ]
-        return Chain(f"deploy version {version.name}", steps)
+        return chain(f"deploy version {version.name}", steps)
 
     def replace_version(self, desired: DesiredEndpoint, version: DesiredVersion) -> Operation:
         """Deploy the new model beside the old one, hand it the old one's share in the same
@@ -293,7 +294,7 @@ class VertexProvider(Provider):
             steps.append(drift.cover_step(client, desired.name, without=old.id))
             steps.append(("undeploy old", lambda ctx: client.undeploy_model(name, old.id, None)))
             steps.append(("delete old model", lambda ctx: self._delete_model(old.model)))
-        return Chain(f"replace version {version.name}", steps)
+        return chain(f"replace version {version.name}", steps)
 
     def update_version(self, desired: DesiredEndpoint, version: DesiredVersion) -> Operation:
         from cloudserve_vertex.client import v1
@@ -316,7 +317,7 @@ class VertexProvider(Provider):
             for p in ("min_replica_count", "max_replica_count", "autoscaling_metric_specs")
         ]
         name = self.client.endpoint_name(desired.name)
-        return Chain(
+        return chain(
             f"rescale version {version.name}",
             [("mutate", lambda ctx: self.client.mutate_deployed_model(name, deployed, paths))],
         )
@@ -328,7 +329,7 @@ class VertexProvider(Provider):
             return Done(f"version {name} is not deployed")
         deployed = next(d for d in endpoint.deployed_models if d.id == deployed_id)
         ep_name = self.client.endpoint_name(desired.name)
-        return Chain(
+        return chain(
             f"remove version {name}",
             [
                 drift.cover_step(self.client, desired.name, without=deployed_id),
@@ -366,7 +367,7 @@ class VertexProvider(Provider):
             ),
         )
         self.client.update_endpoint(body, ["labels", "predict_request_response_logging_config"])
-        return Chain(f"endpoint {desired.name} settings", drift.apply_steps(self.client, desired))
+        return chain(f"endpoint {desired.name} settings", drift.apply_steps(self.client, desired))
 
     def write_tags(self, name: str, tags: Mapping[str, str | None]) -> None:
         from cloudserve_vertex.client import v1
@@ -412,17 +413,19 @@ class VertexProvider(Provider):
                 steps.append((f"undeploy {deployed.display_name}", _ignore_context(undeploy)))
             steps.append(("delete endpoint", lambda ctx: client.delete_endpoint(endpoint.name)))
         steps.append(("list models", lambda ctx: self._owned_models(name)))
-        chain = Chain(f"delete Vertex AI endpoint {name}", steps)
-        chain.then("delete models", lambda ctx: self._delete_models(chain, ctx["list models"]))
-        return chain
+        operation = chain(f"delete Vertex AI endpoint {name}", steps)
+        operation.then("delete models", lambda ctx: self._delete_models(operation, ctx["list models"]))
+        return operation
 
     def _owned_models(self, name: str) -> list[str]:
         labels = {T.MANAGED_BY: T.MANAGED_BY_VALUE, T.DEPLOYMENT: name}
         return [m.name for m in self.client.list_models(labels)]
 
-    def _delete_models(self, chain: Chain, names: list[str]) -> None:
+    def _delete_models(self, operation: StepOperation, names: list[str]) -> None:
         for model in names:
-            chain.then(f"delete model {model}", _ignore_context(functools.partial(self._delete_model, model)))
+            operation.then(
+                f"delete model {model}", _ignore_context(functools.partial(self._delete_model, model))
+            )
 
     # --- data plane ---------------------------------------------------------------------------
     def invoke(self, name: str, payload: Any, *, version: str | None = None) -> InvokeResult:

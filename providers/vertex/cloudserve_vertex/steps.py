@@ -1,10 +1,8 @@
 """Multi-call changes as one pollable Operation, and artifact staging.
 
 Creating a version on Vertex AI is several calls, two of them long-running (upload the
-Model, deploy it). The core waits on one :class:`~cloudserve.provider.Operation` per
-action, with its own backoff and timeout, so :class:`Chain` runs the calls in order and
-returns from ``poll()`` whenever a Vertex operation is still running, instead of blocking
-inside the SDK's own polling loop.
+Model, deploy it): :func:`chain` runs them with the core's :class:`~cloudserve.steps.StepOperation`,
+waiting on google.api_core Operations between steps.
 """
 
 from __future__ import annotations
@@ -13,66 +11,48 @@ from collections.abc import Callable
 from typing import Any
 
 from cloudserve.artifacts import digest_path
-from cloudserve.provider import DesiredEndpoint, Operation
+from cloudserve.provider import DesiredEndpoint
+from cloudserve.steps import Context, Pending, Step, StepOperation
 from cloudserve_vertex import translate
 from cloudserve_vertex.client import VertexClient
 from cloudserve_vertex.errors import operation_failed
 from cloudserve_vertex.errors import translate as translate_error
 from cloudserve_vertex.settings import VertexSettings
 
-Context = dict[str, Any]
-Step = tuple[str, Callable[[Context], Any]]
 COMPLETE_MARKER = ".cloudserve-complete"
 
 
-class Chain(Operation):
-    """Run ``steps`` in order. A step returning a google.api_core Operation is waited on
-    (its result is stored in the context under the step's name) before the next starts."""
+class _LongRunning(Pending):
+    """A google.api_core Operation, its errors translated."""
 
-    def __init__(self, description: str, steps: list[Step], context: Context | None = None) -> None:
-        self.description = description
-        self.context: Context = context if context is not None else {}
-        self._steps = list(steps)
-        self._running: tuple[str, Any] | None = None
+    def __init__(self, what: str, lro: Any) -> None:
+        self.what = what
+        self.lro = lro
 
-    def then(self, what: str, step: Callable[[Context], Any]) -> None:
-        """Append a step while the chain runs (e.g. one per model a listing step found)."""
-        self._steps.append((what, step))
-
-    def poll(self) -> bool:
-        while True:
-            if self._running is not None:
-                what, lro = self._running
-                if not self._finished(what, lro):
-                    return False
-                self._running = None
-            if not self._steps:
-                return True
-            what, step = self._steps[0]
-            result = step(self.context)
-            # Only now does the step leave the chain: if it raised (a 429 the core retries
-            # by polling again), the next poll runs it again instead of skipping it.
-            self._steps.pop(0)
-            if _is_lro(result):
-                self._running = (what, result)
-            else:
-                self.context[what] = result
-
-    def _finished(self, what: str, lro: Any) -> bool:
+    def done(self) -> bool:
         try:
-            if not lro.done():
+            if not self.lro.done():
                 return False
         except Exception as exc:
-            raise translate_error(exc, context=f"{what}: polling the operation") from exc
-        error = lro.exception()
+            raise translate_error(exc, context=f"{self.what}: polling the operation") from exc
+        error = self.lro.exception()
         if error is not None:
-            raise operation_failed(error, what) from error
-        self.context[what] = lro.result()
+            raise operation_failed(error, self.what) from error
         return True
 
+    def result(self) -> Any:
+        return self.lro.result()
 
-def _is_lro(value: Any) -> bool:
-    return hasattr(value, "done") and hasattr(value, "exception") and hasattr(value, "result")
+
+def _long_running(what: str, result: Any) -> Pending | None:
+    is_lro = hasattr(result, "done") and hasattr(result, "exception") and hasattr(result, "result")
+    return _LongRunning(what, result) if is_lro else None
+
+
+def chain(description: str, steps: list[Step], context: Context | None = None) -> StepOperation:
+    """Vertex AI calls in order (the core's StepOperation and its retry rule); a step that
+    returns a google.api_core Operation is waited on before the next starts."""
+    return StepOperation(description, steps, pending=_long_running, context=context)
 
 
 def artifact_uri(client: VertexClient, desired: DesiredEndpoint, version: str) -> str | None:
