@@ -318,3 +318,23 @@ class ProviderConformance:
             assert metrics.errors <= metrics.requests or metrics.requests == 0
             for latency in (metrics.latency_p50_ms, metrics.latency_p99_ms):
                 assert latency is None or latency >= 0
+
+    def test_a_plan_price_means_one_replica(self, provider: Provider, make_spec: MakeSpec, name: str) -> None:
+        """plan_note prices one replica on every target; the planner multiplies by the
+        minimum replicas, so `plan` shows the same kind of number on every cloud."""
+        from cloudserve.spec.models import Replicas
+
+        spec = make_spec(name, versions={"stable": "a"}, traffic={"stable": 100})
+        compute = spec.spec.compute.model_copy(update={"replicas": Replicas(min=2, max=3)})
+        spec = spec.model_copy(update={"spec": spec.spec.model_copy(update={"compute": compute})})
+        desired = build_desired(spec, provider)
+        unit = provider.plan_note(desired, desired.versions["stable"]).hourly_price_usd
+        plan = make_plan(spec, provider)
+        (create,) = [a for a in plan.actions if a.key == "create_endpoint"]
+        note = create.version_notes["stable"]
+        assert note.hourly_price_usd == unit
+        if unit is None:
+            assert note.replicas is None and note.hourly_price_at_min_usd is None
+        else:
+            assert unit >= 0 and note.replicas == 2
+            assert note.hourly_price_at_min_usd == pytest.approx(2 * unit)
