@@ -7,6 +7,10 @@ smuggles in anything else, e.g. ``numpy.testing._private.utils.runstring`` behin
 FunctionTransformer, fails with the list of offending types. joblib files are pickles
 underneath, so they need ``trust_pickle: true`` exactly like plain pickle: loading either
 runs arbitrary code from the file.
+
+The allow-list admits types, not their contents: the trees a skops file holds are then
+checked (``tree_checks``) against what scikit-learn's compiled traversal indexes by, so a
+tampered node array is refused at load instead of reading out of bounds in ``predict``.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 
 from cloudserve.serving.loaders.base import LoadedModel, LoaderError, why
 from cloudserve.serving.loaders.tabular import estimator_predict_fn
+from cloudserve.serving.loaders.tree_checks import check_trees
 
 # Exact type names, collected by saving LogisticRegression, StandardScaler pipelines,
 # RandomForest, (Hist)GradientBoosting and OneHotEncoder/ColumnTransformer pipelines with
@@ -62,7 +67,8 @@ def load_skops(path: Path) -> LoadedModel:
 
 
 def read_skops(path: Path) -> Any:
-    """The estimator in a skops file, allowing only scikit-learn/numpy/scipy types."""
+    """The estimator in a skops file, allowing only scikit-learn/numpy/scipy types, with
+    every tree in it checked before anything (the tree shortcut's probe included) predicts."""
     import skops.io as sio
 
     try:
@@ -80,6 +86,7 @@ def read_skops(path: Path) -> Any:
         model = sio.load(path, trusted=list(untrusted))
     except Exception as exc:
         raise LoaderError(f"{path.name}: skops could not load it ({why(exc)})") from exc
+    check_trees(model, path.name)
     return model
 
 
