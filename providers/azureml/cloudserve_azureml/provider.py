@@ -132,7 +132,7 @@ class AzureMLProvider(Provider):
             hourly_price_usd=sku.hourly_usd,  # per instance; the core multiplies
             notes=(
                 f"{sku.vcpu} vCPU, {sku.memory_gib:g} GiB"
-                + (f", {sku.gpu_count}x {sku.gpu}" if sku.gpu else "")
+                + (f", {sku.accelerator_count}x {sku.accelerator}" if sku.accelerator else "")
                 + f"; list price as of {as_of}",
                 *build,
             ),

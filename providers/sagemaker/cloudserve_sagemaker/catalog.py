@@ -14,20 +14,9 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from cloudserve.catalog import Offer, find, smallest_fit
 from cloudserve.errors import InvalidSpec
 from cloudserve.spec.models import Compute
-
-
-@dataclass(frozen=True)
-class InstanceType:
-    type: str
-    vcpu: int
-    memory_gib: float
-    gpu: str | None
-    gpu_count: int
-    gpu_memory_gib: float
-    price_per_hour: float
-    burstable: bool
 
 
 @dataclass(frozen=True)
@@ -35,34 +24,32 @@ class Catalog:
     as_of: str
     region: str
     source: str
-    instances: tuple[InstanceType, ...]
+    instances: tuple[Offer, ...]
 
-    def get(self, name: str) -> InstanceType | None:
-        return next((i for i in self.instances if i.type == name), None)
+    def get(self, name: str) -> Offer | None:
+        return find(self.instances, name)
 
-    def smallest_fit(self, compute: Compute) -> InstanceType:
+    def smallest_fit(self, compute: Compute) -> Offer:
         """The cheapest non-burstable instance with at least the requested resources."""
         accel = compute.accelerator
-        fits = [
-            i
-            for i in self.instances
-            if not i.burstable
-            and i.vcpu >= compute.cpu
-            and i.memory_gib * 1024 >= compute.memory
-            and (accel is None or (i.gpu == accel.type and i.gpu_count >= accel.count))
-            and (accel is not None or i.gpu is None)
-        ]
-        if not fits:
+        best = smallest_fit(
+            self.instances,
+            compute.cpu,
+            compute.memory,
+            accel.type if accel else None,
+            accel.count if accel else 0,
+        )
+        if best is None:
             want = f"{compute.cpu:g} vCPU, {compute.memory:g} MiB"
             if accel:
                 want += f", {accel.count} x {accel.type}"
-            known = sorted({i.gpu for i in self.instances if i.gpu})
+            known = sorted({i.accelerator for i in self.instances if i.accelerator})
             raise InvalidSpec(
                 f"no SageMaker real-time instance in the catalog ({self.as_of}) fits {want}",
                 hint="set compute.instance_type.sagemaker explicitly; accelerators known: "
                 + ", ".join(known),
             )
-        return min(fits, key=lambda i: (i.price_per_hour, i.vcpu, i.memory_gib))
+        return best
 
 
 @cache
@@ -74,5 +61,18 @@ def load_catalog() -> Catalog:
         as_of=raw["as_of"],
         region=raw["region"],
         source=raw["source"],
-        instances=tuple(InstanceType(**row) for row in raw["instances"]),
+        instances=tuple(_offer(row) for row in raw["instances"]),
+    )
+
+
+def _offer(row: dict[str, Any]) -> Offer:
+    return Offer(
+        name=row["type"],
+        vcpu=row["vcpu"],
+        memory_gib=row["memory_gib"],
+        hourly_usd=row["price_per_hour"],
+        accelerator=row["gpu"],
+        accelerator_count=row["gpu_count"],
+        accelerator_memory_gib=row["gpu_memory_gib"],
+        burstable=row["burstable"],
     )

@@ -98,7 +98,7 @@ def priced_note(version: DesiredVersion) -> PlanNote:
     if version.instance_type is None:
         return PlanNote(notes=("serverless: billed per request duration",))
     entry = catalog.get(version.instance_type)
-    price = entry.price_per_hour if entry else None  # per instance; the core multiplies
+    price = entry.hourly_usd if entry else None  # per instance; the core multiplies
     note = (
         f"price: {catalog.region} on-demand, catalog of {catalog.as_of}"
         if entry

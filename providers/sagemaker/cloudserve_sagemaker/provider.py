@@ -93,7 +93,7 @@ class SageMakerProvider(Provider):
         if compute.serverless is not None:
             return None
         explicit = compute.instance_type.get("sagemaker")
-        return explicit or load_catalog().smallest_fit(compute).type
+        return explicit or load_catalog().smallest_fit(compute).name
 
     def plan_note(self, desired: DesiredEndpoint, version: DesiredVersion) -> PlanNote:
         note = priced_note(version)

@@ -213,7 +213,7 @@ def _cpu_target_rule(compute: object, explicit: str | None) -> list[str]:
         return []
     return [
         f"compute.autoscale.metric cpu_utilization: SageMaker's CPUUtilization is summed over "
-        f"cores (0-{100 * instance.vcpu:g}% on {instance.type}, {instance.vcpu:g} vCPUs), so a "
+        f"cores (0-{100 * instance.vcpu:g}% on {instance.name}, {instance.vcpu:g} vCPUs), so a "
         f"0-100 target would not mean what it says (AWS doc 'Monitor Amazon SageMaker with "
         f"Amazon CloudWatch'); use requests_per_replica or a 1-vCPU instance"
     ]

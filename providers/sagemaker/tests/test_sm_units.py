@@ -34,7 +34,7 @@ def test_catalog_is_dated_sourced_and_real() -> None:
         .shape_for("ProductionVariantInstanceType")
         .enum
     )
-    assert {i.type for i in catalog.instances} <= valid
+    assert {i.name for i in catalog.instances} <= valid
 
 
 @pytest.mark.parametrize(
@@ -47,7 +47,7 @@ def test_catalog_is_dated_sourced_and_real() -> None:
     ],
 )
 def test_smallest_fit(compute: dict[str, object], expected: str) -> None:
-    assert load_catalog().smallest_fit(Compute.model_validate(compute)).type == expected
+    assert load_catalog().smallest_fit(Compute.model_validate(compute)).name == expected
 
 
 def test_names_stay_within_63_characters() -> None:

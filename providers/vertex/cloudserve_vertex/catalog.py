@@ -13,6 +13,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from cloudserve.catalog import Offer
+from cloudserve.catalog import smallest_fit as cheapest_fit
 from cloudserve.errors import InvalidSpec
 from cloudserve.spec.models import Deployment, ModelSpec
 
@@ -86,31 +88,44 @@ def _price(machine: MachineType, accel: str | None, count: int) -> float:
     return round(price, 4)
 
 
-def _fits(machine: MachineType, cpu: float, memory_gib: float, accel: str | None, count: int) -> bool:
-    if machine.vcpu < cpu or machine.memory_gib < memory_gib:
-        return False
-    if accel is None:
-        return machine.bundled_accelerator is None
-    if machine.bundled_accelerator is not None:
-        return machine.bundled_accelerator == accel and machine.bundled_count == count
-    spec = data()["attachable_accelerators"].get(accel)
-    return spec is not None and machine.family in spec["families"] and count in spec["counts"]
+@cache
+def offers() -> tuple[Offer, ...]:
+    """Every machine type as the core catalog engine matches sizes against it: bare, with its
+    own GPUs (A2/G2), or once per attachable GPU and count it takes (N1), priced together."""
+    out: list[Offer] = []
+    attachable: dict[str, Any] = data()["attachable_accelerators"]
+    for m in machine_types().values():
+        if m.bundled_accelerator is not None:
+            out.append(
+                Offer(m.name, m.vcpu, m.memory_gib, m.hourly_usd, m.bundled_accelerator, m.bundled_count)
+            )
+            continue
+        out.append(Offer(m.name, m.vcpu, m.memory_gib, m.hourly_usd))
+        for accel, spec in attachable.items():
+            if m.family in spec["families"]:
+                out += [
+                    Offer(m.name, m.vcpu, m.memory_gib, _price(m, accel, count), accel, count)
+                    for count in spec["counts"]
+                ]
+    return tuple(out)
 
 
 def smallest_fit(cpu: float, memory_mib: float, accelerator: str | None, count: int) -> Choice:
     """The cheapest machine type with at least the asked vCPUs, memory and accelerators."""
-    memory_gib = memory_mib * GIB_PER_MIB
     accel = vertex_accelerator(accelerator) if accelerator else None
-    fits = [m for m in machine_types().values() if _fits(m, cpu, memory_gib, accel, count)]
-    if not fits:
+    # On Vertex the GPU count is part of the request and must be one the machine takes: 3 T4s
+    # are refused, not rounded up to 4 (the engine's "at least" would pick 4).
+    exact = [o for o in offers() if o.accelerator is None or o.accelerator_count == count]
+    best = cheapest_fit(exact, cpu, memory_mib, accel, count if accel else 0)
+    if best is None:
+        memory_gib = memory_mib * GIB_PER_MIB
         want = f"{cpu:g} vCPU, {memory_gib:g} GiB" + (f", {count}x {accel}" if accel else "")
         raise InvalidSpec(
             f"no Vertex AI prediction machine type in the catalog fits {want}",
             hint="lower the size, or name one with compute.instance_type.vertex",
             target="vertex",
         )
-    best = min(fits, key=lambda m: (_price(m, accel, count), m.name))
-    return Choice(best.name, accel, count if accel else 0, _price(best, accel, count))
+    return Choice(best.name, best.accelerator, best.accelerator_count, best.hourly_usd)
 
 
 def choose(deployment: Deployment) -> Choice:
