@@ -101,7 +101,7 @@ def _visit(where: str, obj: Any, walk: _Walk) -> list[tuple[str, Any]]:
     if isinstance(obj, np.ndarray):
         if obj.dtype != object:
             return []
-        return [(f"{where}[{i}]", v) for i, v in enumerate(obj.ravel())]
+        return [(f"{where}[{', '.join(map(str, i))}]", v) for i, v in np.ndenumerate(obj)]
     _check_estimator(where, obj, walk)
     attrs = getattr(obj, "__dict__", None)
     return [(f"{where}.{k}", v) for k, v in attrs.items()] if isinstance(attrs, dict) else []
