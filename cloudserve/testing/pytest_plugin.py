@@ -97,3 +97,30 @@ def _target_fixture(target: str) -> Any:
 # One fixture per installed emulator, named from entry-point metadata only (nothing imported).
 for _point in entry_points(group=EMULATORS):
     globals()[f"{_point.name}_emulator"] = _target_fixture(_point.name)
+
+
+@pytest.fixture
+def cloudserve_clock() -> Any:
+    """A SimulatedClock: pass ``sleep=clock.sleep, clock=clock.now`` to apply, and a
+    rollout's bakes take no real time."""
+    from cloudserve.testing.rollout import SimulatedClock
+
+    return SimulatedClock()
+
+
+@pytest.fixture
+def cloudserve_fake_cloud() -> Any:
+    """The state behind ``cloudserve_fake_target``: endpoints, calls made, faults to inject
+    (``inject("set_traffic", Throttled(...))``) and metrics to feed the gates."""
+    from cloudserve.testing.fake import FakeCloud
+
+    return FakeCloud()
+
+
+@pytest.fixture
+def cloudserve_fake_target(cloudserve_fake_cloud: Any) -> Any:
+    """An in-memory target (FakeProvider) on ``cloudserve_fake_cloud``: pass it as
+    ``cloudserve.apply(spec, provider=...)`` to test orchestration code with no cloud."""
+    from cloudserve.testing.fake import FakeProvider
+
+    return FakeProvider(cloud=cloudserve_fake_cloud)

@@ -73,6 +73,17 @@ def test_options_through_the_factory(cloudserve_emulator, model):
 
 def test_unknown_target(cloudserve_emulator):
     cloudserve_emulator("nimbus")
+
+
+def test_orchestration_on_the_fake_target(cloudserve_fake_target, cloudserve_fake_cloud, cloudserve_clock, model):
+    from cloudserve.testing import FakeProvider, SimulatedClock
+
+    assert isinstance(cloudserve_fake_target, FakeProvider) and isinstance(cloudserve_clock, SimulatedClock)
+    result = cloudserve.apply(spec(model, "local", {}), provider=cloudserve_fake_target)
+    assert [a.key for a in result.applied] == ["create_endpoint"]
+    assert cloudserve_fake_cloud.endpoints["churn"].traffic == {"stable": 100}
+    cloudserve_clock.sleep(600)
+    assert cloudserve_clock.slept == 600
 """
 
 
@@ -93,7 +104,7 @@ def _run_user_suite(tmp_path: Path, *args: str) -> str:
 def test_a_users_suite_gets_every_emulator_and_no_sdk_warnings(tmp_path: Path) -> None:
     out = _run_user_suite(tmp_path)
     summary = out.strip().splitlines()[-1]
-    assert re.search(r"\b1 failed, 4 passed\b", summary), out
+    assert re.search(r"\b1 failed, 5 passed\b", summary), out
     assert "warning" not in summary, out  # azure-ai-ml's marshmallow warnings filtered
     assert "no emulator for target 'nimbus' (installed: azureml, sagemaker, vertex)" in out
     assert "pip install 'cloudserve-nimbus[testing]'" in out
