@@ -57,7 +57,7 @@ build_env() {
   exec {lock}>&-
 }
 
-# The Azure ML emulator's wire check (cloudserve_azureml.wire) reads each ARM body against
+# The Azure ML emulator's wire check (cloudserve_azureml.emulator.wire) reads each ARM body against
 # the REST models generated for the request's api-version. azure-ai-ml 1.35 ships a single
 # client (arm_ml_service, the 2025-12-01 models) for all of them; 1.34.1 is the last release
 # with the per-api-version packages (_restclient/v2022_02_01_preview, ..., generated from

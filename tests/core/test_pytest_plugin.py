@@ -75,7 +75,9 @@ def test_unknown_target(cloudserve_emulator):
     cloudserve_emulator("nimbus")
 
 
-def test_orchestration_on_the_fake_target(cloudserve_fake_target, cloudserve_fake_cloud, cloudserve_clock, model):
+def test_orchestration_on_the_fake_target(
+    cloudserve_fake_target, cloudserve_fake_cloud, cloudserve_clock, model
+):
     from cloudserve.testing import FakeProvider, SimulatedClock
 
     assert isinstance(cloudserve_fake_target, FakeProvider) and isinstance(cloudserve_clock, SimulatedClock)

@@ -38,9 +38,9 @@ import types
 from pathlib import Path
 from typing import Any, ClassVar
 
-from cloudserve_azureml._emulator_arm import ArmRouter, WireCheck, error_reply
-from cloudserve_azureml._emulator_blob import BlobStore
-from cloudserve_azureml._emulator_state import EmulatedError, EmulatorState, Fault
+from cloudserve_azureml.emulator.arm import ArmRouter, WireCheck, error_reply
+from cloudserve_azureml.emulator.blob import BlobStore
+from cloudserve_azureml.emulator.state import EmulatedError, EmulatorState, Fault
 
 __all__ = ["AzureMLEmulator", "EmulatorCredential"]
 
@@ -80,7 +80,7 @@ class AzureMLEmulator:
     ``wire_check`` is called with every ARM exchange (method, url, request body, status,
     response body); ``default_wire_check`` is used when none is given, so a test suite can
     check every emulator it creates (this provider's tests install
-    ``cloudserve_azureml.wire.WireChecker`` there)."""
+    ``cloudserve_azureml.emulator.wire.WireChecker`` there)."""
 
     default_wire_check: ClassVar[WireCheck | None] = None
 

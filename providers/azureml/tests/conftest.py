@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 import requests
+from cloudserve_azureml.emulator.wire import WireChecker
 from cloudserve_azureml.provider import AzureMLProvider
 from cloudserve_azureml.testing import AzureMLEmulator
-from cloudserve_azureml.wire import WireChecker
 
 from cloudserve.spec.models import Deployment
 
@@ -44,7 +44,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 @pytest.fixture(autouse=True)
 def wire_check(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[WireChecker]:
     """Every emulator a test creates reads each ARM exchange against the REST models of its
-    api-version (cloudserve_azureml.wire); a test fails on any mismatch, also one that the
+    api-version (cloudserve_azureml.emulator.wire); a test fails on any mismatch, also one that the
     SDK swallowed. A test that sends a bad body on purpose takes it with ``wire_check.take()``."""
     models = request.getfixturevalue("azureml_rest_models") if "azure" in request.fixturenames else None
     checker = WireChecker(models)

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 import requests
 from cloudserve_azureml import drift as dr
+from cloudserve_azureml.emulator.wire import WireChecker
 from cloudserve_azureml.provider import AzureMLProvider
 from cloudserve_azureml.testing import AzureMLEmulator
-from cloudserve_azureml.wire import WireChecker
 
 from cloudserve.api import destroy
 from cloudserve.desired import build_desired

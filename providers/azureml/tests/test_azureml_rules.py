@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 import requests
+from cloudserve_azureml.emulator.wire import WireChecker
 from cloudserve_azureml.provider import AzureMLProvider
 from cloudserve_azureml.testing import AzureMLEmulator
-from cloudserve_azureml.wire import WireChecker
 from pydantic import ValidationError
 
 from cloudserve.desired import build_desired
@@ -564,13 +564,11 @@ def test_the_emulator_rules_share_nothing_with_the_adapter() -> None:
     import ast
     import inspect
 
-    from cloudserve_azureml import (
-        _emulator_arm,
-        _emulator_monitor,
-        _emulator_routes,
-        _emulator_schedules,
-        _emulator_state,
-    )
+    from cloudserve_azureml.emulator import arm as _emulator_arm
+    from cloudserve_azureml.emulator import monitor as _emulator_monitor
+    from cloudserve_azureml.emulator import routes as _emulator_routes
+    from cloudserve_azureml.emulator import schedules as _emulator_schedules
+    from cloudserve_azureml.emulator import state as _emulator_state
 
     adapter = {"rules", "catalog", "translate", "drift", "operations", "provider", "offline", "settings"}
     for module in (_emulator_arm, _emulator_monitor, _emulator_routes, _emulator_schedules, _emulator_state):
@@ -585,7 +583,8 @@ def test_the_emulator_rules_share_nothing_with_the_adapter() -> None:
 def test_the_two_sku_lists_agree() -> None:
     """Written apart from the same page (plan by family and size, the emulator as the page's
     column), they name the same VM sizes; the priced catalog is a subset of both."""
-    from cloudserve_azureml import _emulator_state, catalog, rules
+    from cloudserve_azureml import catalog, rules
+    from cloudserve_azureml.emulator import state as _emulator_state
 
     assert set(rules.MANAGED_SKUS) == set(_emulator_state.MANAGED_ONLINE_SKUS)
     assert {s.name.lower() for s in catalog.catalog()[1]} <= set(rules.MANAGED_SKUS)

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import requests
+from cloudserve_azureml.emulator.wire import WireChecker, WireMismatch, check_exchange
+from cloudserve_azureml.emulator.wire._routes import ROUTES, Route
 from cloudserve_azureml.provider import AzureMLProvider
 from cloudserve_azureml.testing import AzureMLEmulator
-from cloudserve_azureml.wire import WireChecker, WireMismatch, check_exchange
-from cloudserve_azureml.wire._routes import ROUTES, Route
 
 from cloudserve.testing.conformance import MakeSpec, apply_spec
 

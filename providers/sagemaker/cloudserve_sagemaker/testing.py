@@ -50,8 +50,8 @@ import os
 from collections import Counter
 from typing import Any
 
-from cloudserve_sagemaker import _emulated_ops as ops
-from cloudserve_sagemaker._emulated_ops import ADDED_OPERATIONS
+from cloudserve_sagemaker.emulator import operations as ops
+from cloudserve_sagemaker.emulator.operations import ADDED_OPERATIONS
 
 __all__ = ["ADDED_OPERATIONS", "SageMakerEmulator"]
 
@@ -94,7 +94,7 @@ class SageMakerEmulator:
     def start(self) -> SageMakerEmulator:
         from moto import mock_aws
 
-        from cloudserve_sagemaker import _patches
+        from cloudserve_sagemaker.emulator import patches as _patches
 
         env = dict(_FAKE_ENV, AWS_DEFAULT_REGION=self.region)
         if not self.botocore_retries:
@@ -121,7 +121,7 @@ class SageMakerEmulator:
         os.environ["AWS_ENDPOINT_URL"] = self.endpoint_url
 
     def stop(self) -> None:
-        from cloudserve_sagemaker import _patches
+        from cloudserve_sagemaker.emulator import patches as _patches
 
         if self._server is not None:
             self._server.stop()
@@ -164,7 +164,7 @@ class SageMakerEmulator:
     def fire_schedule(self, name: str, group: str = "default") -> dict[str, Any]:
         """Run an EventBridge Scheduler schedule's universal target once, now, as the
         scheduler would (context attributes substituted); returns the request and reply."""
-        from cloudserve_sagemaker._scheduler import fire
+        from cloudserve_sagemaker.emulator.scheduler import fire
 
         schedule = self.client("scheduler").get_schedule(Name=name, GroupName=group)
         return fire(schedule, self.client)
@@ -241,7 +241,7 @@ class SageMakerEmulator:
         latencies_ms: list[float] | None = None,
     ) -> None:
         """Record SageMaker's per-variant metrics as if ``invocations`` requests were served."""
-        from cloudserve_sagemaker._runtime import record
+        from cloudserve_sagemaker.emulator.runtime import record
 
         record(
             self.account,

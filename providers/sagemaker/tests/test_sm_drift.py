@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from cloudserve_sagemaker import drift_requests as dr
-from cloudserve_sagemaker._scheduler import request_problems
+from cloudserve_sagemaker.emulator.scheduler import request_problems
 from cloudserve_sagemaker.provider import SageMakerProvider
 from cloudserve_sagemaker.settings import SageMakerSettings
 from cloudserve_sagemaker.testing import SageMakerEmulator
@@ -152,7 +152,7 @@ def test_own_engine_schedule_lifecycle(
 
 
 def dr_substituted(job: dict[str, Any]) -> str:
-    from cloudserve_sagemaker._scheduler import substitute
+    from cloudserve_sagemaker.emulator.scheduler import substitute
 
     return str(substitute(json.dumps(job)))
 

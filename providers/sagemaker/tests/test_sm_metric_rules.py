@@ -62,7 +62,7 @@ def test_published_metrics_and_percentiles_pass(emulator: SageMakerEmulator) -> 
 
 
 def test_the_adapters_reads_alarms_and_policies_match_the_table(emulator: SageMakerEmulator) -> None:
-    from cloudserve_sagemaker import _metric_rules
+    from cloudserve_sagemaker.emulator import metric_rules as _metric_rules
 
     queries = metrics.metric_queries("churn", ["a", "b"], 60)
     assert _metric_rules.query_problems(queries, "MetricDataQueries") == []

@@ -47,12 +47,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from cloudserve_vertex._emulator_api import ROUTES, Sample, VertexState
-from cloudserve_vertex._emulator_metrics import check_query
-from cloudserve_vertex._emulator_rules import RuleError, invalid
-from cloudserve_vertex._emulator_storage import MEDIA, CloudStorage
-from cloudserve_vertex._emulator_storage import PREFIXES as STORAGE_PREFIXES
 from cloudserve_vertex.client import ENDPOINT_ENV
+from cloudserve_vertex.emulator.api import ROUTES, Sample, VertexState
+from cloudserve_vertex.emulator.metrics import check_query
+from cloudserve_vertex.emulator.rules import RuleError, invalid
+from cloudserve_vertex.emulator.storage import MEDIA, CloudStorage
+from cloudserve_vertex.emulator.storage import PREFIXES as STORAGE_PREFIXES
 
 __all__ = ["Exchange", "Fault", "VertexEmulator", "WireCheck"]
 
@@ -361,7 +361,7 @@ class VertexEmulator:
     # --- Cloud Monitoring ------------------------------------------------------------------------
     def _time_series(self, path: str, repeated: dict[str, list[str]]) -> dict[str, Any]:
         """projects.timeSeries.list: the query checked against Cloud Monitoring's own table
-        (_emulator_metrics), then the recorded samples per deployed model."""
+        (emulator.metrics), then the recorded samples per deployed model."""
         self.state.number(path.split("/")[3])
         check_query(repeated)
         query = {k: v[-1] for k, v in repeated.items()}

@@ -1,6 +1,6 @@
 """Issue 13 item 4: the Vertex adapter's metric reads use only what Cloud Monitoring holds.
 
-The emulator's table (``_emulator_metrics``) is written from Google's metric list apart
+The emulator's table (``emulator.metrics``) is written from Google's metric list apart
 from the adapter's queries (metrics.py); each case sends a raw timeSeries.list the adapter
 could get wrong and shows the emulator refusing it, and the adapter's own queries pass."""
 

@@ -550,7 +550,7 @@ def test_the_emulator_rules_share_nothing_with_the_adapter() -> None:
     import ast
     import inspect
 
-    from cloudserve_vertex import _emulator_rules
+    from cloudserve_vertex.emulator import rules as _emulator_rules
 
     tree = ast.parse(inspect.getsource(_emulator_rules))
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
@@ -576,7 +576,7 @@ def test_the_emulator_rules_share_nothing_with_the_adapter() -> None:
     ],
 )
 def test_label_rules_from_the_label_requirements(labels: dict[str, str], ok: bool) -> None:
-    from cloudserve_vertex._emulator_rules import RuleError, check_labels
+    from cloudserve_vertex.emulator.rules import RuleError, check_labels
 
     if ok:
         check_labels(labels, "endpoint")
@@ -604,7 +604,7 @@ def test_label_rules_from_the_label_requirements(labels: dict[str, str], ok: boo
 def test_machine_rules_from_the_compute_pages(
     machine: str, accelerator: str | None, count: int, ok: bool
 ) -> None:
-    from cloudserve_vertex._emulator_rules import RuleError, check_machine
+    from cloudserve_vertex.emulator.rules import RuleError, check_machine
 
     if ok:
         check_machine(machine, accelerator, count)
@@ -614,7 +614,7 @@ def test_machine_rules_from_the_compute_pages(
 
 
 def test_autoscaling_metrics_from_the_discovery_document() -> None:
-    from cloudserve_vertex._emulator_rules import RuleError, check_dedicated_resources
+    from cloudserve_vertex.emulator.rules import RuleError, check_dedicated_resources
 
     def resources(*metrics: tuple[str, int]) -> object:
         return v1().DedicatedResources(

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import requests
-from cloudserve_vertex._emulator_api import ROUTES
+from cloudserve_vertex.emulator.api import ROUTES
 from cloudserve_vertex.testing import Exchange, VertexEmulator
 
 from .conftest import NUMBER, PROJECT

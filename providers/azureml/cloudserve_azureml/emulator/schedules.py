@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from cloudserve_azureml._emulator_arm import ArmRouter, EmulatedError, Reply, _json, _not_found, check_tags
-from cloudserve_azureml._emulator_state import spelled, system_data
+from cloudserve_azureml.emulator.arm import ArmRouter, EmulatedError, Reply, _json, _not_found, check_tags
+from cloudserve_azureml.emulator.state import spelled, system_data
 
 _WS = (
     r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from cloudserve_azureml._emulator_arm import (
+from cloudserve_azureml.emulator.arm import (
     _WS,
     ArmRouter,
     EmulatedError,
@@ -16,7 +16,7 @@ from cloudserve_azureml._emulator_arm import (
     check_tags,
     check_traffic,
 )
-from cloudserve_azureml._emulator_state import (
+from cloudserve_azureml.emulator.state import (
     INSTANCES_MIN,
     MANAGED_ONLINE_SKUS,
     MODEL_REF_RE,
@@ -76,7 +76,8 @@ def register(router: ArmRouter) -> None:
             _WS + rf"/{kind}/(?P<name>[^/]+)/versions/(?P<ver>[^/]+)/startPendingUpload",
             pending_upload,
         )
-    from cloudserve_azureml import _emulator_monitor, _emulator_schedules
+    from cloudserve_azureml.emulator import monitor as _emulator_monitor
+    from cloudserve_azureml.emulator import schedules as _emulator_schedules
 
     _emulator_monitor.register(router)
     _emulator_schedules.register(router)
@@ -254,7 +255,7 @@ def patch_endpoint(r: ArmRouter, path: str, q: Query, b: Body, m: M) -> Reply:
 
 
 def system_data_of(resource: dict[str, Any]) -> dict[str, Any]:
-    from cloudserve_azureml._emulator_state import system_data
+    from cloudserve_azureml.emulator.state import system_data
 
     return system_data(resource.get("systemData"))
 

@@ -15,8 +15,8 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cloudserve_azureml._emulator_arm import ArmRouter, EmulatedError, Reply, _json, _not_found, check_tags
-from cloudserve_azureml._emulator_state import MetricPoint, system_data
+from cloudserve_azureml.emulator.arm import ArmRouter, EmulatedError, Reply, _json, _not_found, check_tags
+from cloudserve_azureml.emulator.state import MetricPoint, system_data
 
 _AUTOSCALE = (
     r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)"

@@ -22,10 +22,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from cloudserve_azureml.wire import _msrest, _tsp
-from cloudserve_azureml.wire._routes import ERROR_MODELS, Route, route_for, sdk_departure
-from cloudserve_azureml.wire._sources import Source, lro_source, mls_source, monitor_source, msrest_models
-from cloudserve_azureml.wire._tsp import Direction
+from cloudserve_azureml.emulator.wire import _msrest, _tsp
+from cloudserve_azureml.emulator.wire._routes import ERROR_MODELS, Route, route_for, sdk_departure
+from cloudserve_azureml.emulator.wire._sources import (
+    Source,
+    lro_source,
+    mls_source,
+    monitor_source,
+    msrest_models,
+)
+from cloudserve_azureml.emulator.wire._tsp import Direction
 
 __all__ = ["WireChecker", "WireMismatch", "check_exchange"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from cloudserve_vertex._emulator_rules import RuleError, invalid
+from cloudserve_vertex.emulator.rules import RuleError, invalid
 
 MEDIA = "__media__"  # a handler's reply that is raw bytes (a Cloud Storage download), not JSON
 PREFIXES = ("/upload/storage/v1/", "/storage/v1/", "/download/storage/v1/")

@@ -23,7 +23,7 @@ from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import arn_formatter
 
-from cloudserve_sagemaker import _rules
+from cloudserve_sagemaker.emulator import rules as _rules
 
 # Operations the adapter (and the rollout/drift work built on it) uses that moto 5.2.5
 # lacks. test_emulator fails when moto grows its own version, so ours can be dropped.

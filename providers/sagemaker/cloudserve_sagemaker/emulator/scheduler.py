@@ -29,7 +29,7 @@ from typing import Any
 from moto.scheduler.exceptions import ValidationException
 from moto.scheduler.responses import EventBridgeSchedulerResponse
 
-from cloudserve_sagemaker import _rules
+from cloudserve_sagemaker.emulator import rules as _rules
 
 UNIVERSAL = re.compile(r"^arn:aws[a-z-]*:scheduler:::aws-sdk:([a-z0-9-]+):([a-zA-Z0-9]+)$")
 RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")

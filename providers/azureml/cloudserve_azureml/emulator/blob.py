@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from xml.sax.saxutils import escape
 
-from cloudserve_azureml._emulator_state import EmulatorState, now_iso
+from cloudserve_azureml.emulator.state import EmulatorState, now_iso
 
 Reply = tuple[int, dict[str, str], str | bytes]
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from cloudserve_azureml.wire._routes import mls_api_versions, monitor_api_versions
+from cloudserve_azureml.emulator.wire._routes import mls_api_versions, monitor_api_versions
 
 Kind = Literal["msrest", "tsp"]
 _PARENT = "_cloudserve_azureml_rest_models"
@@ -101,7 +101,7 @@ def monitor_source(api_version: str, group: str) -> Source | str:
 
 
 def lro_source() -> Source:
-    from cloudserve_azureml.wire import _lro
+    from cloudserve_azureml.emulator.wire import _lro
 
     return Source("tsp", _lro, None, "ARM common-types OperationStatusResult")
 

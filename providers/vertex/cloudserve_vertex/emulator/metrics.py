@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from cloudserve_vertex._emulator_rules import invalid
+from cloudserve_vertex.emulator.rules import invalid
 
 RESOURCE_TYPE = "aiplatform.googleapis.com/Endpoint"
 RESOURCE_LABELS = frozenset({"resource_container", "location", "endpoint_id"})

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cloudserve_vertex import _emulator_rules as rules
-from cloudserve_vertex._emulator_monitoring import JOB_ROUTES, MonitoringJobs
-from cloudserve_vertex._emulator_rules import RuleError, invalid
 from cloudserve_vertex.client import v1
+from cloudserve_vertex.emulator import rules as rules
+from cloudserve_vertex.emulator.monitoring import JOB_ROUTES, MonitoringJobs
+from cloudserve_vertex.emulator.rules import RuleError, invalid
 
 TYPE_PREFIX = "type.googleapis.com/google.cloud.aiplatform.v1."
 _LOC = r"projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)"

@@ -24,7 +24,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Literal, Union
 
-from cloudserve_azureml.wire._json import enum_values, known_value, scalar_problem, type_name
+from cloudserve_azureml.emulator.wire._json import enum_values, known_value, scalar_problem, type_name
 
 Direction = Literal["request", "response"]
 

@@ -19,8 +19,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from cloudserve_vertex import _emulator_rules as rules
-from cloudserve_vertex._emulator_rules import RuleError, invalid
+from cloudserve_vertex.emulator import rules as rules
+from cloudserve_vertex.emulator.rules import RuleError, invalid
 
 RUNNING, PAUSED, PENDING = "JOB_STATE_RUNNING", "JOB_STATE_PAUSED", "JOB_STATE_PENDING"
 DATA_FORMATS = {"csv", "jsonl", "tf-record"}
@@ -80,7 +80,7 @@ class MonitoringJobs:
         return self.jobs[name]
 
     def create_job(self, g: dict[str, str], q: dict[str, str], body: bytes) -> dict[str, Any]:
-        from cloudserve_vertex._emulator_api import parse, to_json
+        from cloudserve_vertex.emulator.api import parse, to_json
 
         job = parse("ModelDeploymentMonitoringJob", body)
         parent = self.parent(g)
@@ -106,12 +106,12 @@ class MonitoringJobs:
         return reply
 
     def get_job(self, g: dict[str, str], q: dict[str, str], body: bytes) -> dict[str, Any]:
-        from cloudserve_vertex._emulator_api import to_json
+        from cloudserve_vertex.emulator.api import to_json
 
         return to_json(self._job(g))
 
     def list_jobs(self, g: dict[str, str], q: dict[str, str], body: bytes) -> dict[str, Any]:
-        from cloudserve_vertex._emulator_api import to_json
+        from cloudserve_vertex.emulator.api import to_json
 
         parent = self.parent(g)
         wanted = dict(re.findall(r'labels\.([a-z0-9_-]+)\s*=\s*"([^"]*)"', q.get("filter", "")))
@@ -123,7 +123,7 @@ class MonitoringJobs:
         return {"modelDeploymentMonitoringJobs": found}
 
     def patch_job(self, g: dict[str, str], q: dict[str, str], body: bytes) -> dict[str, Any]:
-        from cloudserve_vertex._emulator_api import parse
+        from cloudserve_vertex.emulator.api import parse
 
         job = self._job(g)
         patch = parse("ModelDeploymentMonitoringJob", body)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from cloudserve_azureml._emulator_state import (
+from cloudserve_azureml.emulator.state import (
     MIRROR_MAX_TOTAL,
     TRAFFIC_MAX_TOTAL,
     EmulatedError,
@@ -28,7 +28,7 @@ ARM = "https://management.azure.com"
 Reply = tuple[int, dict[str, str], str]
 Handler = Callable[["ArmRouter", str, dict[str, list[str]], dict[str, Any], re.Match[str]], Reply]
 # Called after each ARM reply with (method, url, raw request body, status, response body), so a
-# test can read every exchange against the REST models (cloudserve_azureml.wire.WireChecker).
+# test can read every exchange against the REST models (cloudserve_azureml.emulator.wire.WireChecker).
 WireCheck = Callable[[str, str, Any, int, str], None]
 # Metrics List answers errors flat ({"code", "message"}: its ErrorResponse), not in ARM's
 # {"error": {...}} envelope (azure-mgmt-monitor MetricsOperations.list, 2024-02-01).
@@ -66,7 +66,7 @@ class ArmRouter:
         self.state = state
         self.wire_check = wire_check
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
-        from cloudserve_azureml import _emulator_routes
+        from cloudserve_azureml.emulator import routes as _emulator_routes
 
         _emulator_routes.register(self)
 

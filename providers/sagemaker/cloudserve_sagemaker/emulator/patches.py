@@ -18,8 +18,11 @@ from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 from moto.scheduler.responses import EventBridgeSchedulerResponse
 
-from cloudserve_sagemaker import _emulated_ops as ops
-from cloudserve_sagemaker import _monitoring_patches, _rules, _runtime, _scheduler
+from cloudserve_sagemaker.emulator import monitoring_patches as _monitoring_patches
+from cloudserve_sagemaker.emulator import operations as ops
+from cloudserve_sagemaker.emulator import rules as _rules
+from cloudserve_sagemaker.emulator import runtime as _runtime
+from cloudserve_sagemaker.emulator import scheduler as _scheduler
 
 _lock = threading.Lock()
 _installed = 0

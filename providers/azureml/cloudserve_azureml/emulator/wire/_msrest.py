@@ -24,8 +24,8 @@ import re
 import types
 from typing import Any
 
-from cloudserve_azureml.wire._json import enum_values, known_value, scalar_problem, type_name
-from cloudserve_azureml.wire._tsp import Direction
+from cloudserve_azureml.emulator.wire._json import enum_values, known_value, scalar_problem, type_name
+from cloudserve_azureml.emulator.wire._tsp import Direction
 
 _SCALARS = {
     "str": "str",

@@ -18,7 +18,7 @@ from typing import Any
 from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import sagemaker_backends
 
-from cloudserve_sagemaker import _emulated_ops as ops
+from cloudserve_sagemaker.emulator import operations as ops
 from cloudserve_sagemaker.staging import unpack_model
 
 _MODELS: dict[str, Any] = {}  # ModelDataUrl -> LoadedModel (content-addressed, safe to share)

@@ -21,7 +21,8 @@ from moto.cloudwatch.exceptions import InvalidParameterValue
 from moto.cloudwatch.exceptions import ValidationError as CloudWatchValidationError
 from moto.cloudwatch.responses import CloudWatchResponse
 
-from cloudserve_sagemaker import _metric_rules, _rules
+from cloudserve_sagemaker.emulator import metric_rules as _metric_rules
+from cloudserve_sagemaker.emulator import rules as _rules
 
 Problems = Callable[[str, dict[str, Any]], list[str]]
 
