@@ -22,7 +22,6 @@ class Offer:
     hourly_usd: float  # one instance for an hour, on demand, at the catalog's date and region
     accelerator: str | None = None  # in the target's own naming
     accelerator_count: int = 0
-    accelerator_memory_gib: float = 0.0
     burstable: bool = False  # never chosen: CPU credits run out under steady load
 
     def fits(self, cpu: float, memory_mib: float, accelerator: str | None, count: int) -> bool:

@@ -27,7 +27,6 @@ from cloudserve.spec.quantities import Cpu, Duration, MemoryMiB
 
 __all__ = ["StrictModel"]  # re-exported: the spec's models and targets' settings share it
 
-API_VERSION = "cloudserve/v1"
 # The metrics every target reports; rollout gates read these. errors are server errors
 # (5xx answers); client errors (4xx, requests the model refused as malformed) are counted
 # apart, so malformed traffic cannot fail a healthy canary unless a gate asks for them.

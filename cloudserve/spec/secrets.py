@@ -130,8 +130,3 @@ def find_inline_secrets(data: Any, doc: SourceDoc, from_env: set[Path]) -> list[
 
     visit(data, ())
     return problems
-
-
-def mask_env(env: dict[str, str]) -> dict[str, str]:
-    """The env mapping as it may be shown: secret-named values masked."""
-    return {k: ("***" if SECRET_KEY_RE.search(k) else v) for k, v in env.items()}

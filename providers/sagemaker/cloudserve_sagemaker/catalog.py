@@ -73,6 +73,5 @@ def _offer(row: dict[str, Any]) -> Offer:
         hourly_usd=row["price_per_hour"],
         accelerator=row["gpu"],
         accelerator_count=row["gpu_count"],
-        accelerator_memory_gib=row["gpu_memory_gib"],
         burstable=row["burstable"],
     )

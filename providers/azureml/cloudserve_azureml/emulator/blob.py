@@ -8,7 +8,6 @@ block list for large ones) and writes the upload's metadata.
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from xml.sax.saxutils import escape
@@ -145,7 +144,3 @@ def _xml_error(status: int, code: str) -> Reply:
         {"Content-Type": "application/xml", "x-ms-error-code": code, "x-ms-request-id": "emulated"},
         body,
     )
-
-
-def decode_block_id(block_id: str) -> str:
-    return base64.b64decode(block_id).decode(errors="replace")
