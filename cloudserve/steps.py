@@ -44,6 +44,11 @@ class Pending(abc.ABC):
         """Its result, once done."""
 
 
+def ignore_context(call: Callable[[], Any]) -> Callable[[Context], Any]:
+    """A step from a call that needs no earlier step's result."""
+    return lambda context: call()
+
+
 def _no_wait(what: str, result: Any) -> Pending | None:
     return None
 

@@ -28,7 +28,7 @@ from cloudserve.provider import (
 )
 from cloudserve.serving.pin_check import framework_pin_problems
 from cloudserve.spec.models import Deployment
-from cloudserve.steps import Context, Pending, StepOperation
+from cloudserve.steps import Pending, StepOperation, ignore_context
 from cloudserve_azureml import catalog, rules
 from cloudserve_azureml.errors import azure_errors, translate
 from cloudserve_azureml.settings import AzureMLSettings
@@ -64,16 +64,12 @@ def _poller(what: str, result: Any) -> Pending | None:
     return _Poller(what, result) if result is not None and hasattr(result, "done") else None
 
 
-def _ignore_context(call: Step) -> Callable[[Context], Any]:
-    return lambda context: call()
-
-
 def step_operation(description: str, steps: list[tuple[str, Step]]) -> StepOperation:
     """Azure calls in order (the core's StepOperation and its retry rule): a step may return
     a poller, waited on before the next starts; SDK errors are translated."""
     return StepOperation(
         description,
-        [(what, _ignore_context(call)) for what, call in steps],
+        [(what, ignore_context(call)) for what, call in steps],
         pending=_poller,
         guard=azure_errors,
     )

@@ -12,7 +12,6 @@ cloudserve never sends that request, or the cloud cannot see the mistake.
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -30,6 +29,7 @@ from cloudserve.desired import build_desired
 from cloudserve.errors import CloudServeError
 from cloudserve.spec.models import Deployment
 from cloudserve.testing.conformance import MakeSpec, apply_spec
+from cloudserve.testing.rule_table import readme_rule_names
 
 ArmCall = Callable[..., requests.Response]  # the conftest's `arm` and `put_endpoint`
 README = Path(__file__).parents[1] / "README.md"
@@ -546,16 +546,8 @@ def test_each_rule_refused_by_plan_and_by_the_emulator(
         wire_check.take()  # what the REST models say of the bad body is test_wire's concern
 
 
-def _readme_rules() -> list[str]:
-    text = README.read_text()
-    section = text.split("## Cloud rules plan and the emulator both enforce", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"^\| `([a-z0-9-]+)` \|", section, flags=re.M)
-
-
 def test_the_readme_table_and_the_cases_name_the_same_rules() -> None:
-    rows = _readme_rules()
-    assert len(rows) == len(set(rows)), "a rule appears twice in the README table"
-    assert sorted(rows) == sorted(RULES)
+    assert sorted(readme_rule_names(README)) == sorted(RULES)
 
 
 def test_the_emulator_rules_share_nothing_with_the_adapter() -> None:

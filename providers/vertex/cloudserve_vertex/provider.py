@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from cloudserve import tags as T
@@ -33,7 +33,7 @@ from cloudserve.provider import (
     coerce_settings,
 )
 from cloudserve.spec.models import Deployment
-from cloudserve.steps import Context, Step, StepOperation
+from cloudserve.steps import Context, Step, StepOperation, ignore_context
 from cloudserve_vertex import catalog, containers, drift, metrics, monitoring, translate
 from cloudserve_vertex.client import VertexClient
 from cloudserve_vertex.settings import VertexSettings
@@ -410,7 +410,7 @@ class VertexProvider(Provider):
                 steps.append(("clear traffic", lambda ctx: self._patch_traffic(name, {})))
             for deployed in endpoint.deployed_models:
                 undeploy = functools.partial(client.undeploy_model, endpoint.name, deployed.id, None)
-                steps.append((f"undeploy {deployed.display_name}", _ignore_context(undeploy)))
+                steps.append((f"undeploy {deployed.display_name}", ignore_context(undeploy)))
             steps.append(("delete endpoint", lambda ctx: client.delete_endpoint(endpoint.name)))
         steps.append(("list models", lambda ctx: self._owned_models(name)))
         operation = chain(f"delete Vertex AI endpoint {name}", steps)
@@ -424,7 +424,7 @@ class VertexProvider(Provider):
     def _delete_models(self, operation: StepOperation, names: list[str]) -> None:
         for model in names:
             operation.then(
-                f"delete model {model}", _ignore_context(functools.partial(self._delete_model, model))
+                f"delete model {model}", ignore_context(functools.partial(self._delete_model, model))
             )
 
     # --- data plane ---------------------------------------------------------------------------
@@ -475,13 +475,6 @@ def _all_traffic(ctx: Context) -> dict[str, int] | None:
 
 def _no_traffic(ctx: Context) -> dict[str, int] | None:
     return None
-
-
-def _ignore_context(call: Callable[[], Any]) -> Callable[[Context], Any]:
-    def step(ctx: Context) -> Any:
-        return call()
-
-    return step
 
 
 def _plain(value: Any) -> Any:

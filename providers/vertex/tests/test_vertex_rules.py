@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from cloudserve.desired import build_desired
 from cloudserve.spec.models import Deployment
+from cloudserve.testing.rule_table import readme_rule_names
 
 from .conftest import BUCKET, NUMBER, PROJECT, spec_doc
 
@@ -533,16 +534,8 @@ def test_each_rule_refused_by_plan_and_by_the_emulator(
         assert re.search(re.escape(case.emulator), error["message"]), error["message"]
 
 
-def _readme_rules() -> list[str]:
-    text = README.read_text()
-    section = text.split("## Cloud rules plan and the emulator both enforce", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"^\| `([a-z0-9-]+)` \|", section, flags=re.M)
-
-
 def test_the_readme_table_and_the_cases_name_the_same_rules() -> None:
-    rows = _readme_rules()
-    assert len(rows) == len(set(rows)), "a rule appears twice in the README table"
-    assert sorted(rows) == sorted(RULES)
+    assert sorted(readme_rule_names(README)) == sorted(RULES)
 
 
 def test_the_emulator_rules_share_nothing_with_the_adapter() -> None:
